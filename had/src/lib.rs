@@ -1,0 +1,2 @@
+//! The had daemon as a library: configuration, the runtime that drives
+//! `vrrp-core` instances over `vip-netlink`, health checks and the proxy.
