@@ -1,2 +1,7 @@
 //! The had daemon as a library: configuration, the runtime that drives
 //! `vrrp-core` instances over `vip-netlink`, health checks and the proxy.
+pub mod control;
+pub mod metrics;
+pub mod plan;
+pub mod runtime;
+pub mod status;

@@ -1,0 +1,21 @@
+//! Logging to stderr through tracing-subscriber (journald picks stderr up).
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::EnvFilter;
+
+/// Install the global subscriber: one line per event on stderr, filtered by
+/// `HAD_LOG` (then `RUST_LOG`), `info` by default. Calling it twice is harmless.
+pub fn init() {
+    let filter = std::env::var("HAD_LOG")
+        .ok()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
