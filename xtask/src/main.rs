@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod lab;
+
 /// had's developer tasks.
 #[derive(Parser)]
 #[command(name = "cargo xtask")]
@@ -12,9 +14,14 @@ struct Cli {
 
 /// One task per subcommand; each lives in its own module.
 #[derive(Subcommand)]
-enum Task {}
+enum Task {
+    /// Build (`up`) or delete (`down`) a network-namespace lab for manual use.
+    Lab(lab::LabArgs),
+}
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.task {}
+    match cli.task {
+        Task::Lab(args) => lab::run(args),
+    }
 }

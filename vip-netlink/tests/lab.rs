@@ -1,0 +1,194 @@
+//! The lab itself: addresses, reachability, fault knobs and teardown.
+
+use std::time::Duration;
+use vip_netlink::lab::{self, Lab};
+
+fn namespaces_with(prefix: &str) -> Vec<String> {
+    lab::list_namespaces()
+        .into_iter()
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+/// One echo reply within 3 s (ping resends each second until then: a
+/// neighbour entry left INCOMPLETE by a partition may need a second try).
+fn ping(lab: &Lab, from: usize, to: &str) -> bool {
+    lab.exec(from, &["ping", "-c1", "-w3", to]).is_ok()
+}
+
+/// No echo reply within 1 s.
+fn silent(lab: &Lab, from: usize, to: &str) -> bool {
+    lab.exec(from, &["ping", "-c1", "-W1", to]).is_err()
+}
+
+#[test]
+fn nodes_reach_each_other_over_ipv4_ipv6_and_link_local() {
+    let Some(lab) = Lab::for_test("reach", 3) else {
+        return;
+    };
+    for node in lab.nodes() {
+        let addrs = lab.exec(node.index, &["ip", "-o", "addr", "show"]).unwrap();
+        assert!(addrs.contains(&format!("{}/24", node.ipv4)), "{addrs}");
+        assert!(addrs.contains(&format!("{}/64", node.ipv6)), "{addrs}");
+        assert!(
+            addrs.contains(&format!("{}/64", node.ipv6_link_local)),
+            "{addrs}"
+        );
+        assert!(addrs.contains("lo    inet 127.0.0.1/8"), "{addrs}");
+        assert!(node.ifname.len() <= 15);
+    }
+    assert_eq!(lab.node(0).ipv4.to_string(), "198.18.0.11");
+    assert_eq!(lab.node(2).ipv6.to_string(), "2001:db8::13");
+    assert!(ping(&lab, 0, &lab.node(1).ipv4.to_string()));
+    assert!(ping(&lab, 2, &lab.node(0).ipv6.to_string()));
+    let ll = format!("{}%eth0", lab.node(1).ipv6_link_local);
+    assert!(ping(&lab, 0, &ll));
+    // The host never sees the lab's interfaces.
+    let host = std::process::Command::new("ip")
+        .args(["-o", "link"])
+        .output()
+        .unwrap();
+    let host = String::from_utf8_lossy(&host.stdout);
+    assert!(!host.contains(lab.prefix()), "{host}");
+}
+
+#[test]
+fn link_down_up_and_carrier() {
+    let Some(lab) = Lab::for_test("link", 2) else {
+        return;
+    };
+    let peer = lab.node(1).ipv4.to_string();
+    lab.link_down(0).unwrap();
+    assert!(silent(&lab, 0, &peer));
+    lab.link_up(0).unwrap();
+    // IPv6 addresses survive a down/up (keep_addr_on_down).
+    let addrs = lab
+        .exec(0, &["ip", "-o", "addr", "show", "dev", "eth0"])
+        .unwrap();
+    assert!(addrs.contains("2001:db8::11/64"), "{addrs}");
+    assert!(ping(&lab, 0, &peer));
+    lab.carrier_down(0).unwrap();
+    let link = lab
+        .exec(0, &["ip", "-o", "link", "show", "dev", "eth0"])
+        .unwrap();
+    assert!(link.contains("NO-CARRIER"), "{link}");
+    lab.carrier_up(0).unwrap();
+    assert!(ping(&lab, 0, &peer));
+}
+
+#[test]
+fn partition_and_heal() {
+    let Some(lab) = Lab::for_test("part", 3) else {
+        return;
+    };
+    let ip = |i: usize| lab.node(i).ipv4.to_string();
+    lab.partition(&[0], &[1, 2]).unwrap();
+    assert!(silent(&lab, 0, &ip(1)));
+    assert!(silent(&lab, 0, &ip(2)));
+    assert!(ping(&lab, 1, &ip(2)));
+    lab.heal().unwrap();
+    assert!(ping(&lab, 0, &ip(1)));
+    assert!(ping(&lab, 0, &ip(2)));
+    assert!(
+        lab.partition(&[0, 1], &[1]).is_err(),
+        "overlap must be refused"
+    );
+    assert!(
+        lab.partition(&[0], &[7]).is_err(),
+        "unknown node must be refused"
+    );
+}
+
+#[test]
+fn netem_adds_delay_where_the_kernel_has_it() {
+    let Some(lab) = Lab::for_test("netem", 2) else {
+        return;
+    };
+    if !lab.netem_supported() {
+        match lab.netem(0, 0.0, Duration::from_millis(50)) {
+            Err(lab::LabError::Unsupported { .. }) => {}
+            other => panic!("netem probe said no, but netem() gave {other:?}"),
+        }
+        eprintln!("skipping netem timing: this kernel has no sch_netem");
+        return;
+    }
+    lab.netem(0, 0.0, Duration::from_millis(50)).unwrap();
+    let out = lab
+        .exec(0, &["ping", "-c1", "-W2", &lab.node(1).ipv4.to_string()])
+        .unwrap();
+    let rtt: f64 = out
+        .split("time=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    assert!(rtt >= 45.0, "rtt {rtt} ms with 50 ms netem delay");
+    lab.netem(0, 100.0, Duration::ZERO).unwrap();
+    assert!(silent(&lab, 0, &lab.node(1).ipv4.to_string()));
+    lab.clear_netem(0).unwrap();
+    assert!(ping(&lab, 0, &lab.node(1).ipv4.to_string()));
+}
+
+#[test]
+fn exec_spawn_and_run_in() {
+    let Some(lab) = Lab::for_test("exec", 2) else {
+        return;
+    };
+    let err = lab.exec(0, &["false"]).unwrap_err();
+    assert!(err.to_string().contains("false"), "{err}");
+    let mut child = lab.spawn(1, &["sleep", "30"]).unwrap();
+    let pid = child.id();
+    let ns_of_child = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    let ns_of_node = lab
+        .run_in(1, || {
+            std::fs::read_link("/proc/thread-self/ns/net").unwrap()
+        })
+        .unwrap();
+    assert_eq!(ns_of_child, ns_of_node);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // run_in sees the node's interfaces, not the host's.
+    let ifaces = lab
+        .run_in(0, || std::fs::read_to_string("/proc/net/dev").unwrap())
+        .unwrap();
+    assert!(ifaces.contains("eth0:"), "{ifaces}");
+    assert!(lab.try_node(5).is_err());
+}
+
+#[test]
+fn drop_deletes_every_namespace_even_after_a_panic() {
+    if !lab::require() {
+        return;
+    }
+    let lab = Lab::new("drop", 2).unwrap();
+    let prefix = lab.prefix().to_owned();
+    assert_eq!(namespaces_with(&prefix).len(), 3);
+    let child_pid = lab.spawn(0, &["sleep", "30"]).unwrap().id();
+    drop(lab);
+    assert!(namespaces_with(&prefix).is_empty());
+    // The lab killed the child it spawned; reap it (it is our child).
+    let status = nix::sys::wait::waitpid(
+        nix::unistd::Pid::from_raw(i32::try_from(child_pid).unwrap()),
+        None,
+    )
+    .unwrap();
+    assert!(
+        matches!(
+            status,
+            nix::sys::wait::WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGKILL, _)
+        ),
+        "{status:?}"
+    );
+
+    // A panicking test still runs Drop, including a panic inside run_in.
+    let prefix = std::sync::Mutex::new(String::new());
+    let result = std::panic::catch_unwind(|| {
+        let lab = Lab::new("panic", 1).unwrap();
+        *prefix.lock().unwrap() = lab.prefix().to_owned();
+        lab.run_in(0, || panic!("boom inside the node")).unwrap();
+    });
+    assert!(result.is_err());
+    let prefix = prefix.into_inner().unwrap();
+    assert!(!prefix.is_empty());
+    assert!(namespaces_with(&prefix).is_empty(), "{prefix} left behind");
+}
