@@ -195,7 +195,11 @@ impl HttpProbe {
                 "must start with '/' and contain no spaces or control characters",
             ));
         }
-        if self.host.as_deref().is_some_and(|h| h.is_empty() || !clean(h)) {
+        if self
+            .host
+            .as_deref()
+            .is_some_and(|h| h.is_empty() || !clean(h))
+        {
             return Err(invalid("host", "must be a non-empty name without spaces"));
         }
         if !(100..=599).contains(&self.expected_status) {
@@ -577,7 +581,10 @@ pub fn count_processes(p: &TrackProcessProbe) -> u32 {
     let mut count = 0;
     for entry in dir.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else {
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
             continue;
         };
         let base = PathBuf::from("/proc").join(pid);
@@ -618,7 +625,9 @@ fn cmdline_matches(p: &TrackProcessProbe, raw: &[u8]) -> bool {
     let wanted: Vec<&[u8]> = p.params.iter().map(String::as_bytes).collect();
     match p.param_match.unwrap_or_default() {
         ParamMatch::Exact => rest == wanted.as_slice(),
-        ParamMatch::Partial => rest.len() >= wanted.len() && rest.iter().zip(&wanted).all(|(a, b)| a == b),
+        ParamMatch::Partial => {
+            rest.len() >= wanted.len() && rest.iter().zip(&wanted).all(|(a, b)| a == b)
+        }
         ParamMatch::Initial => {
             rest.len() >= wanted.len()
                 && rest.iter().zip(&wanted).enumerate().all(|(i, (a, b))| {
@@ -688,7 +697,10 @@ mod tests {
         let named = TrackProcessProbe::named("haproxy");
         assert!(comm_matches("haproxy", b"haproxy\n"));
         assert!(!comm_matches("haproxy", b"haproxy-ctl\n"));
-        assert!(comm_matches("a-very-long-process-name", b"a-very-long-pro\n"));
+        assert!(comm_matches(
+            "a-very-long-process-name",
+            b"a-very-long-pro\n"
+        ));
         assert!(!cmdline_matches(&named, b""));
         let mut p = TrackProcessProbe::named("/usr/sbin/nginx");
         p.params = vec!["-g".into(), "daemon".into()];

@@ -276,11 +276,16 @@ mod tests {
 
     #[test]
     fn bad_scripts_name_the_owner() {
-        let err = ScriptCommand::parse("check chk_x", "  ", None, ScriptSecurity::Enforce)
-            .unwrap_err();
+        let err =
+            ScriptCommand::parse("check chk_x", "  ", None, ScriptSecurity::Enforce).unwrap_err();
         assert!(err.to_string().contains("check chk_x"), "{err}");
-        let err = ScriptCommand::parse("check chk_x", "/bin/echo 'open", None, ScriptSecurity::Enforce)
-            .unwrap_err();
+        let err = ScriptCommand::parse(
+            "check chk_x",
+            "/bin/echo 'open",
+            None,
+            ScriptSecurity::Enforce,
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::ScriptQuoting { .. }), "{err}");
         let err = ScriptCommand::parse(
             "check chk_x",
@@ -289,7 +294,10 @@ mod tests {
             ScriptSecurity::Enforce,
         )
         .unwrap_err();
-        assert!(err.to_string().contains("no-such-program-had-test"), "{err}");
+        assert!(
+            err.to_string().contains("no-such-program-had-test"),
+            "{err}"
+        );
         let err = ScriptCommand::parse("check chk_x", "bin/true", None, ScriptSecurity::Enforce)
             .unwrap_err();
         assert!(matches!(err, Error::RelativeProgram { .. }), "{err}");
@@ -301,9 +309,13 @@ mod tests {
             user: "nobody".into(),
             group: None,
         };
-        let cmd =
-            ScriptCommand::parse("check t", "/bin/true", Some(&nobody), ScriptSecurity::Enforce)
-                .unwrap();
+        let cmd = ScriptCommand::parse(
+            "check t",
+            "/bin/true",
+            Some(&nobody),
+            ScriptSecurity::Enforce,
+        )
+        .unwrap();
         assert_eq!(cmd.uid(), Some(65534));
         let by_number = RunAs {
             user: "0".into(),
@@ -321,8 +333,13 @@ mod tests {
             user: "no-such-user-had".into(),
             group: None,
         };
-        let err = ScriptCommand::parse("check t", "/bin/true", Some(&ghost), ScriptSecurity::Enforce)
-            .unwrap_err();
+        let err = ScriptCommand::parse(
+            "check t",
+            "/bin/true",
+            Some(&ghost),
+            ScriptSecurity::Enforce,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("no-such-user-had"), "{err}");
     }
 }

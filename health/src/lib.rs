@@ -45,8 +45,8 @@ pub mod process;
 
 pub use check::{
     Attempt, CheckConfig, FileEffect, HttpMethod, HttpProbe, MembersUp, ParamMatch, Probe,
-    ProxyMembersProbe, TrackFileProbe, TrackProcessProbe, count_processes, read_track_file,
-    track_file_effect,
+    ProxyMembersProbe, TrackFileProbe, TrackProcessProbe, attempt, blocking_attempt,
+    count_processes, read_track_file, track_file_effect,
 };
 pub use command::{Insecure, RunAs, ScriptCommand, ScriptSecurity, check_script_secure};
 pub use counter::RiseFall;
@@ -67,7 +67,9 @@ pub enum Error {
         what: String,
     },
     /// Unbalanced quotes or a trailing backslash.
-    #[error("{what}: cannot split script {script:?} into words (unbalanced quote or trailing backslash)")]
+    #[error(
+        "{what}: cannot split script {script:?} into words (unbalanced quote or trailing backslash)"
+    )]
     ScriptQuoting {
         /// What the script belongs to.
         what: String,

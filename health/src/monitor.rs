@@ -242,7 +242,13 @@ enum Decider {
 
 impl Decider {
     /// Feeds an attempt; returns `Some(new status)` when a change is to be published.
-    fn decide(&mut self, attempt: &Attempt, weight: i32, current: Status, now: Instant) -> Option<Status> {
+    fn decide(
+        &mut self,
+        attempt: &Attempt,
+        weight: i32,
+        current: Status,
+        now: Instant,
+    ) -> Option<Status> {
         match self {
             Self::Counter(c) => c.record(attempt.success),
             Self::File { reverse, last } => {
@@ -260,7 +266,11 @@ impl Decider {
                 status,
                 pending_since,
             } => {
-                let wanted = if attempt.success { Status::Ok } else { Status::Failed };
+                let wanted = if attempt.success {
+                    Status::Ok
+                } else {
+                    Status::Failed
+                };
                 if wanted == *status {
                     *pending_since = None;
                     return None;
@@ -306,7 +316,11 @@ async fn run_check(
         },
         Probe::TrackProcess(p) => Decider::Process {
             probe: p.clone(),
-            status: if config.init_fail { Status::Failed } else { Status::Init },
+            status: if config.init_fail {
+                Status::Failed
+            } else {
+                Status::Init
+            },
             pending_since: None,
         },
         _ => Decider::Counter(counter),

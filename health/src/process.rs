@@ -85,7 +85,8 @@ impl LineTail {
     fn push(&mut self, bytes: &[u8]) {
         let room = MAX_LINE.saturating_sub(self.current.len());
         let take = bytes.len().min(room);
-        self.current.extend_from_slice(bytes.get(..take).unwrap_or_default());
+        self.current
+            .extend_from_slice(bytes.get(..take).unwrap_or_default());
     }
 
     /// The last non-empty line seen (an unterminated final line counts).
