@@ -117,7 +117,9 @@ impl fmt::Display for Reason {
             Self::InitialStateMaster => {
                 f.write_str("initial state MASTER and no master heard for one interval")
             }
-            Self::MasterDown { last_master: Some(m) } => {
+            Self::MasterDown {
+                last_master: Some(m),
+            } => {
                 write!(f, "master down timer expired (last master {m})")
             }
             Self::MasterDown { last_master: None } => {
@@ -131,7 +133,10 @@ impl fmt::Display for Reason {
                 write!(f, "higher priority {priority} advert from {from}")
             }
             Self::EqualPriorityHigherAddress { from, priority } => {
-                write!(f, "equal priority {priority} advert from higher address {from}")
+                write!(
+                    f,
+                    "equal priority {priority} advert from higher address {from}"
+                )
             }
             Self::FaultSet => f.write_str("fault"),
             Self::FaultCleared => f.write_str("fault cleared"),
@@ -327,7 +332,7 @@ impl InstanceConfig {
             }
             Version::V2 => {
                 if self.advert_interval_cs == 0
-                    || self.advert_interval_cs % 100 != 0
+                    || !self.advert_interval_cs.is_multiple_of(100)
                     || self.advert_interval_cs > 25500
                 {
                     return Err(ConfigError::V2Interval {
@@ -576,7 +581,11 @@ impl Instance {
                 // keepalived 2.x: `state MASTER` waits one interval plus the
                 // minimum skew (that of priority 255) instead of three.
                 let short = timers::centiseconds(self.master_adver_interval_cs)
-                    + timers::skew_time(self.config.version, OWNER_PRIORITY, self.master_adver_interval_cs);
+                    + timers::skew_time(
+                        self.config.version,
+                        OWNER_PRIORITY,
+                        self.master_adver_interval_cs,
+                    );
                 self.timer = Some(now + short);
                 self.down_reason = Reason::InitialStateMaster;
             }
@@ -662,9 +671,7 @@ impl Instance {
                 let moved = if new_mdi >= old_mdi {
                     deadline + (new_mdi - old_mdi)
                 } else {
-                    deadline
-                        .checked_sub(old_mdi - new_mdi)
-                        .unwrap_or(deadline)
+                    deadline.checked_sub(old_mdi - new_mdi).unwrap_or(deadline)
                 };
                 self.timer = Some(moved.max(now));
             }
@@ -875,7 +882,8 @@ impl Instance {
 
     fn become_master(&mut self, now: Instant, reason: Reason) {
         let addresses = self.config.virtual_addresses.clone();
-        self.actions.push_back(Action::AddAddresses(addresses.clone()));
+        self.actions
+            .push_back(Action::AddAddresses(addresses.clone()));
         self.send_advert(self.effective_priority);
         self.actions.push_back(Action::Announce(addresses));
         self.timer = Some(now + self.advert_interval());
@@ -888,8 +896,9 @@ impl Instance {
         if resign {
             self.send_advert(RESIGN_PRIORITY);
         }
-        self.actions
-            .push_back(Action::RemoveAddresses(self.config.virtual_addresses.clone()));
+        self.actions.push_back(Action::RemoveAddresses(
+            self.config.virtual_addresses.clone(),
+        ));
         self.timer = None;
         self.counters.released_master += 1;
         self.transition(to, reason);
@@ -917,6 +926,7 @@ impl Instance {
         let from = self.state;
         self.state = to;
         self.transitions += 1;
-        self.actions.push_back(Action::StateChanged { from, to, reason });
+        self.actions
+            .push_back(Action::StateChanged { from, to, reason });
     }
 }

@@ -60,6 +60,9 @@ pub use instance::{
     Action, ConfigError, ConfigWarning, Counters, DropReason, InitialState, Instance,
     InstanceConfig, Reason, State,
 };
-pub use packet::{Advertisement, Auth, DecodeError, EncodeError, Version};
+pub use packet::{
+    AdvertPacket, Advertisement, Auth, DecodeError, EncodeError, InternetChecksum, IpFamily,
+    Ipv4Header, Ipv4HeaderError, Version, internet_checksum,
+};
 pub use priority::{PriorityOutcome, Tracked, effective_priority};
 pub use timers::{MasterDownInterval, master_down_interval, skew_time};

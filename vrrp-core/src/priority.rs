@@ -72,10 +72,7 @@ impl std::fmt::Display for PriorityOutcome {
 /// let backup = effective_priority(90, [Tracked::check(2, true)]);
 /// assert_eq!((master, backup), (PriorityOutcome::Priority(100), PriorityOutcome::Priority(92)));
 /// ```
-pub fn effective_priority(
-    base: u8,
-    tracked: impl IntoIterator<Item = Tracked>,
-) -> PriorityOutcome {
+pub fn effective_priority(base: u8, tracked: impl IntoIterator<Item = Tracked>) -> PriorityOutcome {
     let mut total = i64::from(base);
     for object in tracked {
         match object.contribution() {
@@ -126,7 +123,11 @@ mod tests {
             (100, vec![Tracked::check(0, true)], Priority(100)),
             (100, vec![Tracked::check(0, false)], Fault),
             (100, vec![Tracked::interface(false)], Fault),
-            (100, vec![Tracked::check(50, true), Tracked::interface(false)], Fault),
+            (
+                100,
+                vec![Tracked::check(50, true), Tracked::interface(false)],
+                Fault,
+            ),
             // The address owner stays 255 unless it faults.
             (255, vec![Tracked::check(-100, false)], Priority(255)),
             (255, vec![Tracked::check(10, true)], Priority(255)),
@@ -134,12 +135,18 @@ mod tests {
             // Extreme weights do not overflow.
             (
                 1,
-                vec![Tracked::check(i32::MIN, false), Tracked::check(i32::MIN, false)],
+                vec![
+                    Tracked::check(i32::MIN, false),
+                    Tracked::check(i32::MIN, false),
+                ],
                 Priority(1),
             ),
             (
                 254,
-                vec![Tracked::check(i32::MAX, true), Tracked::check(i32::MAX, true)],
+                vec![
+                    Tracked::check(i32::MAX, true),
+                    Tracked::check(i32::MAX, true),
+                ],
                 Priority(254),
             ),
         ]

@@ -80,18 +80,36 @@ mod tests {
     #[test]
     fn v3_skew_follows_the_interval() {
         // RFC 5798 §6.1 with interval 100 cs: (256 − 100) × 1 s / 256 = 609.375 ms.
-        assert_eq!(skew_time(Version::V3, 100, 100), Duration::from_micros(609_375));
+        assert_eq!(
+            skew_time(Version::V3, 100, 100),
+            Duration::from_micros(609_375)
+        );
         // Priority 255 at 50 cs: 50 cs / 256 = 1953.125 µs, truncated to µs.
-        assert_eq!(skew_time(Version::V3, 255, 50), Duration::from_micros(1_953));
+        assert_eq!(
+            skew_time(Version::V3, 255, 50),
+            Duration::from_micros(1_953)
+        );
         // Priority 1 at the largest interval: no overflow, just under the interval.
-        assert_eq!(skew_time(Version::V3, 1, 4095), Duration::from_micros(40_790_039));
+        assert_eq!(
+            skew_time(Version::V3, 1, 4095),
+            Duration::from_micros(40_790_039)
+        );
     }
 
     #[test]
     fn v2_skew_ignores_the_interval() {
-        assert_eq!(skew_time(Version::V2, 100, 100), Duration::from_micros(609_375));
-        assert_eq!(skew_time(Version::V2, 100, 500), Duration::from_micros(609_375));
-        assert_eq!(skew_time(Version::V2, 254, 100), Duration::from_micros(7_812));
+        assert_eq!(
+            skew_time(Version::V2, 100, 100),
+            Duration::from_micros(609_375)
+        );
+        assert_eq!(
+            skew_time(Version::V2, 100, 500),
+            Duration::from_micros(609_375)
+        );
+        assert_eq!(
+            skew_time(Version::V2, 254, 100),
+            Duration::from_micros(7_812)
+        );
     }
 
     #[test]
@@ -99,7 +117,10 @@ mod tests {
         let mdi = master_down_interval(Version::V3, 100, 100);
         assert_eq!(mdi.total(), Duration::from_micros(3_609_375));
         let mdi = master_down_interval(Version::V2, 200, 300);
-        assert_eq!(mdi.total(), Duration::from_secs(9) + Duration::from_micros(218_750));
+        assert_eq!(
+            mdi.total(),
+            Duration::from_secs(9) + Duration::from_micros(218_750)
+        );
         assert!(mdi.to_string().starts_with("9.21875s"));
     }
 

@@ -83,7 +83,12 @@ pub struct Lan {
 }
 
 pub fn node_ip(i: usize) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(198, 18, 0, 10 + u8::try_from(i).expect("few nodes")))
+    IpAddr::V4(Ipv4Addr::new(
+        198,
+        18,
+        0,
+        10 + u8::try_from(i).expect("few nodes"),
+    ))
 }
 
 pub fn vip() -> IpAddr {
@@ -187,12 +192,18 @@ impl Lan {
                 }
                 Action::RemoveAddresses(addrs) => {
                     let node = &mut self.nodes[i];
-                    assert!(node.holds_addresses, "node {i} removed addresses it did not hold");
+                    assert!(
+                        node.holds_addresses,
+                        "node {i} removed addresses it did not hold"
+                    );
                     assert_eq!(addrs, node.config.virtual_addresses);
                     node.holds_addresses = false;
                 }
                 Action::Announce(addrs) => {
-                    assert!(self.nodes[i].holds_addresses, "node {i} announced unheld addresses");
+                    assert!(
+                        self.nodes[i].holds_addresses,
+                        "node {i} announced unheld addresses"
+                    );
                     assert!(!addrs.is_empty());
                 }
                 Action::StateChanged { from, to, .. } => {
@@ -269,8 +280,12 @@ impl Lan {
                 return false;
             };
             if self.nodes[d.to].alive {
-                self.nodes[d.to].last_heard.push((at, d.from, d.advert.priority));
-                let _ = self.nodes[d.to].instance.handle_advert(at, d.from, 255, &d.advert);
+                self.nodes[d.to]
+                    .last_heard
+                    .push((at, d.from, d.advert.priority));
+                let _ = self.nodes[d.to]
+                    .instance
+                    .handle_advert(at, d.from, 255, &d.advert);
                 self.drain(d.to);
             }
             return true;
