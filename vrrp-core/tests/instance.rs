@@ -726,3 +726,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn ipv6_tie_break_compares_addresses_bytewise() {
+    let v6 = |s: &str| -> IpAddr { s.parse().expect("literal") };
+    let mut c = InstanceConfig::new(7, v6("2001:db8::9"), vec![v6("2001:db8::100")]);
+    c.priority = 100;
+    let (mut vr, t) = master(c);
+    let a = Advertisement {
+        vrid: 7,
+        addresses: vec![v6("2001:db8::100")],
+        ..advert(100)
+    };
+    // 2001:db8::8 < 2001:db8::9: we stay master.
+    vr.handle_advert(t, v6("2001:db8::8"), 255, &a)
+        .expect("accepted");
+    assert_eq!(vr.state(), State::Master);
+    // 2001:db8::a > 2001:db8::9: we step down.
+    vr.handle_advert(t, v6("2001:db8::a"), 255, &a)
+        .expect("accepted");
+    assert_eq!(vr.state(), State::Backup);
+    assert_eq!(vr.master_address(), Some(v6("2001:db8::a")));
+}
