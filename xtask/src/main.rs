@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod bench_checks;
 mod lab;
 
 /// had's developer tasks.
@@ -17,11 +18,14 @@ struct Cli {
 enum Task {
     /// Build (`up`) or delete (`down`) a network-namespace lab for manual use.
     Lab(lab::LabArgs),
+    /// Timer error and CPU with 100 script vs 100 built-in checks at 100 ms.
+    BenchChecks(bench_checks::BenchChecksArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.task {
         Task::Lab(args) => lab::run(args),
+        Task::BenchChecks(args) => bench_checks::run(args),
     }
 }
