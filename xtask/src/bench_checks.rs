@@ -94,9 +94,17 @@ pub fn run(args: BenchChecksArgs) -> anyhow::Result<()> {
     let worst = rows.iter().map(|r| r.max).max().unwrap_or_default();
     println!(
         "goal: timer error within 10 ms: {} (worst {:.2} ms; {} profile)",
-        if worst <= Duration::from_millis(10) { "met" } else { "NOT met" },
+        if worst <= Duration::from_millis(10) {
+            "met"
+        } else {
+            "NOT met"
+        },
         ms(worst),
-        if cfg!(debug_assertions) { "debug" } else { "release" }
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
     );
     Ok(())
 }
