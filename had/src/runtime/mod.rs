@@ -7,6 +7,7 @@
 
 pub mod logging;
 pub mod sd_notify;
+pub mod vrrp;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,0 +1,967 @@
+//! The VRRP path: a dedicated thread with its own current-thread tokio
+//! runtime that feeds every `vrrp_core::Instance` and carries out its
+//! actions through a [`Wire`].
+//!
+//! Nothing else runs on this thread, so health checks, proxies and the control
+//! socket can never delay an advert or a takeover; with `[global] realtime`
+//! it runs SCHED_RR like keepalived's VRRP process.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use vrrp_core::packet::{IpFamily, MULTICAST_V4, MULTICAST_V6};
+use vrrp_core::{Action, Advertisement, Instance, PriorityOutcome, effective_priority};
+
+use crate::plan::{InstancePlan, Vip};
+use crate::status::{AdvertCounters, InstanceStatus, Override, State};
+
+/// A VRRP packet as received: the IP payload with what the IP header said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// The interface it arrived on.
+    pub interface: String,
+    /// IP source.
+    pub src: IpAddr,
+    /// IP destination.
+    pub dst: IpAddr,
+    /// IPv4 TTL or IPv6 hop limit.
+    pub ttl: u8,
+    /// The VRRP message.
+    pub payload: Vec<u8>,
+}
+
+/// Why the wire could not do what was asked (names interface and address).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct WireError(pub String);
+
+/// What the VRRP thread needs from the kernel. The production implementation
+/// is built on `vip-netlink`; tests use an in-memory LAN.
+#[allow(async_fn_in_trait)]
+pub trait Wire: 'static {
+    /// Receive VRRP packets of `family` on `interface` into `sink` from now
+    /// on (multicast group joined, or unicast from `peers`). Idempotent.
+    async fn listen(
+        &mut self,
+        interface: &str,
+        family: IpFamily,
+        peers: &[IpAddr],
+        sink: mpsc::UnboundedSender<Received>,
+    ) -> Result<(), WireError>;
+    /// The address adverts are sent from: the interface's primary IPv4
+    /// address, or its IPv6 link-local address (RFC 5798 §5.1.2.1).
+    async fn primary_address(
+        &mut self,
+        interface: &str,
+        family: IpFamily,
+    ) -> Result<IpAddr, WireError>;
+    /// Whether the interface is up (with carrier).
+    async fn link_up(&mut self, interface: &str) -> Result<bool, WireError>;
+    /// Send a VRRP message with TTL / hop limit 255.
+    async fn send(
+        &mut self,
+        interface: &str,
+        src: IpAddr,
+        dst: IpAddr,
+        payload: &[u8],
+    ) -> Result<(), WireError>;
+    /// Add the addresses to the interface (idempotent).
+    async fn add_addresses(&mut self, interface: &str, vips: &[Vip]) -> Result<(), WireError>;
+    /// Remove the addresses from the interface (idempotent).
+    async fn remove_addresses(&mut self, interface: &str, vips: &[Vip])
+    -> Result<(), WireError>;
+    /// Gratuitous ARP / unsolicited NA for each address, once.
+    async fn announce(&mut self, interface: &str, addrs: &[IpAddr]) -> Result<(), WireError>;
+}
+
+/// What the rest of the daemon tells the VRRP thread.
+#[derive(Debug)]
+pub enum Command {
+    /// A check changed result. `weight` replaces the configured weight when
+    /// the check reports one (keepalived's `track_file`).
+    Check {
+        /// Check name.
+        name: String,
+        /// Whether it succeeds.
+        healthy: bool,
+        /// Dynamic weight, if the check has one.
+        weight: Option<i32>,
+    },
+    /// An interface went up or down.
+    Link {
+        /// Interface name.
+        interface: String,
+        /// Whether it is up.
+        up: bool,
+    },
+    /// Operator priority override (`None` clears it).
+    Override {
+        /// Instance name.
+        instance: String,
+        /// The override.
+        value: Option<Override>,
+        /// `Err` names an unknown instance.
+        reply: oneshot::Sender<Result<u8, String>>,
+    },
+    /// Replace the set of instances (SIGHUP).
+    Reload {
+        /// The new instances.
+        instances: Vec<InstancePlan>,
+        /// What happened, for the log.
+        reply: oneshot::Sender<String>,
+    },
+    /// Graceful stop: priority-0 adverts, VIPs removed, thread ends.
+    Shutdown {
+        /// Answered once every instance is down.
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// What the VRRP thread tells the rest of the daemon.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    /// An instance changed state (notify hooks and events run from this).
+    State {
+        /// Instance name.
+        instance: String,
+        /// Previous state.
+        from: State,
+        /// New state.
+        to: State,
+        /// Why.
+        reason: String,
+        /// Effective priority now.
+        priority: u8,
+    },
+    /// An instance's effective priority changed.
+    Priority {
+        /// Instance name.
+        instance: String,
+        /// New effective priority.
+        priority: u8,
+        /// Override in force.
+        value: Option<Override>,
+    },
+}
+
+/// Shared, always-current status of every instance (read by `status`).
+pub type StatusBoard = Arc<Mutex<BTreeMap<String, InstanceStatus>>>;
+
+/// The running VRRP thread.
+#[derive(Debug)]
+pub struct VrrpThread {
+    commands: mpsc::UnboundedSender<Command>,
+    board: StatusBoard,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl VrrpThread {
+    /// Start the thread: `make_wire` runs on it (so sockets belong to its
+    /// runtime), then every instance starts.
+    pub fn spawn<W, F>(
+        make_wire: F,
+        instances: Vec<InstancePlan>,
+        realtime: bool,
+        reports: mpsc::UnboundedSender<Report>,
+    ) -> std::io::Result<VrrpThread>
+    where
+        W: Wire,
+        F: FnOnce() -> Result<W, WireError> + Send + 'static,
+    {
+        let (commands, rx) = mpsc::unbounded_channel();
+        let board: StatusBoard = Arc::default();
+        let b = board.clone();
+        let thread = std::thread::Builder::new()
+            .name("had-vrrp".into())
+            .spawn(move || {
+                if realtime {
+                    set_realtime();
+                }
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        tracing::error!("VRRP thread: cannot build its runtime: {e}");
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let wire = match make_wire() {
+                        Ok(w) => w,
+                        Err(e) => {
+                            tracing::error!("VRRP thread: {e}");
+                            return;
+                        }
+                    };
+                    let mut driver = Driver::new(wire, b, reports);
+                    driver.run(instances, rx).await;
+                });
+            })?;
+        Ok(VrrpThread {
+            commands,
+            board,
+            thread: Some(thread),
+        })
+    }
+
+    /// Send a command; false if the thread is gone.
+    pub fn send(&self, command: Command) -> bool {
+        self.commands.send(command).is_ok()
+    }
+
+    /// A snapshot of every instance's status.
+    pub fn status(&self) -> Vec<InstanceStatus> {
+        self.board
+            .lock()
+            .map(|b| b.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Stop every instance (priority 0, VIPs removed) and join the thread.
+    pub async fn shutdown(mut self) {
+        let (tx, rx) = oneshot::channel();
+        if self.send(Command::Shutdown { reply: tx }) {
+            let _ = rx.await;
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
+
+/// SCHED_RR for the VRRP thread, as keepalived's VRRP process does, so a busy
+/// machine cannot delay an advert into a spurious takeover.
+fn set_realtime() {
+    use thread_priority::{
+        RealtimeThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    let prio = ThreadPriorityValue::try_from(50u8).map_or(ThreadPriority::Max, |v| {
+        ThreadPriority::Crossplatform(v)
+    });
+    match set_thread_priority_and_policy(
+        thread_native_id(),
+        prio,
+        ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::RoundRobin),
+    ) {
+        Ok(()) => tracing::info!("VRRP thread runs SCHED_RR"),
+        Err(e) => tracing::warn!("realtime = true but SCHED_RR was refused: {e:?}"),
+    }
+}
+
+/// The clock the driver reads: tokio's, so tests can run in paused time.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// The announcement schedule of one MASTER instance.
+#[derive(Debug, Default)]
+struct Announcing {
+    /// When the second burst is due.
+    second_burst: Option<Instant>,
+    /// When the next refresh is due.
+    refresh: Option<Instant>,
+}
+
+/// One running instance and what the driver knows about its inputs.
+struct Slot {
+    plan: InstancePlan,
+    vr: Instance,
+    checks: BTreeMap<String, (bool, Option<i32>)>,
+    links: BTreeMap<String, bool>,
+    value: Option<Override>,
+    own_fault: bool,
+    group_fault: bool,
+    entered: Instant,
+    reason: String,
+    master_priority: Option<u8>,
+    extra_drops: BTreeMap<String, u64>,
+    announcing: Announcing,
+}
+
+impl Slot {
+    fn state(&self) -> State {
+        to_state(self.vr.state())
+    }
+
+    /// keepalived's effective priority from the tracked objects, then the
+    /// operator's override; `None` = FAULT.
+    fn computed_priority(&self) -> Option<u8> {
+        let mut tracked = Vec::new();
+        for t in &self.plan.track_checks {
+            let (healthy, weight) = self.checks.get(&t.name).copied().unwrap_or((true, None));
+            tracked.push(vrrp_core::Tracked::check(weight.unwrap_or(t.weight), healthy));
+        }
+        for t in &self.plan.track_interfaces {
+            let up = self.links.get(&t.name).copied().unwrap_or(true);
+            tracked.push(vrrp_core::Tracked::check(t.weight, up));
+        }
+        // The instance's own interface always counts, as a weight-0 object.
+        let own_up = self.links.get(&self.plan.interface).copied().unwrap_or(true);
+        tracked.push(vrrp_core::Tracked::interface(own_up));
+        match effective_priority(self.plan.core.priority, tracked) {
+            PriorityOutcome::Fault => None,
+            PriorityOutcome::Priority(p) => Some(self.value.map_or(p, Override::priority)),
+        }
+    }
+
+    fn status(&self, at: Instant) -> InstanceStatus {
+        let c = self.vr.counters();
+        let mut dropped: BTreeMap<String, u64> = [
+            ("ttl", c.dropped_ttl),
+            ("vrid", c.dropped_vrid),
+            ("version", c.dropped_version),
+            ("auth", c.dropped_auth),
+            ("interval", c.dropped_interval),
+            ("own", c.dropped_own),
+            ("not_listening", c.dropped_not_listening),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| (k.to_owned(), n))
+        .collect();
+        for (k, n) in &self.extra_drops {
+            *dropped.entry(k.clone()).or_default() += n;
+        }
+        let core_dropped = c.dropped_ttl
+            + c.dropped_vrid
+            + c.dropped_version
+            + c.dropped_auth
+            + c.dropped_interval
+            + c.dropped_own
+            + c.dropped_not_listening;
+        let state = self.state();
+        InstanceStatus {
+            name: self.plan.name.clone(),
+            state,
+            virtual_router_id: self.plan.core.vrid,
+            version: self.plan.core.version.number(),
+            interface: self.plan.interface.clone(),
+            priority: self.plan.core.priority,
+            effective_priority: self.vr.effective_priority(),
+            r#override: self.value,
+            master: if state == State::Master {
+                Some(self.vr.config().primary_address)
+            } else {
+                self.vr.master_address()
+            },
+            master_priority: if state == State::Master {
+                Some(self.vr.effective_priority())
+            } else {
+                self.master_priority
+            },
+            virtual_ipaddress: self.plan.vips.iter().map(ToString::to_string).collect(),
+            transitions: self.vr.transitions(),
+            in_state_secs: at.saturating_duration_since(self.entered).as_secs_f64(),
+            reason: self.reason.clone(),
+            sync_group: self.plan.sync_group.clone(),
+            adverts: AdvertCounters {
+                sent: c.adverts_sent,
+                received: c.adverts_received.saturating_sub(core_dropped),
+                dropped,
+            },
+        }
+    }
+}
+
+fn to_state(s: vrrp_core::State) -> State {
+    match s {
+        vrrp_core::State::Initialize => State::Init,
+        vrrp_core::State::Backup => State::Backup,
+        vrrp_core::State::Master => State::Master,
+        vrrp_core::State::Fault => State::Fault,
+    }
+}
+
+/// The VRRP thread's loop state.
+struct Driver<W: Wire> {
+    wire: W,
+    slots: Vec<Slot>,
+    board: StatusBoard,
+    reports: mpsc::UnboundedSender<Report>,
+    packets_tx: mpsc::UnboundedSender<Received>,
+    packets: mpsc::UnboundedReceiver<Received>,
+    links: BTreeMap<String, bool>,
+    checks: BTreeMap<String, (bool, Option<i32>)>,
+}
+
+impl<W: Wire> Driver<W> {
+    fn new(wire: W, board: StatusBoard, reports: mpsc::UnboundedSender<Report>) -> Self {
+        let (packets_tx, packets) = mpsc::unbounded_channel();
+        Driver {
+            wire,
+            slots: Vec::new(),
+            board,
+            reports,
+            packets_tx,
+            packets,
+            links: BTreeMap::new(),
+            checks: BTreeMap::new(),
+        }
+    }
+
+    async fn run(&mut self, instances: Vec<InstancePlan>, mut commands: mpsc::UnboundedReceiver<Command>) {
+        for plan in instances {
+            self.add(plan, None).await;
+        }
+        self.settle().await;
+        loop {
+            let deadline = self.next_deadline();
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                // Timers first: a takeover must not wait behind a queue of packets.
+                () = sleep => self.fire_timers(),
+                Some(pkt) = self.packets.recv() => self.receive(&pkt),
+                cmd = commands.recv() => match cmd {
+                    None => {
+                        self.shutdown_all().await;
+                        return;
+                    }
+                    Some(Command::Shutdown { reply }) => {
+                        self.shutdown_all().await;
+                        let _ = reply.send(());
+                        return;
+                    }
+                    Some(cmd) => self.command(cmd).await,
+                },
+            }
+            self.settle().await;
+        }
+    }
+
+    /// Build and start one instance; `keep` carries a running state machine over a reload.
+    async fn add(&mut self, plan: InstancePlan, keep: Option<Slot>) {
+        if let Some(mut slot) = keep {
+            tracing::info!("{}: kept across reload in {}", plan.name, slot.state());
+            slot.plan = plan;
+            let at = now();
+            self.refresh_inputs(&mut slot);
+            self.apply_priority(&mut slot, at);
+            self.slots.push(slot);
+            return;
+        }
+        let name = plan.name.clone();
+        let mut core = plan.core.clone();
+        core.primary_address = match plan.unicast_src {
+            Some(a) => a,
+            None => match self.wire.primary_address(&plan.interface, plan.family).await {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::error!("{name}: not started: {e}");
+                    return;
+                }
+            },
+        };
+        let vr = match Instance::new(core) {
+            Ok(vr) => vr,
+            Err(e) => {
+                tracing::error!("{name}: not started: {e}");
+                return;
+            }
+        };
+        // A node killed while MASTER (ours or keepalived) leaves its VIPs
+        // behind; never hold them twice on the LAN.
+        if let Err(e) = self.wire.remove_addresses(&plan.interface, &plan.vips).await {
+            tracing::warn!("{name}: removing leftover VIPs: {e}");
+        }
+        if let Err(e) = self
+            .wire
+            .listen(
+                &plan.interface,
+                plan.family,
+                &plan.unicast_peers,
+                self.packets_tx.clone(),
+            )
+            .await
+        {
+            tracing::error!("{name}: not started: {e}");
+            return;
+        }
+        let mut interfaces: Vec<String> = plan.track_interfaces.iter().map(|t| t.name.clone()).collect();
+        interfaces.push(plan.interface.clone());
+        for ifname in interfaces {
+            if !self.links.contains_key(&ifname) {
+                match self.wire.link_up(&ifname).await {
+                    Ok(up) => {
+                        self.links.insert(ifname, up);
+                    }
+                    Err(e) => tracing::warn!("{name}: link state of {ifname}: {e}"),
+                }
+            }
+        }
+        let at = now();
+        let mut slot = Slot {
+            plan,
+            vr,
+            checks: BTreeMap::new(),
+            links: BTreeMap::new(),
+            value: None,
+            own_fault: false,
+            group_fault: false,
+            entered: at,
+            reason: "startup".into(),
+            master_priority: None,
+            extra_drops: BTreeMap::new(),
+            announcing: Announcing::default(),
+        };
+        self.refresh_inputs(&mut slot);
+        self.apply_priority(&mut slot, at);
+        slot.vr.start(at);
+        self.slots.push(slot);
+    }
+
+    fn refresh_inputs(&self, slot: &mut Slot) {
+        slot.checks.clone_from(&self.checks);
+        slot.links.clone_from(&self.links);
+    }
+
+    /// Recompute and hand the effective priority / fault to the state machine.
+    fn apply_priority(&self, slot: &mut Slot, at: Instant) -> bool {
+        let before = (slot.vr.effective_priority(), slot.own_fault);
+        match slot.computed_priority() {
+            None => slot.own_fault = true,
+            Some(p) => {
+                slot.own_fault = false;
+                slot.vr.set_effective_priority(at, p);
+            }
+        }
+        slot.vr.set_fault(at, slot.own_fault || slot.group_fault);
+        let changed = before != (slot.vr.effective_priority(), slot.own_fault);
+        if changed {
+            let _ = self.reports.send(Report::Priority {
+                instance: slot.plan.name.clone(),
+                priority: slot.vr.effective_priority(),
+                value: slot.value,
+            });
+        }
+        changed
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.slots
+            .iter()
+            .flat_map(|s| {
+                [
+                    s.vr.poll_timeout(),
+                    s.announcing.second_burst,
+                    s.announcing.refresh,
+                ]
+            })
+            .flatten()
+            .min()
+    }
+
+    fn fire_timers(&mut self) {
+        let at = now();
+        for slot in &mut self.slots {
+            if slot.vr.poll_timeout().is_some_and(|d| d <= at) {
+                slot.vr.handle_timeout(at);
+            }
+        }
+    }
+
+    fn receive(&mut self, pkt: &Received) {
+        let at = now();
+        let Some(&vrid) = pkt.payload.get(1) else {
+            return;
+        };
+        let family = IpFamily::of(pkt.src);
+        let decoded = Advertisement::decode(&pkt.payload, pkt.src, pkt.dst);
+        for slot in &mut self.slots {
+            if slot.plan.interface != pkt.interface
+                || slot.plan.family != family
+                || slot.plan.core.vrid != vrid
+            {
+                continue;
+            }
+            if !slot.plan.unicast_peers.is_empty()
+                && !slot.plan.unicast_peers.contains(&pkt.src)
+                && pkt.src != slot.vr.config().primary_address
+            {
+                *slot.extra_drops.entry("unknown_peer".into()).or_default() += 1;
+                continue;
+            }
+            let advert = match &decoded {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::debug!("{}: malformed advert from {}: {e}", slot.plan.name, pkt.src);
+                    *slot.extra_drops.entry(drop_key(e)).or_default() += 1;
+                    continue;
+                }
+            };
+            match slot.vr.handle_advert(at, pkt.src, pkt.ttl, advert) {
+                Ok(()) => {
+                    if Some(pkt.src) == slot.vr.master_address() {
+                        slot.master_priority = Some(advert.priority);
+                    }
+                }
+                Err(reason) => {
+                    if !matches!(reason, vrrp_core::DropReason::OwnAdvert) {
+                        tracing::debug!(
+                            "{}: advert from {} dropped: {reason}",
+                            slot.plan.name,
+                            pkt.src
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    async fn command(&mut self, cmd: Command) {
+        let at = now();
+        match cmd {
+            Command::Check {
+                name,
+                healthy,
+                weight,
+            } => {
+                self.checks.insert(name.clone(), (healthy, weight));
+                let mut slots = std::mem::take(&mut self.slots);
+                for slot in &mut slots {
+                    if slot.plan.track_checks.iter().any(|t| t.name == name) {
+                        slot.checks.insert(name.clone(), (healthy, weight));
+                        self.apply_priority(slot, at);
+                    }
+                }
+                self.slots = slots;
+            }
+            Command::Link { interface, up } => {
+                self.links.insert(interface.clone(), up);
+                let mut slots = std::mem::take(&mut self.slots);
+                for slot in &mut slots {
+                    let tracks = slot.plan.interface == interface
+                        || slot.plan.track_interfaces.iter().any(|t| t.name == interface);
+                    if tracks {
+                        slot.links.insert(interface.clone(), up);
+                        self.apply_priority(slot, at);
+                    }
+                }
+                self.slots = slots;
+            }
+            Command::Override {
+                instance,
+                value,
+                reply,
+            } => {
+                let mut slots = std::mem::take(&mut self.slots);
+                let answer = match slots.iter_mut().find(|s| s.plan.name == instance) {
+                    Some(slot) => {
+                        slot.value = value;
+                        self.apply_priority(slot, at);
+                        Ok(slot.vr.effective_priority())
+                    }
+                    None => Err(format!("no instance named {instance:?}")),
+                };
+                self.slots = slots;
+                // Answer with the status board already showing the change.
+                self.settle().await;
+                let _ = reply.send(answer);
+            }
+            Command::Reload { instances, reply } => {
+                let msg = self.reload(instances).await;
+                self.settle().await;
+                let _ = reply.send(msg);
+            }
+            Command::Shutdown { reply } => {
+                // Handled by the loop; kept exhaustive for safety.
+                self.shutdown_all().await;
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    async fn reload(&mut self, instances: Vec<InstancePlan>) -> String {
+        let mut old: BTreeMap<String, Slot> = std::mem::take(&mut self.slots)
+            .into_iter()
+            .map(|s| (s.plan.name.clone(), s))
+            .collect();
+        let (mut kept, mut started, mut stopped) = (0, 0, 0);
+        let mut fresh = Vec::new();
+        for plan in instances {
+            match old.remove(&plan.name) {
+                Some(slot) if slot.plan.runs_as(&plan) => {
+                    kept += 1;
+                    let value = slot.value;
+                    self.add(plan, Some(slot)).await;
+                    if let Some(s) = self.slots.last_mut() {
+                        s.value = value;
+                    }
+                }
+                Some(slot) => {
+                    stopped += 1;
+                    self.stop_slot(slot).await;
+                    fresh.push(plan);
+                }
+                None => fresh.push(plan),
+            }
+        }
+        for (_, slot) in old {
+            stopped += 1;
+            self.stop_slot(slot).await;
+        }
+        for plan in fresh {
+            started += 1;
+            self.add(plan, None).await;
+        }
+        format!("VRRP: {kept} kept, {stopped} stopped, {started} started")
+    }
+
+    async fn stop_slot(&mut self, mut slot: Slot) {
+        let at = now();
+        slot.vr.shutdown(at);
+        self.drain(&mut slot).await;
+    }
+
+    async fn shutdown_all(&mut self) {
+        let slots = std::mem::take(&mut self.slots);
+        for slot in slots {
+            self.stop_slot(slot).await;
+        }
+        self.publish();
+    }
+
+    /// Carry out every queued action of every instance, propagate sync
+    /// groups, and publish the status, until nothing is left.
+    async fn settle(&mut self) {
+        // Bounded: each round either empties the queues or propagates a
+        // group change, which queues at most one more round per member.
+        for _ in 0..8 {
+            let mut slots = std::mem::take(&mut self.slots);
+            let mut changes = Vec::new();
+            for slot in &mut slots {
+                changes.extend(self.drain(slot).await);
+            }
+            self.slots = slots;
+            self.announce_due().await;
+            // Always recompute: a member's fault may have cleared without a
+            // state change of its own (the group held it in FAULT).
+            if !self.propagate_groups(&changes) {
+                break;
+            }
+        }
+        self.publish();
+    }
+
+    /// Execute one instance's queued actions; returns its state changes.
+    async fn drain(&mut self, slot: &mut Slot) -> Vec<(String, State, State)> {
+        let mut changes = Vec::new();
+        while let Some(action) = slot.vr.poll_action() {
+            match action {
+                Action::SendAdvert(advert) => self.send_advert(slot, &advert).await,
+                Action::AddAddresses(addrs) => {
+                    let vips = pick(&slot.plan.vips, &addrs);
+                    if let Err(e) = self.wire.add_addresses(&slot.plan.interface, &vips).await {
+                        tracing::error!("{}: adding VIPs: {e}", slot.plan.name);
+                    }
+                }
+                Action::RemoveAddresses(addrs) => {
+                    let vips = pick(&slot.plan.vips, &addrs);
+                    if let Err(e) = self.wire.remove_addresses(&slot.plan.interface, &vips).await
+                    {
+                        tracing::error!("{}: removing VIPs: {e}", slot.plan.name);
+                    }
+                }
+                Action::Announce(addrs) => {
+                    self.burst(slot, &addrs).await;
+                    let at = now();
+                    let g = slot.plan.garp;
+                    slot.announcing.second_burst = (!g.delay.is_zero()).then(|| at + g.delay);
+                    slot.announcing.refresh = g.refresh.map(|r| at + r);
+                }
+                Action::StateChanged { from, to, reason } => {
+                    let (from, to) = (to_state(from), to_state(to));
+                    slot.entered = now();
+                    slot.reason = reason.to_string();
+                    if to != State::Master {
+                        slot.announcing = Announcing::default();
+                    }
+                    if to == State::Backup {
+                        slot.master_priority = None;
+                    }
+                    tracing::info!(
+                        "{}: {from} -> {to} ({reason}), priority {}",
+                        slot.plan.name,
+                        slot.vr.effective_priority()
+                    );
+                    let _ = self.reports.send(Report::State {
+                        instance: slot.plan.name.clone(),
+                        from,
+                        to,
+                        reason: reason.to_string(),
+                        priority: slot.vr.effective_priority(),
+                    });
+                    changes.push((slot.plan.name.clone(), from, to));
+                }
+                Action::AddressListMismatch { from, advertised } => {
+                    tracing::warn!(
+                        "{}: {from} advertises {advertised:?}, we have {:?} (RFC 5798 §7.1: logged, not fatal)",
+                        slot.plan.name,
+                        slot.plan.vips.iter().map(|v| v.addr).collect::<Vec<_>>()
+                    );
+                }
+            }
+        }
+        changes
+    }
+
+    async fn send_advert(&mut self, slot: &Slot, advert: &Advertisement) {
+        let src = slot.vr.config().primary_address;
+        let dsts: Vec<IpAddr> = if slot.plan.unicast_peers.is_empty() {
+            vec![match slot.plan.family {
+                IpFamily::V4 => IpAddr::V4(MULTICAST_V4),
+                IpFamily::V6 => IpAddr::V6(MULTICAST_V6),
+            }]
+        } else {
+            slot.plan.unicast_peers.clone()
+        };
+        let mut buf = vec![0u8; advert.encoded_len()];
+        for dst in dsts {
+            match advert.encode(src, dst, &mut buf) {
+                Ok(n) => {
+                    let payload = buf.get(..n).unwrap_or(&buf);
+                    if let Err(e) = self.wire.send(&slot.plan.interface, src, dst, payload).await {
+                        tracing::warn!("{}: sending advert to {dst}: {e}", slot.plan.name);
+                    }
+                }
+                Err(e) => tracing::error!("{}: encoding advert: {e}", slot.plan.name),
+            }
+        }
+    }
+
+    async fn burst(&mut self, slot: &Slot, addrs: &[IpAddr]) {
+        for _ in 0..slot.plan.garp.repeat.max(1) {
+            if let Err(e) = self.wire.announce(&slot.plan.interface, addrs).await {
+                tracing::warn!("{}: announcing VIPs: {e}", slot.plan.name);
+                break;
+            }
+        }
+    }
+
+    /// Second bursts and refreshes that are due.
+    async fn announce_due(&mut self) {
+        let at = now();
+        let mut slots = std::mem::take(&mut self.slots);
+        for slot in &mut slots {
+            if slot.state() != State::Master {
+                continue;
+            }
+            let addrs: Vec<IpAddr> = slot.plan.vips.iter().map(|v| v.addr).collect();
+            if slot.announcing.second_burst.is_some_and(|d| d <= at) {
+                slot.announcing.second_burst = None;
+                self.burst(slot, &addrs).await;
+            }
+            if let Some(d) = slot.announcing.refresh.filter(|d| *d <= at) {
+                let period = slot.plan.garp.refresh.unwrap_or(Duration::from_secs(1));
+                slot.announcing.refresh = Some(d + period);
+                if let Err(e) = self.wire.announce(&slot.plan.interface, &addrs).await {
+                    tracing::warn!("{}: refreshing announcements: {e}", slot.plan.name);
+                }
+            }
+        }
+        self.slots = slots;
+    }
+
+    /// keepalived's `vrrp_sync_group`: a member entering FAULT takes the
+    /// group to FAULT; a MASTER member dropping to BACKUP takes the group's
+    /// other masters down with it. Returns whether anything was changed.
+    fn propagate_groups(&mut self, changes: &[(String, State, State)]) -> bool {
+        let at = now();
+        let mut touched = false;
+        // Group fault = any member's own fault.
+        let mut faulty: BTreeMap<String, bool> = BTreeMap::new();
+        for s in &self.slots {
+            if let Some(g) = &s.plan.sync_group {
+                *faulty.entry(g.clone()).or_default() |= s.own_fault;
+            }
+        }
+        for slot in &mut self.slots {
+            let Some(g) = slot.plan.sync_group.clone() else {
+                continue;
+            };
+            let group_fault = faulty.get(&g).copied().unwrap_or(false);
+            if slot.group_fault != group_fault {
+                slot.group_fault = group_fault;
+                slot.vr.set_fault(at, slot.own_fault || slot.group_fault);
+                touched = true;
+            }
+        }
+        for (name, from, to) in changes {
+            if !(*from == State::Master && *to == State::Backup) {
+                continue;
+            }
+            let group = self
+                .slots
+                .iter()
+                .find(|s| &s.plan.name == name)
+                .and_then(|s| s.plan.sync_group.clone());
+            let Some(group) = group else { continue };
+            for slot in &mut self.slots {
+                if &slot.plan.name != name
+                    && slot.plan.sync_group.as_ref() == Some(&group)
+                    && slot.state() == State::Master
+                {
+                    tracing::info!("{}: sync group {group} follows {name} to BACKUP", slot.plan.name);
+                    slot.vr.shutdown(at);
+                    slot.vr.start(at);
+                    touched = true;
+                }
+            }
+        }
+        touched
+    }
+
+    fn publish(&self) {
+        let at = now();
+        if let Ok(mut board) = self.board.lock() {
+            board.clear();
+            for s in &self.slots {
+                board.insert(s.plan.name.clone(), s.status(at));
+            }
+        }
+    }
+}
+
+/// The configured VIPs (with prefix and label) for the addresses an action names.
+fn pick(vips: &[Vip], addrs: &[IpAddr]) -> Vec<Vip> {
+    addrs
+        .iter()
+        .map(|a| {
+            vips.iter().find(|v| v.addr == *a).cloned().unwrap_or(Vip {
+                addr: *a,
+                prefix_len: if a.is_ipv4() { 32 } else { 128 },
+                label: None,
+            })
+        })
+        .collect()
+}
+
+/// A short counter key for a decode error (`malformed` plus the variant).
+fn drop_key(e: &vrrp_core::DecodeError) -> String {
+    let dbg = format!("{e:?}");
+    let variant: String = dbg
+        .chars()
+        .take_while(|c| c.is_alphanumeric())
+        .collect();
+    let mut key = String::from("malformed");
+    for c in variant.chars() {
+        if c.is_uppercase() {
+            key.push('_');
+            key.push(c.to_ascii_lowercase());
+        } else {
+            key.push(c);
+        }
+    }
+    key
+}
