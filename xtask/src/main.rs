@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod bench_checks;
+mod fuzz;
 mod lab;
 
 /// had's developer tasks.
@@ -20,6 +21,8 @@ enum Task {
     Lab(lab::LabArgs),
     /// Timer error and CPU with 100 script vs 100 built-in checks at 100 ms.
     BenchChecks(bench_checks::BenchChecksArgs),
+    /// Run vrrp-core's cargo-fuzz targets for <secs> seconds each.
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -27,5 +30,6 @@ fn main() -> anyhow::Result<()> {
     match cli.task {
         Task::Lab(args) => lab::run(args),
         Task::BenchChecks(args) => bench_checks::run(args),
+        Task::Fuzz(args) => fuzz::run(args),
     }
 }
