@@ -672,14 +672,23 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> AdvertPacket<T> {
     /// the buffer is not written.
     pub fn set_address(&mut self, index: usize, address: IpAddr) {
         let len = self.family.address_len();
-        let start = HEADER_LEN + index * len;
-        let octets = match address {
-            IpAddr::V4(a) if self.family == IpFamily::V4 => a.octets().to_vec(),
-            IpAddr::V6(a) if self.family == IpFamily::V6 => a.octets().to_vec(),
-            _ => return,
+        let Some(start) = index
+            .checked_mul(len)
+            .and_then(|o| o.checked_add(HEADER_LEN))
+        else {
+            return;
         };
-        if let Some(slot) = self.buffer.as_mut().get_mut(start..start + len) {
-            slot.copy_from_slice(&octets);
+        let Some(slot) = self
+            .buffer
+            .as_mut()
+            .get_mut(start..start.saturating_add(len))
+        else {
+            return;
+        };
+        match (address, self.family) {
+            (IpAddr::V4(a), IpFamily::V4) => slot.copy_from_slice(&a.octets()),
+            (IpAddr::V6(a), IpFamily::V6) => slot.copy_from_slice(&a.octets()),
+            _ => {}
         }
     }
 
@@ -743,7 +752,7 @@ fn ipv6_octets(addr: IpAddr) -> [u8; 16] {
 impl Advertisement {
     /// Decode a VRRP message (the IP payload, without IP header) that arrived from `src` to `dst`.
     ///
-    /// Checks, in order: the header fits, `src` and `dst` share a family,
+    /// Checks, in order: `src` and `dst` share a family, the header fits,
     /// the version is 2 or 3 (2 only over IPv4), the length matches the
     /// address count, the type is 1, the checksum, VRID 1-255, a non-zero
     /// interval and, for v2, the auth type.
@@ -1517,6 +1526,7 @@ mod tests {
         let mut buf = [0u8; 3];
         let mut packet = AdvertPacket::new_unchecked(&mut buf[..], IpFamily::V6);
         packet.set_address(7, v6(1));
+        packet.set_address(usize::MAX, v6(1));
         packet.set_auth_data([1; 8]);
         packet.fill_checksum(SRC6, DST6);
         assert_eq!(buf, [0; 3]);
