@@ -1,0 +1,194 @@
+//! The body types that flow through the stack: what goes to a member
+//! ([`RequestBody`]) and what comes back to the client ([`ProxyBody`]).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+
+use crate::member::Member;
+use crate::pool::{Pooled, checkin};
+use std::sync::Arc;
+
+/// Boxed error carried by bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request body: the client's streamed body, or a fixed one (a replayed
+/// bodiless request, a test, a health check).
+#[derive(Debug)]
+pub enum RequestBody {
+    /// Streamed from the client connection.
+    Incoming(Incoming),
+    /// Fixed bytes (`None` or empty = no body).
+    Full(Option<Bytes>),
+}
+
+impl RequestBody {
+    /// An empty body.
+    pub fn empty() -> Self {
+        Self::Full(None)
+    }
+}
+
+impl From<Bytes> for RequestBody {
+    fn from(b: Bytes) -> Self {
+        Self::Full(Some(b))
+    }
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            Self::Incoming(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            Self::Full(data) => Poll::Ready(
+                data.take()
+                    .filter(|d| !d.is_empty())
+                    .map(|d| Ok(Frame::data(d))),
+            ),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Incoming(b) => b.is_end_stream(),
+            Self::Full(data) => data.as_ref().is_none_or(Bytes::is_empty),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Incoming(b) => b.size_hint(),
+            Self::Full(data) => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
+        }
+    }
+}
+
+/// Counts a request in flight on a member until dropped (response finished,
+/// client gone, or timeout), so `bybusyness` and stats stay right on every path.
+#[derive(Debug)]
+pub(crate) struct InFlight(pub(crate) Arc<Member>);
+
+impl InFlight {
+    pub(crate) fn new(member: Arc<Member>) -> Self {
+        member.begin();
+        Self(member)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+/// A member's response body; when it ends cleanly the connection goes back to
+/// the member's pool, otherwise it is dropped (and closed).
+#[derive(Debug)]
+pub struct BackendBody {
+    body: Incoming,
+    conn: Option<Pooled>,
+    in_flight: InFlight,
+}
+
+impl BackendBody {
+    pub(crate) fn new(body: Incoming, conn: Option<Pooled>, in_flight: InFlight) -> Self {
+        Self {
+            body,
+            conn,
+            in_flight,
+        }
+    }
+
+    fn release(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            checkin(&self.in_flight.0, conn);
+        }
+    }
+}
+
+impl Drop for BackendBody {
+    fn drop(&mut self) {
+        if self.body.is_end_stream() {
+            self.release();
+        }
+    }
+}
+
+/// The response body the proxy sends to clients.
+#[derive(Debug)]
+pub enum ProxyBody {
+    /// Streamed from a member.
+    Backend(BackendBody),
+    /// Produced by the proxy itself (errors, rejections).
+    Local(Option<Bytes>),
+}
+
+impl ProxyBody {
+    /// A body with fixed content.
+    pub fn local(text: &'static str) -> Self {
+        Self::Local(Some(Bytes::from_static(text.as_bytes())))
+    }
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            Self::Backend(b) => {
+                let polled = Pin::new(&mut b.body).poll_frame(cx);
+                match &polled {
+                    Poll::Ready(None) => b.release(),
+                    Poll::Ready(Some(Ok(_))) if b.body.is_end_stream() => b.release(),
+                    _ => {}
+                }
+                polled.map_err(Into::into)
+            }
+            Self::Local(data) => Poll::Ready(
+                data.take()
+                    .filter(|d| !d.is_empty())
+                    .map(|d| Ok(Frame::data(d))),
+            ),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Backend(b) => b.body.is_end_stream(),
+            Self::Local(data) => data.as_ref().is_none_or(Bytes::is_empty),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Backend(b) => b.body.size_hint(),
+            Self::Local(data) => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
+        }
+    }
+}
+
+/// A response made by the proxy itself, with a short text body.
+pub(crate) fn local_response(
+    status: http::StatusCode,
+    text: &'static str,
+) -> http::Response<ProxyBody> {
+    let mut resp = http::Response::new(ProxyBody::local(text));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}

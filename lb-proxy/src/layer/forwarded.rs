@@ -1,0 +1,289 @@
+//! Hop-by-hop header removal (RFC 9110 §7.6.1) and the X-Forwarded-* headers.
+//!
+//! Order matters: every header named in `Connection` is removed *before*
+//! X-Forwarded-For/Host/Proto are added, so a client cannot make the proxy
+//! strip the headers it adds itself (Apache CVE-2022-31813).
+
+use std::net::IpAddr;
+use std::task::{Context, Poll};
+
+use http::header::{CONNECTION, HOST, UPGRADE};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use tower::{Layer, Service};
+
+use super::{Mapped, OnResponse};
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
+/// Hop-by-hop fields besides those listed in `Connection` (RFC 9110 §7.6.1,
+/// plus the non-standard `Keep-Alive` and `Proxy-Connection`).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+];
+
+/// Whether the `Connection` header lists `token` (case-insensitive).
+pub(crate) fn connection_has(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// Removes every field named in `Connection`, then the fixed hop-by-hop set
+/// and `Upgrade`. Returns the `Upgrade` value when the message asked for one.
+fn strip_hop_by_hop(headers: &mut HeaderMap) -> Option<HeaderValue> {
+    let upgrade = if connection_has(headers, "upgrade") {
+        headers.get(UPGRADE).cloned()
+    } else {
+        None
+    };
+    if headers.contains_key(CONNECTION) {
+        let named: Vec<String> = headers
+            .get_all(CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|t| t.trim().to_ascii_lowercase())
+            .filter(|t| !t.is_empty())
+            .collect();
+        for name in named {
+            headers.remove(name.as_str());
+        }
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(UPGRADE);
+    upgrade
+}
+
+/// Puts an upgrade request's `Upgrade` and `Connection: upgrade` back.
+fn restore_upgrade(headers: &mut HeaderMap, upgrade: HeaderValue) {
+    headers.insert(UPGRADE, upgrade);
+    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+}
+
+/// Layer for [`ForwardedHeaders`].
+#[derive(Debug, Clone)]
+pub struct ForwardedHeadersLayer {
+    client_ip: HeaderValue,
+    client_ip_text: String,
+}
+
+impl ForwardedHeadersLayer {
+    /// For requests arriving from `client`.
+    pub fn new(client: IpAddr) -> Self {
+        let client_ip_text = client.to_string();
+        let client_ip = HeaderValue::from_str(&client_ip_text)
+            .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+        Self {
+            client_ip,
+            client_ip_text,
+        }
+    }
+}
+
+impl<S> Layer<S> for ForwardedHeadersLayer {
+    type Service = ForwardedHeaders<S>;
+    fn layer(&self, inner: S) -> ForwardedHeaders<S> {
+        ForwardedHeaders {
+            client: self.clone(),
+            inner,
+        }
+    }
+}
+
+/// Strips hop-by-hop headers both ways and adds X-Forwarded-* to requests.
+#[derive(Debug, Clone)]
+pub struct ForwardedHeaders<S> {
+    client: ForwardedHeadersLayer,
+    inner: S,
+}
+
+impl<S, B, RB> Service<Request<B>> for ForwardedHeaders<S>
+where
+    S: Service<Request<B>, Response = Response<RB>>,
+{
+    type Response = Response<RB>;
+    type Error = S::Error;
+    type Future = Mapped<S::Future, StripResponse>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let headers = req.headers_mut();
+        // First remove what the client declared hop-by-hop (CVE-2022-31813) ...
+        let upgrade = strip_hop_by_hop(headers);
+        let upgrading = upgrade.is_some();
+        if let Some(u) = upgrade {
+            restore_upgrade(headers, u);
+        }
+        // ... then add ours. X-Forwarded-For appends to a client-supplied list, as Apache does.
+        let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+            Some(prior) => {
+                HeaderValue::from_str(&format!("{prior}, {}", self.client.client_ip_text))
+                    .unwrap_or_else(|_| self.client.client_ip.clone())
+            }
+            None => self.client.client_ip.clone(),
+        };
+        headers.insert(X_FORWARDED_FOR.clone(), xff);
+        if let Some(host) = headers.get(HOST).cloned() {
+            headers.insert(X_FORWARDED_HOST.clone(), host);
+        }
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+        Mapped::new(self.inner.call(req), StripResponse { upgrading })
+    }
+}
+
+/// Response step of [`ForwardedHeaders`].
+#[derive(Debug)]
+pub struct StripResponse {
+    upgrading: bool,
+}
+
+impl<B> OnResponse<B> for StripResponse {
+    type Body = B;
+    fn on_response(self, mut resp: Response<B>) -> Response<B> {
+        let headers = resp.headers_mut();
+        let upgrade = strip_hop_by_hop(headers);
+        // A 101 must keep `Upgrade` and `Connection: upgrade` for the client (RFC 9110 §7.8).
+        if let (true, StatusCode::SWITCHING_PROTOCOLS, Some(u)) =
+            (self.upgrading, resp.status(), upgrade)
+        {
+            restore_upgrade(resp.headers_mut(), u);
+        }
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+    use tower_test::mock;
+
+    async fn through(req: Request<()>, resp: Response<()>) -> (http::request::Parts, Response<()>) {
+        let (svc, mut handle) = mock::pair::<Request<()>, Response<()>>();
+        let seen = tokio::spawn(async move {
+            let (req, send) = handle.next_request().await?;
+            send.send_response(resp);
+            Some(req.into_parts().0)
+        });
+        let svc =
+            ForwardedHeadersLayer::new("198.18.0.9".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])))
+                .layer(svc);
+        let out = svc.oneshot(req).await.unwrap_or_default();
+        let parts = seen
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| Request::new(()).into_parts().0);
+        (parts, out)
+    }
+
+    #[tokio::test]
+    async fn connection_named_headers_cannot_remove_x_forwarded() {
+        let req = Request::builder()
+            .header("host", "front.example")
+            .header(
+                "connection",
+                "close, X-Forwarded-For, X-Forwarded-Host, x-secret",
+            )
+            .header("x-forwarded-for", "203.0.113.7")
+            .header("x-secret", "1")
+            .header("keep-alive", "timeout=5")
+            .body(())
+            .unwrap_or_default();
+        let (parts, _) = through(req, Response::new(())).await;
+        let h = &parts.headers;
+        assert_eq!(
+            h.get("x-forwarded-for").map(HeaderValue::as_bytes),
+            Some(&b"198.18.0.9"[..])
+        );
+        assert_eq!(
+            h.get("x-forwarded-host").map(HeaderValue::as_bytes),
+            Some(&b"front.example"[..])
+        );
+        assert_eq!(
+            h.get("x-forwarded-proto").map(HeaderValue::as_bytes),
+            Some(&b"http"[..])
+        );
+        assert!(h.get("x-secret").is_none());
+        assert!(h.get("connection").is_none());
+        assert!(h.get("keep-alive").is_none());
+    }
+
+    #[tokio::test]
+    async fn x_forwarded_for_is_appended() {
+        let req = Request::builder()
+            .header("x-forwarded-for", "203.0.113.7")
+            .body(())
+            .unwrap_or_default();
+        let (parts, _) = through(req, Response::new(())).await;
+        assert_eq!(
+            parts
+                .headers
+                .get("x-forwarded-for")
+                .map(HeaderValue::as_bytes),
+            Some(&b"203.0.113.7, 198.18.0.9"[..])
+        );
+    }
+
+    #[tokio::test]
+    async fn upgrade_survives_only_for_upgrades() {
+        let req = Request::builder()
+            .header("connection", "Upgrade")
+            .header("upgrade", "websocket")
+            .body(())
+            .unwrap_or_default();
+        let resp = Response::builder()
+            .status(101)
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .body(())
+            .unwrap_or_default();
+        let (parts, out) = through(req, resp).await;
+        assert_eq!(
+            parts.headers.get("upgrade").map(HeaderValue::as_bytes),
+            Some(&b"websocket"[..])
+        );
+        assert_eq!(
+            out.headers().get("upgrade").map(HeaderValue::as_bytes),
+            Some(&b"websocket"[..])
+        );
+        let req = Request::builder()
+            .header("upgrade", "websocket")
+            .body(())
+            .unwrap_or_default();
+        let (parts, _) = through(req, Response::new(())).await;
+        assert!(parts.headers.get("upgrade").is_none());
+    }
+
+    #[tokio::test]
+    async fn response_hop_by_hop_removed() {
+        let resp = Response::builder()
+            .header("connection", "x-internal")
+            .header("x-internal", "1")
+            .header("transfer-encoding", "chunked")
+            .header("x-kept", "1")
+            .body(())
+            .unwrap_or_default();
+        let (_, out) = through(Request::new(()), resp).await;
+        assert!(out.headers().get("x-internal").is_none());
+        assert!(out.headers().get("transfer-encoding").is_none());
+        assert!(out.headers().get("x-kept").is_some());
+    }
+}

@@ -1,0 +1,297 @@
+//! A backend member's identity, live state and counters. Everything here is
+//! atomics: the request path never takes a lock to read or update a member.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use http::HeaderValue;
+
+use crate::config::MemberConfig;
+use crate::pool::Pool;
+
+/// Where a member lives, parsed once from its URL.
+#[derive(Debug, Clone)]
+pub(crate) struct MemberTarget {
+    /// Resolved socket address.
+    pub(crate) addr: SocketAddr,
+    /// `host[:port]` as written, the `Host` sent when the client's is not preserved.
+    pub(crate) authority: HeaderValue,
+    /// `http://host[:port]`, what `pass_reverse` looks for in `Location`.
+    pub(crate) origin: String,
+    /// Path prefix without a trailing slash (empty for `/`).
+    pub(crate) prefix: String,
+}
+
+impl MemberTarget {
+    /// Parses and resolves `http://host[:port][/prefix]`; the error says why not.
+    pub(crate) fn parse(url: &str) -> Result<Self, String> {
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some(other) => return Err(format!("scheme {other:?} is not supported, only http")),
+            None => return Err(format!("{url:?} has no scheme (expected http://host:port)")),
+        }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| format!("{url:?} has no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(format!("{url:?} must not carry user information"));
+        }
+        let port = authority.port_u16().unwrap_or(80);
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let addr = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {host:?}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{host:?} resolves to no address"))?;
+        if uri.query().is_some() {
+            return Err(format!("{url:?} must not have a query"));
+        }
+        let prefix = uri.path().trim_end_matches('/').to_owned();
+        Ok(Self {
+            addr,
+            authority: HeaderValue::from_str(authority.as_str()).map_err(|e| e.to_string())?,
+            origin: format!("http://{}", authority.as_str()),
+            prefix,
+        })
+    }
+}
+
+/// A member's state as `hactl status` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberStatus {
+    /// Usable.
+    Up,
+    /// In error after a connect failure, until its `retry` time has passed.
+    Error,
+    /// Failed its active health check.
+    HealthFailed,
+    /// Disabled by configuration or `hactl member disable`.
+    Disabled,
+}
+
+impl MemberStatus {
+    /// The lower-case word used in JSON and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Up => "up",
+            Self::Error => "error",
+            Self::HealthFailed => "health_failed",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+/// Upper bounds, in seconds, of the latency histogram buckets (Prometheus `le`).
+pub const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// A snapshot of one member for status and metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberStats {
+    /// The member's URL as configured.
+    pub url: String,
+    /// Its weight.
+    pub loadfactor: u32,
+    /// Current state.
+    pub status: MemberStatus,
+    /// Requests sent to it (attempts, including ones that failed).
+    pub requests: u64,
+    /// Attempts that failed (connect, reset, malformed response).
+    pub failures: u64,
+    /// Requests whose response has not finished yet.
+    pub in_flight: u64,
+    /// Cumulative counts per [`LATENCY_BUCKETS`] bound (time to response headers);
+    /// one more entry at the end is the `+Inf` bucket, i.e. the total count.
+    pub latency_buckets: Vec<u64>,
+    /// Sum of all recorded latencies, in seconds.
+    pub latency_sum_seconds: f64,
+}
+
+/// Milliseconds since a process-wide origin, so deadlines fit in an `AtomicU64`.
+pub(crate) fn now_ms() -> u64 {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    let origin = *ORIGIN.get_or_init(Instant::now);
+    u64::try_from(origin.elapsed().as_millis())
+        .unwrap_or(u64::MAX)
+        .saturating_add(1)
+}
+
+/// One live member.
+#[derive(Debug)]
+pub struct Member {
+    pub(crate) url: String,
+    pub(crate) target: MemberTarget,
+    pub(crate) loadfactor: AtomicU32,
+    pub(crate) hot_standby: AtomicBool,
+    retry_ms: AtomicU64,
+    enabled: AtomicBool,
+    health_ok: AtomicBool,
+    /// `now_ms()` until which the member is in error; 0 = not in error.
+    error_until: AtomicU64,
+    requests: AtomicU64,
+    failures: AtomicU64,
+    in_flight: AtomicU64,
+    buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    latency_sum_us: AtomicU64,
+    pub(crate) pool: Pool,
+}
+
+impl Member {
+    pub(crate) fn new(
+        cfg: &MemberConfig,
+        default_retry: Duration,
+        workers: usize,
+    ) -> Result<Self, String> {
+        let target = MemberTarget::parse(&cfg.url)?;
+        Ok(Self {
+            url: cfg.url.clone(),
+            pool: Pool::new(target.addr, workers),
+            target,
+            loadfactor: AtomicU32::new(cfg.loadfactor),
+            hot_standby: AtomicBool::new(cfg.hot_standby),
+            retry_ms: AtomicU64::new(duration_ms(cfg.retry.unwrap_or(default_retry))),
+            enabled: AtomicBool::new(!cfg.disabled),
+            health_ok: AtomicBool::new(true),
+            error_until: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            buckets: Default::default(),
+            latency_sum_us: AtomicU64::new(0),
+        })
+    }
+
+    /// Applies a reloaded config to a member that keeps its URL (and counters).
+    pub(crate) fn update(&self, cfg: &MemberConfig, default_retry: Duration) {
+        self.loadfactor.store(cfg.loadfactor, Ordering::Relaxed);
+        self.hot_standby.store(cfg.hot_standby, Ordering::Relaxed);
+        self.retry_ms.store(
+            duration_ms(cfg.retry.unwrap_or(default_retry)),
+            Ordering::Relaxed,
+        );
+        self.enabled.store(!cfg.disabled, Ordering::Relaxed);
+    }
+
+    /// The member's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Whether the balancer may send it a request at `now` (from `now_ms`).
+    pub(crate) fn usable(&self, now: u64) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+            && self.health_ok.load(Ordering::Relaxed)
+            && self.error_until.load(Ordering::Relaxed) <= now
+    }
+
+    /// Current status for reports.
+    pub fn status(&self) -> MemberStatus {
+        if !self.enabled.load(Ordering::Relaxed) {
+            MemberStatus::Disabled
+        } else if !self.health_ok.load(Ordering::Relaxed) {
+            MemberStatus::HealthFailed
+        } else if self.error_until.load(Ordering::Relaxed) > now_ms() {
+            MemberStatus::Error
+        } else {
+            MemberStatus::Up
+        }
+    }
+
+    pub(crate) fn set_enabled(&self, enabled: bool) {
+        self.enabled.store(enabled, Ordering::Relaxed);
+    }
+
+    pub(crate) fn health_ok(&self) -> bool {
+        self.health_ok.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_health(&self, ok: bool) {
+        self.health_ok.store(ok, Ordering::Relaxed);
+    }
+
+    /// Puts the member in error for its `retry` time (Apache: worker in error state).
+    pub(crate) fn mark_error(&self) {
+        let until = now_ms().saturating_add(self.retry_ms.load(Ordering::Relaxed));
+        self.error_until.store(until, Ordering::Relaxed);
+        tracing::warn!(member = %self.url, "member in error after a connect failure");
+    }
+
+    /// Apache `forcerecovery`: clears the passive error state.
+    pub(crate) fn clear_error(&self) {
+        self.error_until.store(0, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_in_error(&self, now: u64) -> bool {
+        self.error_until.load(Ordering::Relaxed) > now
+    }
+
+    pub(crate) fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn begin(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn end(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_failure(&self) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_latency(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let idx = LATENCY_BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        if let Some(b) = self.buckets.get(idx) {
+            b.fetch_add(1, Ordering::Relaxed);
+        }
+        self.latency_sum_us.fetch_add(
+            u64::try_from(d.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// A consistent-enough snapshot (each counter read once, relaxed).
+    pub fn stats(&self) -> MemberStats {
+        let mut cumulative = 0;
+        let latency_buckets = self
+            .buckets
+            .iter()
+            .map(|b| {
+                cumulative += b.load(Ordering::Relaxed);
+                cumulative
+            })
+            .collect();
+        #[allow(clippy::cast_precision_loss)]
+        let latency_sum_seconds = self.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        MemberStats {
+            url: self.url.clone(),
+            loadfactor: self.loadfactor.load(Ordering::Relaxed),
+            status: self.status(),
+            requests: self.requests.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            in_flight: self.in_flight(),
+            latency_buckets,
+            latency_sum_seconds,
+        }
+    }
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,521 @@
+//! Listeners, worker threads and the [`ProxyHandle`] the daemon drives.
+//!
+//! Each worker is an OS thread running a single-threaded tokio runtime that
+//! accepts on (a duplicate of) every listener and serves the connections it
+//! accepted, with its own pool of member connections: no work crosses threads
+//! on the request path. The worker count defaults to the CPUs this process may
+//! run on (so `taskset -c 0` gives one worker).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::balancer::Members;
+use crate::config::{HealthCheckConfig, ProxyConfig};
+use crate::layer::access_log::AccessLogWriter;
+use crate::member::{Member, MemberStats, MemberStatus};
+use crate::{Error, stack};
+
+/// Settings read when a client connection starts.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) preserve_host: bool,
+    pub(crate) pass_reverse: bool,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) pool_idle_timeout: Duration,
+    pub(crate) tunnel_idle_timeout: Duration,
+    pub(crate) limit_request_field_size: usize,
+    pub(crate) limit_request_fields: usize,
+}
+
+impl Settings {
+    fn of(c: &ProxyConfig) -> Self {
+        Self {
+            preserve_host: c.preserve_host,
+            pass_reverse: c.pass_reverse,
+            connect_timeout: c.connect_timeout,
+            timeout: c.timeout,
+            header_read_timeout: c.header_read_timeout,
+            pool_idle_timeout: c.pool_idle_timeout,
+            tunnel_idle_timeout: c.tunnel_idle_timeout,
+            limit_request_field_size: c.limit_request_field_size,
+            limit_request_fields: c.limit_request_fields,
+        }
+    }
+}
+
+/// State shared by all workers of one proxy.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) members: Arc<ArcSwap<Members>>,
+    pub(crate) settings: ArcSwap<Settings>,
+    pub(crate) access_log: Option<Arc<AccessLogWriter>>,
+    workers: usize,
+    active: AtomicUsize,
+    accepted: AtomicUsize,
+    connection_slots: Arc<Semaphore>,
+}
+
+/// Counts a client connection as active until dropped.
+struct Active<'a>(&'a AtomicUsize);
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Everything `hactl status` and metrics show about one proxy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxyStats {
+    /// Per-member state and counters, in configuration order.
+    pub members: Vec<MemberStats>,
+    /// Client connections open now.
+    pub active_connections: usize,
+    /// Client connections accepted since start.
+    pub accepted_connections: usize,
+    /// Access log lines dropped because the disk could not keep up.
+    pub access_log_dropped: u64,
+}
+
+/// What a drain achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Client connections still open at the deadline (closed abruptly).
+    pub unfinished_connections: usize,
+}
+
+struct Worker {
+    thread: Option<std::thread::JoinHandle<()>>,
+    stopped: Option<oneshot::Receiver<()>>,
+}
+
+/// A running proxy. Dropping it stops the workers at once; call
+/// [`drain`](Self::drain) for a graceful stop.
+pub struct ProxyHandle {
+    shared: Arc<Shared>,
+    listen: Vec<SocketAddr>,
+    local_addrs: Vec<SocketAddr>,
+    drain_tx: watch::Sender<bool>,
+    stop_tx: watch::Sender<bool>,
+    workers: Vec<Worker>,
+    runtime: tokio::runtime::Handle,
+    health: std::sync::Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for ProxyHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyHandle")
+            .field("local_addrs", &self.local_addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Binds `addr` with IP_FREEBIND, so an address this node does not hold yet
+/// (a VIP while BACKUP) can be bound and serves the moment it arrives.
+fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+        socket.set_freebind_v6(true)?;
+    } else {
+        socket.set_freebind_v4(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    Ok(socket.into())
+}
+
+fn build_members(
+    config: &ProxyConfig,
+    workers: usize,
+    previous: Option<&Members>,
+) -> Result<Members, Error> {
+    let mut list = Vec::with_capacity(config.members.len());
+    for (i, m) in config.members.iter().enumerate() {
+        let member =
+            match previous.and_then(|p| p.get(&m.url)) {
+                Some(existing) => {
+                    existing.update(m, config.retry);
+                    existing.clone()
+                }
+                None => Arc::new(Member::new(m, config.retry, workers).map_err(|reason| {
+                    Error::Config {
+                        field: format!("members[{i}].url"),
+                        reason,
+                    }
+                })?),
+            };
+        list.push(member);
+    }
+    Ok(Members::new(list, config.lbmethod))
+}
+
+impl ProxyHandle {
+    /// Validates `config`, binds its listeners and starts the workers.
+    ///
+    /// # Errors
+    /// An invalid config, a listener that cannot be bound, an access log that
+    /// cannot be opened, or a worker thread that cannot start.
+    pub fn start(config: ProxyConfig) -> Result<Self, Error> {
+        config.validate()?;
+        let workers = config.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        });
+        let mut listeners = Vec::with_capacity(config.listen.len());
+        for addr in &config.listen {
+            listeners.push(bind(*addr).map_err(|source| Error::Listen {
+                addr: *addr,
+                source,
+            })?);
+        }
+        let local_addrs = listeners
+            .iter()
+            .map(std::net::TcpListener::local_addr)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| Error::Listen {
+                addr: config
+                    .listen
+                    .first()
+                    .copied()
+                    .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
+                source,
+            })?;
+        let access_log = match &config.access_log {
+            Some(path) => Some(
+                AccessLogWriter::open(path).map_err(|source| Error::AccessLog {
+                    path: path.clone(),
+                    source,
+                })?,
+            ),
+            None => None,
+        };
+        let shared = Arc::new(Shared {
+            members: Arc::new(ArcSwap::from_pointee(build_members(
+                &config, workers, None,
+            )?)),
+            settings: ArcSwap::from_pointee(Settings::of(&config)),
+            access_log,
+            workers,
+            active: AtomicUsize::new(0),
+            accepted: AtomicUsize::new(0),
+            connection_slots: Arc::new(Semaphore::new(
+                config.max_connections.min(Semaphore::MAX_PERMITS),
+            )),
+        });
+        let (drain_tx, _) = watch::channel(false);
+        let (stop_tx, _) = watch::channel(false);
+        let mut worker_handles = Vec::with_capacity(workers);
+        let mut runtime = None;
+        for index in 0..workers {
+            let mine = listeners
+                .iter()
+                .map(std::net::TcpListener::try_clone)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(Error::Runtime)?;
+            let (rt_tx, rt_rx) = std::sync::mpsc::sync_channel(1);
+            let (stopped_tx, stopped_rx) = oneshot::channel();
+            let shared = shared.clone();
+            let drain = drain_tx.subscribe();
+            let stop = stop_tx.subscribe();
+            let thread = std::thread::Builder::new()
+                .name(format!("lb-proxy-{index}"))
+                .spawn(move || {
+                    crate::pool::set_worker(index);
+                    let rt = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt,
+                        Err(e) => {
+                            let _ = rt_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = rt_tx.send(Ok(rt.handle().clone()));
+                    rt.block_on(worker(mine, shared, drain, stop));
+                    drop(rt);
+                    let _ = stopped_tx.send(());
+                })
+                .map_err(Error::Runtime)?;
+            let handle = rt_rx
+                .recv()
+                .map_err(|_| Error::Runtime(std::io::Error::other("worker thread exited early")))?
+                .map_err(Error::Runtime)?;
+            runtime.get_or_insert(handle);
+            worker_handles.push(Worker {
+                thread: Some(thread),
+                stopped: Some(stopped_rx),
+            });
+        }
+        let runtime = runtime.ok_or_else(|| Error::Runtime(std::io::Error::other("no worker")))?;
+        let handle = Self {
+            shared,
+            listen: config.listen.clone(),
+            local_addrs,
+            drain_tx,
+            stop_tx,
+            workers: worker_handles,
+            runtime,
+            health: std::sync::Mutex::new(Vec::new()),
+        };
+        handle.start_health_checks(config.health_check.as_ref());
+        tracing::info!(listen = ?handle.local_addrs, workers, "proxy started");
+        Ok(handle)
+    }
+
+    fn start_health_checks(&self, cfg: Option<&HealthCheckConfig>) {
+        let mut tasks = self
+            .health
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for t in tasks.drain(..) {
+            t.abort();
+        }
+        let members = self.shared.members.load();
+        match cfg {
+            Some(cfg) => {
+                let cfg = Arc::new(cfg.clone());
+                for m in members.list() {
+                    tasks.push(
+                        self.runtime
+                            .spawn(crate::health::run(m.clone(), cfg.clone())),
+                    );
+                }
+            }
+            None => {
+                for m in members.list() {
+                    m.set_health(true);
+                }
+            }
+        }
+    }
+
+    /// The bound addresses (useful with port 0).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// Applies a new config without closing listeners or connections: the
+    /// member list is swapped atomically (members keeping their URL keep
+    /// their counters, state and pooled connections); other settings apply to
+    /// connections accepted from now on.
+    ///
+    /// # Errors
+    /// An invalid config, or one whose `listen`, `access_log`, `workers` or
+    /// `max_connections` differ (those need a restart: [`Error::NeedsRestart`]).
+    pub fn reload(&self, config: &ProxyConfig) -> Result<(), Error> {
+        config.validate()?;
+        if config.listen != self.listen {
+            return Err(Error::NeedsRestart { field: "listen" });
+        }
+        if config.access_log.as_deref() != self.shared.access_log.as_ref().map(|w| w.path()) {
+            return Err(Error::NeedsRestart {
+                field: "access_log",
+            });
+        }
+        if config.workers.is_some_and(|w| w != self.shared.workers) {
+            return Err(Error::NeedsRestart { field: "workers" });
+        }
+        let old = self.shared.members.load_full();
+        let new = build_members(config, self.shared.workers, Some(&old))?;
+        for gone in old.list().iter().filter(|m| new.get(&m.url).is_none()) {
+            gone.pool.clear();
+        }
+        self.shared.members.store(Arc::new(new));
+        self.shared.settings.store(Arc::new(Settings::of(config)));
+        self.start_health_checks(config.health_check.as_ref());
+        tracing::info!(members = config.members.len(), "proxy reloaded");
+        Ok(())
+    }
+
+    /// `hactl member enable|disable URL`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownMember`] when no member has that URL.
+    pub fn set_member_enabled(&self, url: &str, enabled: bool) -> Result<(), Error> {
+        let members = self.shared.members.load();
+        let member = members
+            .get(url)
+            .ok_or_else(|| Error::UnknownMember(url.to_owned()))?;
+        member.set_enabled(enabled);
+        Ok(())
+    }
+
+    /// Members usable now (for health checks of the proxy itself).
+    pub fn members_up(&self) -> usize {
+        self.shared
+            .members
+            .load()
+            .list()
+            .iter()
+            .filter(|m| m.status() == MemberStatus::Up)
+            .count()
+    }
+
+    /// A snapshot of counters and states.
+    pub fn stats(&self) -> ProxyStats {
+        ProxyStats {
+            members: self
+                .shared
+                .members
+                .load()
+                .list()
+                .iter()
+                .map(|m| m.stats())
+                .collect(),
+            active_connections: self.shared.active.load(Ordering::Relaxed),
+            accepted_connections: self.shared.accepted.load(Ordering::Relaxed),
+            access_log_dropped: self.shared.access_log.as_ref().map_or(0, |w| w.dropped()),
+        }
+    }
+
+    /// Graceful stop: close the listeners, let in-flight requests finish
+    /// (idle keep-alive connections close at once), and after `deadline`
+    /// close whatever is left.
+    pub async fn drain(mut self, deadline: Duration) -> DrainReport {
+        let _ = self.drain_tx.send(true);
+        let until = Instant::now() + deadline;
+        while self.shared.active.load(Ordering::Relaxed) > 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let unfinished = self.shared.active.load(Ordering::Relaxed);
+        let _ = self.stop_tx.send(true);
+        for w in &mut self.workers {
+            if let Some(rx) = w.stopped.take() {
+                let _ = tokio::time::timeout(Duration::from_secs(5), rx).await;
+            }
+            if let Some(t) = w.thread.take() {
+                if t.is_finished() {
+                    let _ = t.join();
+                }
+            }
+        }
+        if let Some(log) = &self.shared.access_log {
+            log.close();
+        }
+        tracing::info!(unfinished, "proxy drained");
+        DrainReport {
+            unfinished_connections: unfinished,
+        }
+    }
+}
+
+impl Drop for ProxyHandle {
+    fn drop(&mut self) {
+        for t in self
+            .health
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain(..)
+        {
+            t.abort();
+        }
+        let _ = self.drain_tx.send(true);
+        let _ = self.stop_tx.send(true);
+        if let Some(log) = &self.shared.access_log {
+            log.flush();
+        }
+    }
+}
+
+async fn worker(
+    listeners: Vec<std::net::TcpListener>,
+    shared: Arc<Shared>,
+    drain: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
+) {
+    for l in listeners {
+        match tokio::net::TcpListener::from_std(l) {
+            Ok(l) => {
+                tokio::spawn(accept_loop(l, shared.clone(), drain.clone()));
+            }
+            Err(e) => tracing::error!(error = %e, "cannot register listener"),
+        }
+    }
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    mut drain: watch::Receiver<bool>,
+) {
+    loop {
+        let permit = tokio::select! {
+            biased;
+            _ = drain.wait_for(|d| *d) => return,
+            p = shared.connection_slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+        };
+        let accepted = tokio::select! {
+            biased;
+            _ = drain.wait_for(|d| *d) => return,
+            a = listener.accept() => a,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        shared.active.fetch_add(1, Ordering::Relaxed);
+        shared.accepted.fetch_add(1, Ordering::Relaxed);
+        let shared = shared.clone();
+        let drain = drain.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _active = Active(&shared.active);
+            serve(stream, peer, &shared, drain).await;
+        });
+    }
+}
+
+async fn serve(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+    mut drain: watch::Receiver<bool>,
+) {
+    let header_read_timeout = shared.settings.load().header_read_timeout;
+    let service = TowerToHyperService::new(stack::build(shared, peer));
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .keep_alive(true);
+    let conn = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let finished = tokio::select! {
+        r = conn.as_mut() => Some(r),
+        d = drain.wait_for(|d| *d) => { drop(d); None }
+    };
+    let result = match finished {
+        Some(r) => r,
+        None => {
+            // Finish the request in flight, then close (idle ones close now).
+            conn.as_mut().graceful_shutdown();
+            conn.as_mut().await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(client = %peer, error = %e, "client connection ended with an error");
+    }
+}

@@ -1,0 +1,64 @@
+//! The one place the request path is assembled; it reads top to bottom in the
+//! order a request travels.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use tower::{Service, ServiceBuilder};
+
+use crate::balancer::BalanceLayer;
+use crate::body::{ProxyBody, RequestBody};
+use crate::forward::{Forward, ForwardSettings};
+use crate::layer::access_log::{AccessLogLayer, LoggedBody};
+use crate::layer::forwarded::ForwardedHeadersLayer;
+use crate::layer::limits::HeaderLimitsLayer;
+use crate::layer::reverse::ReverseLocationLayer;
+use crate::layer::smuggling::RejectSmugglingLayer;
+use crate::layer::timeout::ResponseTimeoutLayer;
+use crate::layer::tunnel::TunnelLayer;
+use crate::server::Shared;
+
+/// The service serving one client connection from `client`.
+pub(crate) fn build(
+    shared: &Shared,
+    client: SocketAddr,
+) -> impl Service<
+    Request<Incoming>,
+    Response = Response<LoggedBody<ProxyBody>>,
+    Error = Infallible,
+    Future: Send,
+> + Clone
++ Send
++ 'static {
+    let s = shared.settings.load();
+    ServiceBuilder::new()
+        .map_request(|req: Request<Incoming>| req.map(RequestBody::Incoming))
+        // Log every answer, including the proxy's own rejections.
+        .layer(AccessLogLayer::new(shared.access_log.clone(), client.ip()))
+        // Refuse what a member must never see: oversized heads (431), ambiguous framing (400).
+        .layer(HeaderLimitsLayer::new(
+            s.limit_request_field_size,
+            s.limit_request_fields,
+        ))
+        .layer(RejectSmugglingLayer)
+        // Bound the wait for response headers (504).
+        .layer(ResponseTimeoutLayer::new(s.timeout))
+        // Drop hop-by-hop headers, then add X-Forwarded-* (CVE-2022-31813 order).
+        .layer(ForwardedHeadersLayer::new(client.ip()))
+        // Point member redirects back at the front URL.
+        .layer(ReverseLocationLayer::new(
+            s.pass_reverse.then(|| shared.members.clone()),
+        ))
+        // Join client and member after a 101.
+        .layer(TunnelLayer::new(s.tunnel_idle_timeout))
+        // Pick a member, fail over, 503 when none is usable.
+        .layer(BalanceLayer::new(shared.members.clone()))
+        // Send over a pooled connection.
+        .service(Forward::new(ForwardSettings {
+            preserve_host: s.preserve_host,
+            connect_timeout: s.connect_timeout,
+            pool_idle_timeout: s.pool_idle_timeout,
+        }))
+}
