@@ -75,6 +75,26 @@ impl CheckConfig {
         if self.fall == 0 {
             return Err(invalid("fall", "must be at least 1"));
         }
+        // keepalived's ranges: scripts (and our network probes, which stand
+        // in for scripts) -253..=253, track_process -254..=254; track_file
+        // multiplies a file value, so any weight is meaningful there.
+        let weight_range = match &self.probe {
+            Probe::TrackFile(_) => i32::MIN..=i32::MAX,
+            Probe::TrackProcess(_) => -254..=254,
+            _ => -253..=253,
+        };
+        if !weight_range.contains(&self.weight) {
+            return Err(Error::InvalidField {
+                check: self.name.clone(),
+                field: "weight",
+                reason: format!(
+                    "{} is outside {}..={}",
+                    self.weight,
+                    weight_range.start(),
+                    weight_range.end()
+                ),
+            });
+        }
         match &self.probe {
             Probe::Http(http) => http.validate(&self.name),
             Probe::TrackProcess(p) => {
@@ -717,6 +737,34 @@ mod tests {
         let mut full = TrackProcessProbe::named("sleep 10");
         full.full_command = true;
         assert!(cmdline_matches(&full, b"sleep\x0010\0"));
+    }
+
+    #[test]
+    fn validation_names_check_and_field() {
+        let mut c = CheckConfig::new("chk_w", Probe::Tcp("127.0.0.1:1".parse().unwrap()));
+        c.validate().unwrap();
+        c.weight = 254;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("chk_w") && err.contains("weight"), "{err}");
+        c.weight = 0;
+        c.rise = 0;
+        assert!(c.validate().unwrap_err().to_string().contains("rise"));
+        c.rise = 1;
+        c.interval = Duration::ZERO;
+        assert!(c.validate().unwrap_err().to_string().contains("interval"));
+        let mut p = TrackProcessProbe::named("x");
+        p.quorum = 2;
+        p.quorum_max = Some(1);
+        let c = CheckConfig::new("chk_p", Probe::TrackProcess(p));
+        assert!(c.validate().unwrap_err().to_string().contains("quorum_max"));
+    }
+
+    #[test]
+    fn monitor_types_can_cross_tasks() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<crate::Monitor>();
+        send_sync::<crate::NotifyRunner>();
+        send_sync::<crate::HealthChange>();
     }
 
     #[test]

@@ -116,7 +116,8 @@ pub struct Reconfigured {
 }
 
 impl Monitor {
-    /// Validates and starts `checks` on the current tokio runtime. Returns the
+    /// Validates and starts `checks` on the current tokio runtime (call it from
+    /// within one: it spawns tasks). Returns the
     /// monitor and the stream of transitions. Fails without starting anything
     /// if a check is invalid or two share a name.
     pub fn start(
