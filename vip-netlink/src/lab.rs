@@ -144,6 +144,14 @@ pub enum LabError {
         #[source]
         source: io::Error,
     },
+    /// A link did not become operational in time.
+    #[error("link of {ns} not operationally up after 5 s: {state}")]
+    NotOperational {
+        /// The node namespace.
+        ns: String,
+        /// What `ip link` showed for the node side and the bridge side.
+        state: String,
+    },
     /// A node appears in two groups of a partition.
     #[error("node {index} is listed in more than one partition group")]
     PartitionOverlap {
@@ -441,7 +449,41 @@ impl Lab {
                 ],
             )?;
         }
+        for i in 0..self.nodes.len() {
+            self.wait_operational(i)?;
+        }
         Ok(())
+    }
+
+    /// Waits (at most 5 s) until node `i`'s `eth0` and its bridge port are
+    /// operationally UP. Until the kernel's link watcher has processed the
+    /// carrier change, a device's queue discards what is sent, so a test
+    /// sending at once could lose its first packets.
+    pub fn wait_operational(&self, i: usize) -> Result<(), LabError> {
+        let node = self.node_ref(i)?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let inside = ip(&["-n", &node.ns, "-o", "link", "show", "dev", &node.ifname])?;
+            let port = ip(&[
+                "-n",
+                &self.bridge_ns,
+                "-o",
+                "link",
+                "show",
+                "dev",
+                &node.bridge_port,
+            ])?;
+            if inside.contains("state UP") && port.contains("state UP") {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(LabError::NotOperational {
+                    ns: node.ns.clone(),
+                    state: format!("{} / {}", inside.trim(), port.trim()),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     fn write_sysctls(&self, ns: &str, settings: &[(&str, &str)]) -> Result<(), LabError> {
@@ -656,10 +698,12 @@ impl Lab {
         ip(&["-n", &node.ns, "link", "set", &node.ifname, "down"]).map(drop)
     }
 
-    /// Sets node `i`'s `eth0` up again; its addresses were kept.
+    /// Sets node `i`'s `eth0` up again (its addresses were kept); returns
+    /// once it is operational.
     pub fn link_up(&self, i: usize) -> Result<(), LabError> {
         let node = self.node_ref(i)?;
-        ip(&["-n", &node.ns, "link", "set", &node.ifname, "up"]).map(drop)
+        ip(&["-n", &node.ns, "link", "set", &node.ifname, "up"])?;
+        self.wait_operational(i)
     }
 
     /// Sets node `i`'s bridge port down: the node keeps `eth0` up but loses carrier.
@@ -676,7 +720,8 @@ impl Lab {
         .map(drop)
     }
 
-    /// Sets node `i`'s bridge port up: carrier returns.
+    /// Sets node `i`'s bridge port up: carrier returns; returns once the
+    /// link is operational.
     pub fn carrier_up(&self, i: usize) -> Result<(), LabError> {
         let node = self.node_ref(i)?;
         ip(&[
@@ -686,8 +731,8 @@ impl Lab {
             "set",
             &node.bridge_port,
             "up",
-        ])
-        .map(drop)
+        ])?;
+        self.wait_operational(i)
     }
 
     /// Cuts the nodes in `a` off from those in `b` (two separate LAN segments).

@@ -1,6 +1,6 @@
 //! The lab itself: addresses, reachability, fault knobs and teardown.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use vip_netlink::lab::{self, Lab};
 
 fn namespaces_with(prefix: &str) -> Vec<String> {
@@ -10,10 +10,19 @@ fn namespaces_with(prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// One echo reply within 3 s (ping resends each second until then: a
-/// neighbour entry left INCOMPLETE by a partition may need a second try).
+/// One echo reply within 3 s, trying again after failures: a neighbour
+/// entry left FAILED by a partition makes the first try fail at once.
 fn ping(lab: &Lab, from: usize, to: &str) -> bool {
-    lab.exec(from, &["ping", "-c1", "-w3", to]).is_ok()
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        if lab.exec(from, &["ping", "-c1", "-W1", to]).is_ok() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// No echo reply within 1 s.
