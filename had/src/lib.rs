@@ -5,3 +5,7 @@ pub mod metrics;
 pub mod plan;
 pub mod runtime;
 pub mod status;
+
+pub mod config;
+pub mod failover;
+pub mod import;

@@ -1,0 +1,886 @@
+//! The had.toml schema: plain serde types whose keys are named after
+//! keepalived's and Apache's directives, so an operator recognises them.
+//!
+//! Numbers that have a range (VRID, priority, weight…) are deserialized
+//! into wide integers and checked by validation, so that every range error is
+//! reported with its line instead of stopping at the first. Values returned by
+//! [`crate::config::load`] have passed validation; the narrowing accessors
+//! (`VrrpInstance::vrid`, …) rely on that.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::duration;
+
+/// The whole configuration of one node.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[global]`: process-wide settings (keepalived's `global_defs`).
+    #[serde(skip_serializing_if = "Global::is_default")]
+    pub global: Global,
+    /// `[vrrp_script.NAME]`: commands run periodically (keepalived `vrrp_script`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub vrrp_script: BTreeMap<String, VrrpScript>,
+    /// `[tcp_check.NAME]`: built-in TCP connect check, tracked through `track_script`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tcp_check: BTreeMap<String, TcpCheck>,
+    /// `[http_check.NAME]`: built-in HTTP GET check, tracked through `track_script`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub http_check: BTreeMap<String, HttpCheck>,
+    /// `[track_proxy.NAME]`: healthy-member count of a `[proxy.X]`, tracked through `track_script`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub track_proxy: BTreeMap<String, TrackProxy>,
+    /// `[track_file.NAME]`: keepalived `vrrp_track_file`, tracked through `track_file`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub track_file: BTreeMap<String, TrackFile>,
+    /// `[track_process.NAME]`: keepalived `vrrp_track_process`, tracked through `track_process`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub track_process: BTreeMap<String, TrackProcess>,
+    /// `[vrrp_instance.NAME]`: one virtual router (keepalived `vrrp_instance`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub vrrp_instance: BTreeMap<String, VrrpInstance>,
+    /// `[vrrp_sync_group.NAME]`: instances that change state together.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub vrrp_sync_group: BTreeMap<String, VrrpSyncGroup>,
+    /// `[proxy.NAME]`: a reverse proxy (Apache `mod_proxy_balancer` vhost).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub proxy: BTreeMap<String, Proxy>,
+}
+
+/// The top-level tables whose entries are named (`[vrrp_instance.VI_1]`).
+pub const NAMED_SECTIONS: &[&str] = &[
+    "vrrp_script",
+    "tcp_check",
+    "http_check",
+    "track_proxy",
+    "track_file",
+    "track_process",
+    "vrrp_instance",
+    "vrrp_sync_group",
+    "proxy",
+];
+
+/// Every top-level key.
+pub const TOP_LEVEL_KEYS: &[&str] = &[
+    "global",
+    "vrrp_script",
+    "tcp_check",
+    "http_check",
+    "track_proxy",
+    "track_file",
+    "track_process",
+    "vrrp_instance",
+    "vrrp_sync_group",
+    "proxy",
+];
+
+fn default_control_socket() -> PathBuf {
+    PathBuf::from("/run/had/had.sock")
+}
+fn default_version() -> u32 {
+    2
+}
+fn default_garp_delay() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_garp_repeat() -> u32 {
+    5
+}
+fn default_drain_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+fn is_default_socket(p: &PathBuf) -> bool {
+    *p == default_control_socket()
+}
+fn is_default_version(v: &u32) -> bool {
+    *v == default_version()
+}
+fn is_default_garp_delay(d: &Duration) -> bool {
+    *d == default_garp_delay()
+}
+fn is_default_garp_repeat(n: &u32) -> bool {
+    *n == default_garp_repeat()
+}
+fn is_default_drain(d: &Duration) -> bool {
+    *d == default_drain_timeout()
+}
+
+/// `[global]`: keepalived's `global_defs` plus had's own process settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Global {
+    /// Name of this node in logs and status (keepalived `router_id`); default: the host name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub router_id: Option<String>,
+    /// Path of the Unix control socket `hactl` talks to.
+    #[serde(skip_serializing_if = "is_default_socket")]
+    pub control_socket: PathBuf,
+    /// Where to serve Prometheus metrics on `/metrics`; none = no metrics listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Run the VRRP task with real-time scheduling (keepalived `vrrp_rt_priority`).
+    #[serde(skip_serializing_if = "is_false")]
+    pub realtime: bool,
+    /// Refuse scripts writable by non-root users (keepalived `enable_script_security`).
+    #[serde(skip_serializing_if = "is_false")]
+    pub enable_script_security: bool,
+    /// User (and `user:group`) scripts run as by default (keepalived `script_user`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script_user: Option<String>,
+    /// VRRP version of instances that don't set `version` (keepalived `vrrp_version`, default 2).
+    #[serde(skip_serializing_if = "is_default_version")]
+    pub vrrp_version: u32,
+    /// Delay before the second burst of gratuitous ARPs after becoming MASTER.
+    #[serde(with = "duration", skip_serializing_if = "is_default_garp_delay")]
+    pub vrrp_garp_master_delay: Duration,
+    /// Gratuitous ARPs (or unsolicited NAs) sent per burst on becoming MASTER.
+    #[serde(skip_serializing_if = "is_default_garp_repeat")]
+    pub vrrp_garp_master_repeat: u32,
+    /// Period of gratuitous ARP refreshes while MASTER; none = no refresh.
+    #[serde(
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub vrrp_garp_master_refresh: Option<Duration>,
+    /// How long a graceful stop waits for in-flight proxy requests.
+    #[serde(with = "duration", skip_serializing_if = "is_default_drain")]
+    pub drain_timeout: Duration,
+}
+
+impl Global {
+    fn is_default(&self) -> bool {
+        *self == Global::default()
+    }
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            router_id: None,
+            control_socket: default_control_socket(),
+            metrics_listen: None,
+            realtime: false,
+            enable_script_security: false,
+            script_user: None,
+            vrrp_version: default_version(),
+            vrrp_garp_master_delay: default_garp_delay(),
+            vrrp_garp_master_repeat: default_garp_repeat(),
+            vrrp_garp_master_refresh: None,
+            drain_timeout: default_drain_timeout(),
+        }
+    }
+}
+
+fn default_interval() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_one() -> u32 {
+    1
+}
+
+/// `[vrrp_script.NAME]`: a command run every `interval`; exit 0 = OK.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VrrpScript {
+    /// Command line, split like a shell (quotes honoured) and run without a shell.
+    pub script: String,
+    /// Time between runs (keepalived default 1 s).
+    #[serde(with = "duration", default = "default_interval")]
+    pub interval: Duration,
+    /// A run taking longer counts as a failure; default: `interval`.
+    #[serde(
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub timeout: Option<Duration>,
+    /// keepalived semantics: >0 added while OK, <0 added while failing, 0 = FAULT on failure.
+    #[serde(default)]
+    pub weight: i64,
+    /// Consecutive successes needed to count as OK.
+    #[serde(default = "default_one", skip_serializing_if = "is_one")]
+    pub rise: u32,
+    /// Consecutive failures needed to count as failing.
+    #[serde(default = "default_one", skip_serializing_if = "is_one")]
+    pub fall: u32,
+    /// User (or `user:group`) to run as; default `global.script_user`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub user: Option<String>,
+    /// Start in the failed state until the first success (keepalived `init_fail`).
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub init_fail: bool,
+}
+
+impl VrrpScript {
+    /// The argv the script runs with (shell-like splitting, no shell).
+    pub fn argv(&self) -> Option<Vec<String>> {
+        shlex::split(&self.script).filter(|v| !v.is_empty())
+    }
+
+    /// The effective timeout: `timeout`, else `interval`.
+    pub fn effective_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(self.interval)
+    }
+}
+
+fn default_check_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_status_code() -> u16 {
+    200
+}
+
+/// `[tcp_check.NAME]`: OK while a TCP connection to `connect_ip:connect_port` succeeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpCheck {
+    /// Address to connect to (keepalived `connect_ip`).
+    pub connect_ip: IpAddr,
+    /// Port to connect to (keepalived `connect_port`).
+    pub connect_port: u16,
+    /// Time between attempts.
+    #[serde(with = "duration", default = "default_interval")]
+    pub interval: Duration,
+    /// Connect timeout (keepalived `connect_timeout`).
+    #[serde(with = "duration", default = "default_check_timeout")]
+    pub timeout: Duration,
+    /// As for `vrrp_script`.
+    #[serde(default)]
+    pub weight: i64,
+    /// Consecutive successes needed to count as OK.
+    #[serde(default = "default_one", skip_serializing_if = "is_one")]
+    pub rise: u32,
+    /// Consecutive failures needed to count as failing.
+    #[serde(default = "default_one", skip_serializing_if = "is_one")]
+    pub fall: u32,
+}
+
+/// `[http_check.NAME]`: OK while `GET url` answers `status_code`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCheck {
+    /// `http://host:port/path` to fetch.
+    pub url: String,
+    /// Expected HTTP status (keepalived `status_code`).
+    #[serde(default = "default_status_code")]
+    pub status_code: u16,
+    /// Time between attempts.
+    #[serde(with = "duration", default = "default_interval")]
+    pub interval: Duration,
+    /// Whole-request timeout.
+    #[serde(with = "duration", default = "default_check_timeout")]
+    pub timeout: Duration,
+    /// As for `vrrp_script`.
+    #[serde(default)]
+    pub weight: i64,
+    /// Consecutive successes needed to count as OK.
+    #[serde(default = "default_one", skip_serializing_if = "is_one")]
+    pub rise: u32,
+    /// Consecutive failures needed to count as failing.
+    #[serde(default = "default_one", skip_serializing_if = "is_one")]
+    pub fall: u32,
+}
+
+/// `[track_proxy.NAME]`: OK while `[proxy.<proxy>]` has at least `min_up` healthy members.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackProxy {
+    /// Name of the `[proxy.NAME]` table watched.
+    pub proxy: String,
+    /// Fewest healthy members that still count as OK.
+    #[serde(default = "default_one")]
+    pub min_up: u32,
+    /// As for `vrrp_script`.
+    #[serde(default)]
+    pub weight: i64,
+}
+
+/// `[track_file.NAME]`: keepalived `vrrp_track_file`: the integer in `file`
+/// times `weight` is added to the priority; with weight 0, non-zero = FAULT.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackFile {
+    /// File holding one integer.
+    pub file: PathBuf,
+    /// Multiplier (keepalived default 1).
+    #[serde(default = "default_weight_one")]
+    pub weight: i64,
+}
+
+fn default_weight_one() -> i64 {
+    1
+}
+
+/// `[track_process.NAME]`: keepalived `vrrp_track_process`: OK while at least
+/// `quorum` processes named `process` run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackProcess {
+    /// Process name (as in /proc/PID/comm) to count.
+    pub process: String,
+    /// Only count processes whose command line parameters equal this.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub param_match: Option<String>,
+    /// Fewest running processes that count as OK.
+    #[serde(default = "default_one", skip_serializing_if = "is_one")]
+    pub quorum: u32,
+    /// As for `vrrp_script`.
+    #[serde(default)]
+    pub weight: i64,
+    /// How long a lost quorum must last before it counts as failing.
+    #[serde(
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub delay: Option<Duration>,
+}
+
+/// A reference from an instance to a check, optionally overriding its weight
+/// (keepalived's `chk_x weight -20` inside `track_script { }`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackRef {
+    /// Name of the tracked check or interface.
+    pub name: String,
+    /// Weight used by this instance instead of the check's own.
+    pub weight: Option<i64>,
+}
+
+impl TrackRef {
+    /// A plain reference without a weight override.
+    pub fn named(name: impl Into<String>) -> Self {
+        TrackRef {
+            name: name.into(),
+            weight: None,
+        }
+    }
+}
+
+impl Serialize for TrackRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.weight {
+            None => s.serialize_str(&self.name),
+            Some(weight) => {
+                #[derive(Serialize)]
+                struct Full<'a> {
+                    name: &'a str,
+                    weight: i64,
+                }
+                Full {
+                    name: &self.name,
+                    weight,
+                }
+                .serialize(s)
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TrackRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            name: String,
+            weight: Option<i64>,
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TrackRef;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a name, or { name = \"...\", weight = N }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<TrackRef, E> {
+                Ok(TrackRef::named(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TrackRef, A::Error> {
+                let full = Full::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(TrackRef {
+                    name: full.name,
+                    weight: full.weight,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The initial state hint of an instance, as keepalived's `state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum InitialState {
+    /// Start as MASTER (claims the VIP at once).
+    #[serde(rename = "MASTER")]
+    Master,
+    /// Start as BACKUP and wait for Master_Down_Interval.
+    #[default]
+    #[serde(rename = "BACKUP")]
+    Backup,
+}
+
+/// VRRP authentication types (RFC 3768 §5.3.6; v2 only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthType {
+    /// Simple text password (type 1): no security, only a guard against misconfiguration.
+    #[serde(rename = "PASS")]
+    Pass,
+    /// IPsec AH (type 2), as keepalived's `auth_type AH`.
+    #[serde(rename = "AH")]
+    Ah,
+}
+
+/// `authentication = { auth_type = "PASS", auth_pass = "secret" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authentication {
+    /// `PASS` or `AH`.
+    pub auth_type: AuthType,
+    /// The password; only its first 8 characters are used (as keepalived).
+    pub auth_pass: String,
+}
+
+impl Authentication {
+    /// The password as sent on the wire: at most 8 bytes (RFC 3768 §5.3.10).
+    pub fn wire_pass(&self) -> &str {
+        let mut end = self.auth_pass.len().min(8);
+        while !self.auth_pass.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.auth_pass.get(..end).unwrap_or_default()
+    }
+}
+
+/// A virtual address: `"198.18.0.200/24"`, keepalived's
+/// `"198.18.0.200/24 dev eth1 label eth1:vip"`, or a table
+/// `{ address = "198.18.0.200/24", dev = "eth1", label = "eth1:vip" }`.
+/// Without a prefix the address is a host route (/32 or /128), as in keepalived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualAddress {
+    /// The address.
+    pub addr: IpAddr,
+    /// Prefix length (0-32 for IPv4, 0-128 for IPv6).
+    pub prefix_len: u8,
+    /// Interface to put it on; default the instance's `interface`.
+    pub dev: Option<String>,
+    /// Interface label (`ip addr ... label`), IPv4 only.
+    pub label: Option<String>,
+}
+
+impl FromStr for VirtualAddress {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut words = text.split_whitespace();
+        let Some(first) = words.next() else {
+            return Err("empty address; write \"198.18.0.200/24\"".into());
+        };
+        let (addr_text, prefix_text) = match first.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (first, None),
+        };
+        let addr: IpAddr = addr_text
+            .parse()
+            .map_err(|_| format!("{addr_text:?} is not an IPv4 or IPv6 address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix_len = match prefix_text {
+            None => max,
+            Some(p) => match p.parse::<u8>() {
+                Ok(n) if n <= max => n,
+                _ => return Err(format!("prefix /{p} is out of range (allowed 0-{max})")),
+            },
+        };
+        let mut va = VirtualAddress {
+            addr,
+            prefix_len,
+            dev: None,
+            label: None,
+        };
+        while let Some(word) = words.next() {
+            let slot = match word {
+                "dev" => &mut va.dev,
+                "label" => &mut va.label,
+                other => {
+                    return Err(format!(
+                        "unexpected {other:?} after the address (allowed: dev IFACE, label NAME)"
+                    ));
+                }
+            };
+            match words.next() {
+                Some(v) => *slot = Some(v.to_string()),
+                None => return Err(format!("{word} needs a value")),
+            }
+        }
+        Ok(va)
+    }
+}
+
+impl fmt::Display for VirtualAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix_len)?;
+        if let Some(dev) = &self.dev {
+            write!(f, " dev {dev}")?;
+        }
+        if let Some(label) = &self.label {
+            write!(f, " label {label}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for VirtualAddress {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for VirtualAddress {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            address: String,
+            dev: Option<String>,
+            label: Option<String>,
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = VirtualAddress;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("\"ADDR[/PREFIX] [dev IFACE] [label NAME]\" or { address, dev, label }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<VirtualAddress, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<VirtualAddress, A::Error> {
+                let full = Full::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let mut va: VirtualAddress = full.address.parse().map_err(de::Error::custom)?;
+                if full.dev.is_some() {
+                    va.dev = full.dev;
+                }
+                if full.label.is_some() {
+                    va.label = full.label;
+                }
+                Ok(va)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn default_priority() -> u32 {
+    100
+}
+
+/// `[vrrp_instance.NAME]`: one virtual router.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VrrpInstance {
+    /// Initial state hint: `"MASTER"` or `"BACKUP"` (default).
+    #[serde(default)]
+    pub state: InitialState,
+    /// Interface adverts are sent on and VIPs added to.
+    pub interface: String,
+    /// VRID, 1-255; must be the same on every node of this virtual router.
+    pub virtual_router_id: u32,
+    /// Priority 1-255 (255 = address owner); keepalived default 100.
+    #[serde(default = "default_priority")]
+    pub priority: u32,
+    /// Advertisement interval (v2: whole seconds 1-255; v3: 0.01-40.95 s).
+    #[serde(with = "duration", default = "default_interval")]
+    pub advert_int: Duration,
+    /// VRRP version 2 or 3; default `global.vrrp_version`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub version: Option<u32>,
+    /// Do not take over from a lower-priority MASTER (needs `state = "BACKUP"`).
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub nopreempt: bool,
+    /// Wait this long after start before preempting (0-1000 s).
+    #[serde(with = "duration", default, skip_serializing_if = "Duration::is_zero")]
+    pub preempt_delay: Duration,
+    /// Accept packets sent to the VIPs while MASTER (RFC 5798 Accept_Mode).
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub accept: bool,
+    /// VRRPv2 authentication; ignored (with a warning) for v3.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub authentication: Option<Authentication>,
+    /// The VIPs.
+    #[serde(default)]
+    pub virtual_ipaddress: Vec<VirtualAddress>,
+    /// Checks (`vrrp_script`, `tcp_check`, `http_check`, `track_proxy`) whose weight moves the priority.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub track_script: Vec<TrackRef>,
+    /// `track_file` entries whose value moves the priority.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub track_file: Vec<TrackRef>,
+    /// `track_process` entries whose weight moves the priority.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub track_process: Vec<TrackRef>,
+    /// Interfaces whose link going down puts the instance in FAULT (weight 0) or moves its priority.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub track_interface: Vec<TrackRef>,
+    /// Source address of unicast adverts; default the interface's primary address.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub unicast_src_ip: Option<IpAddr>,
+    /// Peers to send adverts to by unicast; empty = multicast.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub unicast_peer: Vec<IpAddr>,
+    /// Delay of the second GARP burst; default `global.vrrp_garp_master_delay`.
+    #[serde(
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub garp_master_delay: Option<Duration>,
+    /// GARPs per burst; default `global.vrrp_garp_master_repeat`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub garp_master_repeat: Option<u32>,
+    /// GARP refresh period while MASTER; default `global.vrrp_garp_master_refresh`.
+    #[serde(
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub garp_master_refresh: Option<Duration>,
+    /// Run on becoming MASTER.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub notify_master: Option<String>,
+    /// Run on becoming BACKUP.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub notify_backup: Option<String>,
+    /// Run on entering FAULT.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub notify_fault: Option<String>,
+    /// Run when the instance stops.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub notify_stop: Option<String>,
+    /// Run on every change with arguments `INSTANCE NAME STATE PRIORITY`, as keepalived.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub notify: Option<String>,
+}
+
+impl VrrpInstance {
+    /// The VRID (validated 1-255).
+    pub fn vrid(&self) -> u8 {
+        u8::try_from(self.virtual_router_id).unwrap_or(u8::MAX)
+    }
+
+    /// The configured priority (validated 1-255).
+    pub fn priority(&self) -> u8 {
+        u8::try_from(self.priority).unwrap_or(u8::MAX)
+    }
+
+    /// The VRRP version in force: `version`, else `global.vrrp_version`.
+    pub fn effective_version(&self, global: &Global) -> u32 {
+        self.version.unwrap_or(global.vrrp_version)
+    }
+
+    /// Whether this instance preempts a lower-priority MASTER. Like keepalived,
+    /// `nopreempt` has no effect with `state = "MASTER"`.
+    pub fn preempts(&self) -> bool {
+        !self.nopreempt || self.state == InitialState::Master
+    }
+
+    /// Whether the instance speaks IPv6 (decided by its first VIP).
+    pub fn is_ipv6(&self) -> bool {
+        self.virtual_ipaddress
+            .first()
+            .is_some_and(|v| v.addr.is_ipv6())
+    }
+}
+
+/// `[vrrp_sync_group.NAME]`: instances that enter MASTER/BACKUP/FAULT together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VrrpSyncGroup {
+    /// Instance names.
+    pub group: Vec<String>,
+    /// Run when the group becomes MASTER.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub notify_master: Option<String>,
+    /// Run when the group becomes BACKUP.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub notify_backup: Option<String>,
+    /// Run when the group enters FAULT.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub notify_fault: Option<String>,
+    /// Run on every change of the group.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub notify: Option<String>,
+}
+
+/// Apache `lbmethod`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LbMethod {
+    /// Weighted request counting (Apache `byrequests`).
+    #[default]
+    Byrequests,
+    /// Fewest requests in flight, weighted (Apache `bybusyness`).
+    Bybusyness,
+}
+
+fn default_loadfactor() -> u32 {
+    1
+}
+
+/// One `BalancerMember`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    /// `http://host:port[/path]`.
+    pub url: String,
+    /// Relative weight 1-100 (Apache `loadfactor`).
+    #[serde(default = "default_loadfactor")]
+    pub loadfactor: u32,
+    /// How long a failed member stays out before it is retried (Apache `retry`); default the proxy's.
+    #[serde(
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub retry: Option<Duration>,
+    /// Response timeout for this member (Apache `timeout`); default the proxy's.
+    #[serde(
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub timeout: Option<Duration>,
+    /// Apache status flags: `"+H"` hot standby (used only when no other member is up), `"+D"` disabled.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub status: Option<String>,
+}
+
+impl Member {
+    /// Apache `status=+H`: used only when every other member is down.
+    pub fn hot_standby(&self) -> bool {
+        self.has_flag('H')
+    }
+
+    /// Apache `status=+D`: configured but not used.
+    pub fn disabled(&self) -> bool {
+        self.has_flag('D')
+    }
+
+    fn has_flag(&self, flag: char) -> bool {
+        let Some(status) = &self.status else {
+            return false;
+        };
+        let mut on = true;
+        for c in status.chars() {
+            match c {
+                '+' => on = true,
+                '-' => on = false,
+                c if c.eq_ignore_ascii_case(&flag) => return on,
+                _ => {}
+            }
+        }
+        false
+    }
+}
+
+fn default_proxy_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_retry() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_path() -> String {
+    "/".into()
+}
+fn default_hc_interval() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_hc_uri() -> String {
+    "/".into()
+}
+fn default_hc_method() -> String {
+    "GET".into()
+}
+
+/// Active health checks of a proxy's members (Apache `mod_proxy_hcheck`'s hc* parameters).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyHealthCheck {
+    /// HTTP method (`hcmethod`): GET, HEAD or OPTIONS.
+    #[serde(default = "default_hc_method")]
+    pub method: String,
+    /// Path requested on each member (`hcuri`).
+    #[serde(default = "default_hc_uri")]
+    pub uri: String,
+    /// Time between checks (`hcinterval`).
+    #[serde(with = "duration", default = "default_hc_interval")]
+    pub interval: Duration,
+    /// Per-check timeout.
+    #[serde(with = "duration", default = "default_check_timeout")]
+    pub timeout: Duration,
+    /// Successes to mark a member up again (`hcpasses`).
+    #[serde(default = "default_one")]
+    pub passes: u32,
+    /// Failures to mark a member down (`hcfails`).
+    #[serde(default = "default_one")]
+    pub fails: u32,
+}
+
+/// `[proxy.NAME]`: a reverse proxy balancing over `members`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proxy {
+    /// Addresses to listen on; may be VIPs this node doesn't hold yet.
+    pub listen: Vec<SocketAddr>,
+    /// Local path prefix forwarded (the first argument of `ProxyPass`).
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// Forward the client's `Host` header (`ProxyPreserveHost On`).
+    #[serde(default)]
+    pub preserve_host: bool,
+    /// Rewrite members' `Location` headers back to the proxy (`ProxyPassReverse`).
+    #[serde(default)]
+    pub pass_reverse: bool,
+    /// `byrequests` or `bybusyness`.
+    #[serde(default)]
+    pub lbmethod: LbMethod,
+    /// The backends.
+    pub members: Vec<Member>,
+    /// Response timeout (`ProxyTimeout`), default 60 s.
+    #[serde(with = "duration", default = "default_proxy_timeout")]
+    pub timeout: Duration,
+    /// TCP connect timeout (`connectiontimeout`), default 5 s.
+    #[serde(with = "duration", default = "default_connect_timeout")]
+    pub connect_timeout: Duration,
+    /// Default time a failed member stays out (`retry`), default 60 s.
+    #[serde(with = "duration", default = "default_retry")]
+    pub retry: Duration,
+    /// Other members tried after a failed attempt (`maxattempts`); default members - 1.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub maxattempts: Option<u32>,
+    /// Most client connections served at once; none = unlimited.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub max_connections: Option<u32>,
+    /// Active member health checks; none = passive only.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub health_check: Option<ProxyHealthCheck>,
+    /// Access log in Apache combined format; none = no access log.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub access_log: Option<PathBuf>,
+    /// Error log; none = the daemon's log (stderr).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error_log: Option<PathBuf>,
+}

@@ -1,0 +1,670 @@
+//! Semantic checks on a deserialized configuration: ranges, address
+//! families, references between tables, clashes, and risky settings.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use super::error::{Invalid, Problem, Risk, Warning};
+use super::schema::{AuthType, Config, InitialState, Proxy, VrrpInstance};
+use super::{Source, nearest};
+
+/// Allowed range of a check weight (keepalived: -253..=253 in older
+/// releases, -254..=254 in 2.x).
+const WEIGHT_RANGE: (i64, i64) = (-254, 254);
+
+struct Checker<'a, 'b> {
+    source: &'a Source<'b>,
+    errors: &'a mut Vec<Invalid>,
+    warnings: &'a mut Vec<Warning>,
+}
+
+fn key(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| (*s).to_string()).collect()
+}
+
+fn family(addr: &IpAddr) -> &'static str {
+    if addr.is_ipv4() { "IPv4" } else { "IPv6" }
+}
+
+impl Checker<'_, '_> {
+    fn error(&mut self, path: &[&str], problem: Problem) {
+        let path = key(path);
+        self.errors.push(Invalid {
+            origin: self.source.origin(&path),
+            key: path.join("."),
+            problem,
+        });
+    }
+
+    fn warn(&mut self, path: &[&str], risk: Risk) {
+        let path = key(path);
+        self.warnings.push(Warning {
+            origin: self.source.origin(&path),
+            key: path.join("."),
+            risk,
+        });
+    }
+
+    fn where_is(&self, path: &[&str]) -> String {
+        let path = key(path);
+        match self.source.origin(&path).line() {
+            Some(line) => format!("{} (line {line})", path.join(".")),
+            None => path.join("."),
+        }
+    }
+
+    fn range(&mut self, path: &[&str], value: i64, lo: i64, hi: i64) {
+        if value < lo || value > hi {
+            self.error(
+                path,
+                Problem::OutOfRange {
+                    value: value.to_string(),
+                    allowed: format!("{lo}-{hi}"),
+                },
+            );
+        }
+    }
+
+    fn weight(&mut self, path: &[&str], value: i64) {
+        self.range(path, value, WEIGHT_RANGE.0, WEIGHT_RANGE.1);
+    }
+
+    fn at_least_one(&mut self, path: &[&str], value: u32) {
+        if value == 0 {
+            self.error(
+                path,
+                Problem::OutOfRange {
+                    value: "0".into(),
+                    allowed: "1 or more".into(),
+                },
+            );
+        }
+    }
+
+    fn positive_duration(&mut self, path: &[&str], value: Duration) {
+        if value.is_zero() {
+            self.error(
+                path,
+                Problem::OutOfRange {
+                    value: "0".into(),
+                    allowed: "more than 0 s".into(),
+                },
+            );
+        }
+    }
+
+    fn command(&mut self, path: &[&str], text: &str) {
+        if shlex::split(text).is_none_or(|v| v.is_empty()) {
+            self.error(
+                path,
+                Problem::InvalidValue {
+                    message: format!(
+                        "{text:?} is not a command line (empty, or an unclosed quote)"
+                    ),
+                },
+            );
+        }
+    }
+
+    fn http_url(&mut self, path: &[&str], url: &str) {
+        let ok = url
+            .strip_prefix("http://")
+            .map(|rest| rest.split(['/', '?']).next().unwrap_or_default())
+            .is_some_and(|authority| !authority.is_empty());
+        if !ok {
+            self.error(
+                path,
+                Problem::InvalidValue { message: format!("{url:?} is not an http:// URL with a host (e.g. \"http://198.18.0.21:8080\")") },
+            );
+        }
+    }
+}
+
+/// Runs every semantic check, appending to `errors` and `warnings`.
+pub(crate) fn validate(
+    source: &Source<'_>,
+    config: &Config,
+    errors: &mut Vec<Invalid>,
+    warnings: &mut Vec<Warning>,
+) {
+    let mut c = Checker {
+        source,
+        errors,
+        warnings,
+    };
+    let g = &config.global;
+    if !matches!(g.vrrp_version, 2 | 3) {
+        c.error(
+            &["global", "vrrp_version"],
+            Problem::OutOfRange {
+                value: g.vrrp_version.to_string(),
+                allowed: "2 or 3".into(),
+            },
+        );
+    }
+    if let Some(id) = &g.router_id
+        && id.trim().is_empty()
+    {
+        c.error(
+            &["global", "router_id"],
+            Problem::Empty {
+                hint: "a name for this node, e.g. \"ha1\"",
+            },
+        );
+    }
+
+    // Checks tracked through `track_script` share one namespace.
+    let mut script_names: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+    for (section, names) in [
+        ("vrrp_script", config.vrrp_script.keys().collect::<Vec<_>>()),
+        ("tcp_check", config.tcp_check.keys().collect()),
+        ("http_check", config.http_check.keys().collect()),
+        ("track_proxy", config.track_proxy.keys().collect()),
+    ] {
+        for name in names {
+            if let Some((other_section, other_name)) = script_names.get(name.as_str()) {
+                let other = c.where_is(&[other_section, other_name]);
+                c.error(
+                    &[section, name],
+                    Problem::DuplicateName {
+                        name: name.clone(),
+                        other,
+                    },
+                );
+            } else {
+                script_names.insert(name, (section, name));
+            }
+        }
+    }
+
+    for (name, s) in &config.vrrp_script {
+        c.command(&["vrrp_script", name, "script"], &s.script);
+        c.weight(&["vrrp_script", name, "weight"], s.weight);
+        c.at_least_one(&["vrrp_script", name, "rise"], s.rise);
+        c.at_least_one(&["vrrp_script", name, "fall"], s.fall);
+        c.positive_duration(&["vrrp_script", name, "interval"], s.interval);
+        if let Some(t) = s.timeout {
+            c.positive_duration(&["vrrp_script", name, "timeout"], t);
+        }
+    }
+    for (name, t) in &config.tcp_check {
+        c.weight(&["tcp_check", name, "weight"], t.weight);
+        c.at_least_one(&["tcp_check", name, "rise"], t.rise);
+        c.at_least_one(&["tcp_check", name, "fall"], t.fall);
+        c.positive_duration(&["tcp_check", name, "interval"], t.interval);
+        c.positive_duration(&["tcp_check", name, "timeout"], t.timeout);
+        if t.connect_port == 0 {
+            c.error(
+                &["tcp_check", name, "connect_port"],
+                Problem::OutOfRange {
+                    value: "0".into(),
+                    allowed: "1-65535".into(),
+                },
+            );
+        }
+    }
+    for (name, h) in &config.http_check {
+        c.http_url(&["http_check", name, "url"], &h.url);
+        c.range(
+            &["http_check", name, "status_code"],
+            i64::from(h.status_code),
+            100,
+            599,
+        );
+        c.weight(&["http_check", name, "weight"], h.weight);
+        c.at_least_one(&["http_check", name, "rise"], h.rise);
+        c.at_least_one(&["http_check", name, "fall"], h.fall);
+        c.positive_duration(&["http_check", name, "interval"], h.interval);
+        c.positive_duration(&["http_check", name, "timeout"], h.timeout);
+    }
+    for (name, t) in &config.track_proxy {
+        c.weight(&["track_proxy", name, "weight"], t.weight);
+        if !config.proxy.contains_key(&t.proxy) {
+            c.error(
+                &["track_proxy", name, "proxy"],
+                Problem::UnknownReference {
+                    what: "[proxy.NAME]",
+                    name: t.proxy.clone(),
+                    suggestion: nearest(&t.proxy, config.proxy.keys().map(String::as_str)),
+                },
+            );
+        }
+    }
+    for (name, t) in &config.track_file {
+        c.weight(&["track_file", name, "weight"], t.weight);
+    }
+    for (name, t) in &config.track_process {
+        c.weight(&["track_process", name, "weight"], t.weight);
+        c.at_least_one(&["track_process", name, "quorum"], t.quorum);
+    }
+
+    let mut vrids: BTreeMap<(String, u32, &'static str), String> = BTreeMap::new();
+    for (name, inst) in &config.vrrp_instance {
+        instance(&mut c, config, name, inst, &script_names);
+        if let Some(first) = inst.virtual_ipaddress.first() {
+            let fam = family(&first.addr);
+            let k = (inst.interface.clone(), inst.virtual_router_id, fam);
+            if let Some(other) = vrids.get(&k) {
+                let other = c.where_is(&["vrrp_instance", other]);
+                c.error(
+                    &["vrrp_instance", name, "virtual_router_id"],
+                    Problem::DuplicateVrid {
+                        vrid: inst.virtual_router_id,
+                        interface: inst.interface.clone(),
+                        family: fam,
+                        other,
+                    },
+                );
+            } else {
+                vrids.insert(k, name.clone());
+            }
+        }
+    }
+
+    let mut grouped: BTreeMap<&str, &str> = BTreeMap::new();
+    for (gname, group) in &config.vrrp_sync_group {
+        if group.group.is_empty() {
+            c.error(
+                &["vrrp_sync_group", gname, "group"],
+                Problem::Empty {
+                    hint: "the names of two or more vrrp_instance tables",
+                },
+            );
+        }
+        for (i, member) in group.group.iter().enumerate() {
+            let idx = i.to_string();
+            if !config.vrrp_instance.contains_key(member) {
+                c.error(
+                    &["vrrp_sync_group", gname, "group", &idx],
+                    Problem::UnknownReference {
+                        what: "vrrp_instance",
+                        name: member.clone(),
+                        suggestion: nearest(
+                            member,
+                            config.vrrp_instance.keys().map(String::as_str),
+                        ),
+                    },
+                );
+            } else if let Some(other) = grouped.get(member.as_str()) {
+                let other = c.where_is(&["vrrp_sync_group", other]);
+                c.error(
+                    &["vrrp_sync_group", gname, "group", &idx],
+                    Problem::TwoSyncGroups {
+                        instance: member.clone(),
+                        other,
+                    },
+                );
+            } else {
+                grouped.insert(member, gname);
+            }
+        }
+        for (k, v) in [
+            ("notify_master", &group.notify_master),
+            ("notify_backup", &group.notify_backup),
+            ("notify_fault", &group.notify_fault),
+            ("notify", &group.notify),
+        ] {
+            if let Some(cmd) = v {
+                c.command(&["vrrp_sync_group", gname, k], cmd);
+            }
+        }
+    }
+
+    let mut listens: BTreeMap<u16, Vec<(SocketAddr, &str)>> = BTreeMap::new();
+    for (name, p) in &config.proxy {
+        proxy(&mut c, name, p);
+        for (i, addr) in p.listen.iter().enumerate() {
+            let same_port = listens.entry(addr.port()).or_default();
+            // Two listeners clash on the same port when their addresses are
+            // equal or one of them is the family's wildcard.
+            let clash = same_port.iter().find(|(other, _)| {
+                other.is_ipv4() == addr.is_ipv4()
+                    && (other.ip() == addr.ip()
+                        || other.ip().is_unspecified()
+                        || addr.ip().is_unspecified())
+            });
+            if let Some((other, other_name)) = clash {
+                let other_index = config
+                    .proxy
+                    .get(*other_name)
+                    .and_then(|op| op.listen.iter().position(|a| a == other))
+                    .unwrap_or(0)
+                    .to_string();
+                let other = format!(
+                    "{other} of {}",
+                    c.where_is(&["proxy", other_name, "listen", &other_index])
+                );
+                c.error(
+                    &["proxy", name, "listen", &i.to_string()],
+                    Problem::ListenClash {
+                        addr: addr.to_string(),
+                        other,
+                    },
+                );
+            } else {
+                same_port.push((*addr, name));
+            }
+        }
+    }
+}
+
+fn instance(
+    c: &mut Checker<'_, '_>,
+    config: &Config,
+    name: &str,
+    inst: &VrrpInstance,
+    script_names: &BTreeMap<&str, (&str, &str)>,
+) {
+    let at = |k: &'static str| ["vrrp_instance", name, k];
+    if inst.interface.trim().is_empty() {
+        c.error(
+            &at("interface"),
+            Problem::Empty {
+                hint: "the interface name, e.g. \"eth0\"",
+            },
+        );
+    }
+    c.range(
+        &at("virtual_router_id"),
+        i64::from(inst.virtual_router_id),
+        1,
+        255,
+    );
+    c.range(&at("priority"), i64::from(inst.priority), 1, 255);
+    let version = inst.effective_version(&config.global);
+    if let Some(v) = inst.version
+        && !matches!(v, 2 | 3)
+    {
+        c.error(
+            &at("version"),
+            Problem::OutOfRange {
+                value: v.to_string(),
+                allowed: "2 or 3".into(),
+            },
+        );
+    }
+    let adv = inst.advert_int;
+    let value = format!("{}", adv.as_secs_f64());
+    match version {
+        // RFC 3768 §5.3.7: Adver Int is an 8-bit count of seconds.
+        2 if adv.subsec_nanos() != 0 || adv.as_secs() < 1 || adv.as_secs() > 255 => {
+            c.error(
+                &at("advert_int"),
+                Problem::AdvertInterval {
+                    value,
+                    version: 2,
+                    allowed: "whole seconds 1-255; use version = 3 for sub-second intervals",
+                },
+            );
+        }
+        // RFC 5798 §5.2.7: Max Adver Int is a 12-bit count of centiseconds.
+        3 if !adv.subsec_nanos().is_multiple_of(10_000_000)
+            || adv < Duration::from_millis(10)
+            || adv > Duration::from_millis(40_950) =>
+        {
+            c.error(
+                &at("advert_int"),
+                Problem::AdvertInterval {
+                    value,
+                    version: 3,
+                    allowed: "0.01-40.95 s in steps of 0.01 s",
+                },
+            );
+        }
+        _ => {}
+    }
+    if inst.preempt_delay > Duration::from_secs(1000) {
+        c.error(
+            &at("preempt_delay"),
+            Problem::OutOfRange {
+                value: format!("{} s", inst.preempt_delay.as_secs_f64()),
+                allowed: "0-1000 s".into(),
+            },
+        );
+    }
+    if inst.nopreempt && inst.state == InitialState::Master {
+        c.warn(&at("nopreempt"), Risk::NopreemptWithMaster);
+    }
+
+    if let Some(auth) = &inst.authentication {
+        if version == 3 {
+            c.warn(&at("authentication"), Risk::AuthIgnoredV3);
+        } else {
+            let pass_key = ["vrrp_instance", name, "authentication", "auth_pass"];
+            if auth.auth_pass.is_empty() {
+                c.error(
+                    &pass_key,
+                    Problem::Empty {
+                        hint: "a password of 1 to 8 characters",
+                    },
+                );
+            }
+            if auth.auth_pass.len() > 8 {
+                c.warn(
+                    &pass_key,
+                    Risk::AuthPassTruncated {
+                        len: auth.auth_pass.chars().count(),
+                        used: auth.wire_pass().to_string(),
+                    },
+                );
+            }
+            if auth.auth_type == AuthType::Pass {
+                c.warn(
+                    &["vrrp_instance", name, "authentication", "auth_type"],
+                    Risk::PassIsNotSecurity,
+                );
+            }
+        }
+    }
+
+    // The instance's family is its first VIP's; VRRPv2 is IPv4 only (RFC 3768 §1).
+    let first = inst.virtual_ipaddress.first().map(|v| v.addr);
+    if first.is_none() {
+        c.warn(&at("virtual_ipaddress"), Risk::NoVirtualAddress);
+    }
+    for (i, vip) in inst.virtual_ipaddress.iter().enumerate() {
+        let idx = i.to_string();
+        let path = ["vrrp_instance", name, "virtual_ipaddress", idx.as_str()];
+        if version == 2 && vip.addr.is_ipv6() {
+            c.error(
+                &path,
+                Problem::WrongFamily {
+                    addr: vip.addr.to_string(),
+                    family: "IPv6",
+                    why: "VRRPv2 carries IPv4 only (RFC 3768); set version = 3".into(),
+                },
+            );
+        } else if let Some(f) = first
+            && f.is_ipv4() != vip.addr.is_ipv4()
+        {
+            c.error(&path, Problem::WrongFamily { addr: vip.addr.to_string(), family: family(&vip.addr), why: format!("this instance is {} (its first address is {f}); put each family in its own instance", family(&f)) });
+        }
+        if vip.label.is_some() && vip.addr.is_ipv6() {
+            c.error(
+                &path,
+                Problem::InvalidValue {
+                    message: "labels exist for IPv4 addresses only".into(),
+                },
+            );
+        }
+    }
+    let fam = first.map_or(if version == 2 { "IPv4" } else { "" }, |a| family(&a));
+    let wrong = |a: &IpAddr| !fam.is_empty() && family(a) != fam;
+    if let Some(src) = &inst.unicast_src_ip
+        && wrong(src)
+    {
+        c.error(
+            &at("unicast_src_ip"),
+            Problem::WrongFamily {
+                addr: src.to_string(),
+                family: family(src),
+                why: format!("the instance's adverts are {fam}"),
+            },
+        );
+    }
+    for (i, peer) in inst.unicast_peer.iter().enumerate() {
+        if wrong(peer) {
+            c.error(
+                &["vrrp_instance", name, "unicast_peer", &i.to_string()],
+                Problem::WrongFamily {
+                    addr: peer.to_string(),
+                    family: family(peer),
+                    why: format!("the instance's adverts are {fam}"),
+                },
+            );
+        }
+    }
+
+    for (i, t) in inst.track_script.iter().enumerate() {
+        let idx = i.to_string();
+        if !script_names.contains_key(t.name.as_str()) {
+            c.error(
+                &["vrrp_instance", name, "track_script", &idx],
+                Problem::UnknownReference {
+                    what: "vrrp_script, tcp_check, http_check or track_proxy",
+                    name: t.name.clone(),
+                    suggestion: nearest(&t.name, script_names.keys().copied()),
+                },
+            );
+        }
+        if let Some(w) = t.weight {
+            c.weight(&["vrrp_instance", name, "track_script", &idx], w);
+        }
+    }
+    for (list, table, defined) in [
+        (
+            "track_file",
+            &inst.track_file,
+            config
+                .track_file
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "track_process",
+            &inst.track_process,
+            config.track_process.keys().map(String::as_str).collect(),
+        ),
+    ] {
+        for (i, t) in table.iter().enumerate() {
+            let idx = i.to_string();
+            if !defined.contains(&t.name.as_str()) {
+                c.error(
+                    &["vrrp_instance", name, list, &idx],
+                    Problem::UnknownReference {
+                        what: list,
+                        name: t.name.clone(),
+                        suggestion: nearest(&t.name, defined.iter().copied()),
+                    },
+                );
+            }
+            if let Some(w) = t.weight {
+                c.weight(&["vrrp_instance", name, list, &idx], w);
+            }
+        }
+    }
+    for (i, t) in inst.track_interface.iter().enumerate() {
+        let idx = i.to_string();
+        if t.name.trim().is_empty() {
+            c.error(
+                &["vrrp_instance", name, "track_interface", &idx],
+                Problem::Empty {
+                    hint: "an interface name",
+                },
+            );
+        }
+        if let Some(w) = t.weight {
+            c.weight(&["vrrp_instance", name, "track_interface", &idx], w);
+        }
+    }
+    for (k, v) in [
+        ("notify_master", &inst.notify_master),
+        ("notify_backup", &inst.notify_backup),
+        ("notify_fault", &inst.notify_fault),
+        ("notify_stop", &inst.notify_stop),
+        ("notify", &inst.notify),
+    ] {
+        if let Some(cmd) = v {
+            c.command(&["vrrp_instance", name, k], cmd);
+        }
+    }
+}
+
+fn proxy(c: &mut Checker<'_, '_>, name: &str, p: &Proxy) {
+    if p.listen.is_empty() {
+        c.error(
+            &["proxy", name, "listen"],
+            Problem::Empty {
+                hint: "one or more \"ADDR:PORT\", e.g. \"198.18.0.200:80\"",
+            },
+        );
+    }
+    if p.members.is_empty() {
+        c.error(
+            &["proxy", name, "members"],
+            Problem::Empty {
+                hint: "one or more { url = \"http://HOST:PORT\" }",
+            },
+        );
+    }
+    if !p.path.starts_with('/') {
+        c.error(
+            &["proxy", name, "path"],
+            Problem::InvalidValue {
+                message: format!("{:?} must start with /", p.path),
+            },
+        );
+    }
+    c.positive_duration(&["proxy", name, "timeout"], p.timeout);
+    c.positive_duration(&["proxy", name, "connect_timeout"], p.connect_timeout);
+    if let Some(m) = p.max_connections {
+        c.at_least_one(&["proxy", name, "max_connections"], m);
+    }
+    for (i, m) in p.members.iter().enumerate() {
+        let idx = i.to_string();
+        c.http_url(&["proxy", name, "members", &idx, "url"], &m.url);
+        c.range(
+            &["proxy", name, "members", &idx, "loadfactor"],
+            i64::from(m.loadfactor),
+            1,
+            100,
+        );
+        if let Some(status) = &m.status {
+            let ok = !status.is_empty()
+                && status
+                    .chars()
+                    .all(|ch| matches!(ch, '+' | '-') || "HDSNIEhdsnie".contains(ch));
+            if !ok {
+                c.error(
+                    &["proxy", name, "members", &idx, "status"],
+                    Problem::InvalidValue { message: format!("{status:?} is not an Apache status (allowed flags: +H hot standby, +D disabled, +S stopped, +N draining, +I ignore errors, +E error)") },
+                );
+            }
+        }
+    }
+    if !p.members.is_empty() && p.members.iter().all(super::schema::Member::hot_standby) {
+        c.warn(&["proxy", name, "members"], Risk::AllHotStandby);
+    }
+    if let Some(hc) = &p.health_check {
+        if !matches!(
+            hc.method.to_ascii_uppercase().as_str(),
+            "GET" | "HEAD" | "OPTIONS"
+        ) {
+            c.error(
+                &["proxy", name, "health_check", "method"],
+                Problem::InvalidValue {
+                    message: format!(
+                        "{:?} is not allowed (allowed: GET, HEAD, OPTIONS)",
+                        hc.method
+                    ),
+                },
+            );
+        }
+        c.at_least_one(&["proxy", name, "health_check", "passes"], hc.passes);
+        c.at_least_one(&["proxy", name, "health_check", "fails"], hc.fails);
+        c.positive_duration(&["proxy", name, "health_check", "interval"], hc.interval);
+        c.positive_duration(&["proxy", name, "health_check", "timeout"], hc.timeout);
+    }
+}
