@@ -93,10 +93,10 @@ impl Members {
     }
 
     fn by_requests(&self, set: u64, tick: usize) -> usize {
-        if let Some(s) = &*self.schedule.load() {
-            if s.set == set {
-                return usize::from(s.order[tick % s.order.len()]);
-            }
+        if let Some(s) = &*self.schedule.load()
+            && s.set == set
+        {
+            return usize::from(s.order[tick % s.order.len()]);
         }
         let weights: Vec<u32> = self
             .list

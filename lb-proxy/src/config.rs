@@ -266,13 +266,13 @@ impl ProxyConfig {
             if hc.fails == 0 {
                 return Err(invalid("health_check.fails", "must be at least 1"));
             }
-            if let HealthCheckKind::Http { uri, .. } = &hc.kind {
-                if !uri.starts_with('/') || uri.parse::<http::uri::PathAndQuery>().is_err() {
-                    return Err(invalid(
-                        "health_check.uri",
-                        format!("{uri:?} is not a path starting with /"),
-                    ));
-                }
+            if let HealthCheckKind::Http { uri, .. } = &hc.kind
+                && (!uri.starts_with('/') || uri.parse::<http::uri::PathAndQuery>().is_err())
+            {
+                return Err(invalid(
+                    "health_check.uri",
+                    format!("{uri:?} is not a path starting with /"),
+                ));
             }
         }
         Ok(())

@@ -397,10 +397,8 @@ impl ProxyHandle {
             if let Some(rx) = w.stopped.take() {
                 let _ = tokio::time::timeout(Duration::from_secs(5), rx).await;
             }
-            if let Some(t) = w.thread.take() {
-                if t.is_finished() {
-                    let _ = t.join();
-                }
+            if let Some(t) = w.thread.take_if(|t| t.is_finished()) {
+                let _ = t.join();
             }
         }
         if let Some(log) = &self.shared.access_log {

@@ -96,14 +96,13 @@ impl AccessLogWriter {
             buf.extend_from_slice(line);
             buf.len()
         };
-        if len >= WAKE_AT {
-            if let Some(tx) = &*self
+        if len >= WAKE_AT
+            && let Some(tx) = &*self
                 .tx
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-            {
-                let _ = tx.try_send(Command::Wake);
-            }
+        {
+            let _ = tx.try_send(Command::Wake);
         }
     }
 
@@ -368,10 +367,10 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled {
-            if let Some(d) = frame.data_ref() {
-                this.bytes += d.len() as u64;
-            }
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(d) = frame.data_ref()
+        {
+            this.bytes += d.len() as u64;
         }
         polled
     }

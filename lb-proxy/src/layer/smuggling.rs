@@ -37,10 +37,10 @@ pub struct RejectSmuggling<S> {
 fn framing_problem(headers: &HeaderMap) -> Option<&'static str> {
     let mut lengths = headers.get_all(CONTENT_LENGTH).iter();
     let first_len = lengths.next();
-    if let Some(first) = first_len {
-        if lengths.any(|v| v != first) {
-            return Some("conflicting Content-Length headers\n");
-        }
+    if let Some(first) = first_len
+        && lengths.any(|v| v != first)
+    {
+        return Some("conflicting Content-Length headers\n");
     }
     let mut codings = headers.get_all(TRANSFER_ENCODING).iter().peekable();
     if codings.peek().is_some() {
