@@ -9,3 +9,4 @@ pub mod status;
 pub mod config;
 pub mod failover;
 pub mod import;
+pub mod demo;

@@ -1,5 +1,86 @@
-//! `had`: the high-availability daemon.
+//! `had`: the high-availability daemon (VRRP + health checks + reverse proxy).
+//!
+//! Thin binary: argument parsing and wiring; everything else is in the
+//! library so tests reach it.
 
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!("had: the daemon is not built yet")
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use had::runtime::{Daemon, Source, logging, source::FileSource};
+
+/// The had daemon: floats a virtual IP between nodes (VRRP, keepalived
+/// compatible), moves it on health, and reverse-proxies HTTP on it.
+#[derive(Debug, Parser)]
+#[command(name = "had", version, about)]
+struct Args {
+    /// Configuration file.
+    #[arg(long, short, default_value = "/etc/had/had.toml", value_name = "FILE")]
+    config: PathBuf,
+    /// Validate the configuration and exit: 0 valid, 1 invalid.
+    #[arg(long)]
+    check: bool,
+    /// Run on an embedded configuration that needs no root and no network
+    /// setup: a proxy on 127.0.0.1 in front of two built-in backends.
+    #[arg(long, conflicts_with = "check")]
+    demo: bool,
+    /// The demo proxy's port (0 = any free port).
+    #[arg(long, default_value_t = 8080, requires = "demo")]
+    demo_port: u16,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.check {
+        let report = had::config::check_files(std::slice::from_ref(&args.config));
+        print!("{}", report.render());
+        return if report.is_valid() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
+    logging::init();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("had: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = rt.block_on(async move {
+        if args.demo {
+            run_demo(args.demo_port).await
+        } else {
+            let source: Arc<dyn Source> = Arc::new(FileSource::new(&args.config));
+            let daemon = Daemon::start(source).await.map_err(|e| e.to_string())?;
+            daemon.run().await.map_err(|e| e.to_string())
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("had: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run_demo(port: u16) -> Result<(), String> {
+    let demo = had::demo::prepare(port)
+        .await
+        .map_err(|e| format!("demo backends: {e}"))?;
+    let source: Arc<dyn Source> = Arc::new(demo.source.clone());
+    let daemon = Daemon::start(source).await.map_err(|e| e.to_string())?;
+    let proxy = daemon
+        .proxy_addrs()
+        .get("web")
+        .and_then(|a| a.first().copied())
+        .ok_or("the demo proxy did not start")?;
+    println!("{}", demo.banner(proxy));
+    let result = daemon.run().await.map_err(|e| e.to_string());
+    drop(demo);
+    result
 }

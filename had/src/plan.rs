@@ -12,7 +12,7 @@ use std::time::Duration;
 use vrrp_core::packet::IpFamily;
 
 /// Everything the runtime needs to run one configuration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Plan {
     /// `[global] router_id` (defaults to the host name).
     pub router_id: String,
@@ -26,6 +26,39 @@ pub struct Plan {
     pub drain_timeout: Duration,
     /// The VRRP instances, in name order.
     pub instances: Vec<InstancePlan>,
+    /// The health checks (scripts and built-in probes), in name order.
+    pub checks: Vec<health::CheckConfig>,
+    /// `[track_proxy.NAME]` checks: built by the runtime once the proxy runs.
+    pub proxy_checks: Vec<ProxyCheck>,
+    /// Notify hooks run at most this long.
+    pub notify_timeout: Duration,
+    /// The reverse proxies, in name order.
+    pub proxies: Vec<(String, lb_proxy::ProxyConfig)>,
+}
+
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plan")
+            .field("router_id", &self.router_id)
+            .field("control_socket", &self.control_socket)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("instances", &self.instances.iter().map(|i| &i.name).collect::<Vec<_>>())
+            .field("checks", &self.checks.iter().map(|c| &c.name).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A check that is healthy while a local proxy has at least `min_up` members up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyCheck {
+    /// Check name.
+    pub name: String,
+    /// The `[proxy.NAME]` it watches.
+    pub proxy: String,
+    /// Minimum up members.
+    pub min_up: usize,
+    /// keepalived weight.
+    pub weight: i32,
 }
 
 /// One VRRP instance, ready for the VRRP thread.
@@ -47,13 +80,13 @@ pub struct InstancePlan {
     /// `unicast_peer`: empty = multicast.
     pub unicast_peers: Vec<IpAddr>,
     /// Gratuitous ARP / unsolicited NA schedule after becoming MASTER.
-    pub garp: Garp,
+    pub garp: vip_netlink::GarpConfig,
     /// Tracked checks and their weights.
     pub track_checks: Vec<Tracked>,
     /// Tracked interfaces and their weights (0 = FAULT while down).
     pub track_interfaces: Vec<Tracked>,
-    /// Notify hooks.
-    pub notify: NotifyHooks,
+    /// Notify hooks, parsed and resolved.
+    pub notify: health::NotifyScripts,
     /// The `vrrp_sync_group` the instance belongs to.
     pub sync_group: Option<String>,
 }
@@ -106,28 +139,6 @@ impl std::fmt::Display for Vip {
     }
 }
 
-/// keepalived's `garp_master_delay`, `garp_master_repeat`, `garp_master_refresh`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Garp {
-    /// Delay before the second burst after becoming MASTER (0 = no second burst).
-    pub delay: Duration,
-    /// Announcements per burst.
-    pub repeat: u32,
-    /// Period of refresh announcements while MASTER (`None` = never).
-    pub refresh: Option<Duration>,
-}
-
-impl Default for Garp {
-    /// keepalived's defaults: 5 s delay, 5 per burst, no refresh.
-    fn default() -> Self {
-        Garp {
-            delay: Duration::from_secs(5),
-            repeat: 5,
-            refresh: None,
-        }
-    }
-}
-
 /// A tracked object and its keepalived weight.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tracked {
@@ -137,20 +148,6 @@ pub struct Tracked {
     pub weight: i32,
 }
 
-/// Notify hook command lines (split like a shell, run without one).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NotifyHooks {
-    /// Run on entering MASTER.
-    pub master: Option<String>,
-    /// Run on entering BACKUP.
-    pub backup: Option<String>,
-    /// Run on entering FAULT.
-    pub fault: Option<String>,
-    /// Run when the instance stops.
-    pub stop: Option<String>,
-    /// Run on every change with `INSTANCE name state priority` appended.
-    pub generic: Option<String>,
-}
 
 impl Plan {
     /// A plan with nothing to run but the control socket at `control_socket`.
@@ -162,6 +159,368 @@ impl Plan {
             realtime: false,
             drain_timeout: Duration::from_secs(5),
             instances: Vec::new(),
+            checks: Vec::new(),
+            proxy_checks: Vec::new(),
+            notify_timeout: Duration::from_secs(30),
+            proxies: Vec::new(),
         }
     }
+}
+
+/// Why a valid configuration still cannot be run (a script that cannot be
+/// resolved, an instance the state machine refuses).
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// A script or notify hook could not be resolved.
+    #[error("{0}")]
+    Script(#[from] health::Error),
+    /// A VRRP instance's settings were refused by the state machine.
+    #[error("vrrp_instance.{instance}: {source}")]
+    Instance {
+        /// Instance name.
+        instance: String,
+        /// The cause.
+        source: vrrp_core::ConfigError,
+    },
+    /// A proxy section lb-proxy refuses.
+    #[error("proxy.{proxy}: {reason}")]
+    Proxy {
+        /// Proxy name.
+        proxy: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An HTTP check URL that cannot be probed.
+    #[error("http_check.{check}.url: {reason}")]
+    HttpUrl {
+        /// Check name.
+        check: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Build the plan for a validated configuration.
+pub fn from_config(loaded: &crate::config::Loaded) -> Result<Plan, PlanError> {
+    use crate::config;
+    let cfg = &loaded.config;
+    let g = &cfg.global;
+    let security = if g.enable_script_security {
+        health::ScriptSecurity::Enforce
+    } else {
+        health::ScriptSecurity::WarnOnly
+    };
+    let run_as = |user: Option<&String>| {
+        user.or(g.script_user.as_ref()).map(|u| {
+            let mut parts = u.splitn(2, [':', ' ']);
+            health::RunAs {
+                user: parts.next().unwrap_or_default().to_owned(),
+                group: parts.next().map(str::to_owned),
+            }
+        })
+    };
+    let weight = |w: i64| i32::try_from(w.clamp(-254, 254)).unwrap_or(0);
+
+    let mut checks = Vec::new();
+    let mut check_weights: std::collections::BTreeMap<&str, i32> = Default::default();
+    let timing = |c: &mut health::CheckConfig,
+                  interval: Duration,
+                  timeout: Duration,
+                  rise: u32,
+                  fall: u32| {
+        c.interval = interval;
+        c.timeout = timeout;
+        c.rise = rise.max(1);
+        c.fall = fall.max(1);
+    };
+    for (name, s) in &cfg.vrrp_script {
+        let what = format!("vrrp_script.{name}");
+        let cmd = health::ScriptCommand::parse(&what, &s.script, run_as(s.user.as_ref()).as_ref(), security)?;
+        let mut c = health::CheckConfig::new(name.clone(), health::Probe::Script(cmd));
+        timing(&mut c, s.interval, s.effective_timeout(), s.rise, s.fall);
+        c.weight = weight(s.weight);
+        c.init_fail = s.init_fail;
+        check_weights.insert(name, c.weight);
+        checks.push(c);
+    }
+    for (name, t) in &cfg.tcp_check {
+        let mut c = health::CheckConfig::new(
+            name.clone(),
+            health::Probe::Tcp(SocketAddr::new(t.connect_ip, t.connect_port)),
+        );
+        timing(&mut c, t.interval, t.timeout, t.rise, t.fall);
+        c.weight = weight(t.weight);
+        check_weights.insert(name, c.weight);
+        checks.push(c);
+    }
+    for (name, h) in &cfg.http_check {
+        let probe = http_probe(name, &h.url, h.status_code)?;
+        let mut c = health::CheckConfig::new(name.clone(), health::Probe::Http(probe));
+        timing(&mut c, h.interval, h.timeout, h.rise, h.fall);
+        c.weight = weight(h.weight);
+        check_weights.insert(name, c.weight);
+        checks.push(c);
+    }
+    for (name, f) in &cfg.track_file {
+        let mut c = health::CheckConfig::new(
+            name.clone(),
+            health::Probe::TrackFile(health::TrackFileProbe {
+                path: f.file.clone(),
+                reverse: false,
+            }),
+        );
+        c.weight = weight(f.weight);
+        check_weights.insert(name, c.weight);
+        checks.push(c);
+    }
+    for (name, p) in &cfg.track_process {
+        let mut probe = health::TrackProcessProbe::named(p.process.clone());
+        probe.quorum = p.quorum.max(1);
+        if let Some(params) = &p.param_match {
+            probe.params = shlex::split(params).unwrap_or_default();
+        }
+        if let Some(d) = p.delay {
+            probe.fork_delay = d;
+            probe.terminate_delay = d;
+        }
+        let mut c = health::CheckConfig::new(name.clone(), health::Probe::TrackProcess(probe));
+        c.weight = weight(p.weight);
+        check_weights.insert(name, c.weight);
+        checks.push(c);
+    }
+    let mut proxy_checks = Vec::new();
+    for (name, t) in &cfg.track_proxy {
+        let w = weight(t.weight);
+        check_weights.insert(name, w);
+        proxy_checks.push(ProxyCheck {
+            name: name.clone(),
+            proxy: t.proxy.clone(),
+            min_up: usize::try_from(t.min_up).unwrap_or(1),
+            weight: w,
+        });
+    }
+
+    let mut instances = Vec::new();
+    for (name, vi) in &cfg.vrrp_instance {
+        let version = if vi.effective_version(g) == 2 {
+            vrrp_core::Version::V2
+        } else {
+            vrrp_core::Version::V3
+        };
+        let family = if vi.is_ipv6() { IpFamily::V6 } else { IpFamily::V4 };
+        let mut core = vrrp_core::InstanceConfig::new(
+            vi.vrid(),
+            match family {
+                IpFamily::V4 => IpAddr::from([0, 0, 0, 0]),
+                IpFamily::V6 => IpAddr::from([0u16; 8]),
+            },
+            vi.virtual_ipaddress.iter().map(|v| v.addr).collect(),
+        );
+        core.version = version;
+        core.priority = vi.priority();
+        // Validation already bounded the interval to the version's range.
+        core.advert_interval_cs =
+            u16::try_from(vi.advert_int.as_millis().div_ceil(10)).unwrap_or(u16::MAX);
+        core.preempt = vi.preempts();
+        core.preempt_delay = vi.preempt_delay;
+        core.accept_mode = vi.accept;
+        core.auth = match &vi.authentication {
+            Some(a) if a.auth_type == config::AuthType::Pass && version == vrrp_core::Version::V2 => {
+                vrrp_core::Auth::simple_from_str(a.wire_pass())
+            }
+            _ => vrrp_core::Auth::None,
+        };
+        core.initial_state = match vi.state {
+            config::InitialState::Master => vrrp_core::InitialState::Master,
+            config::InitialState::Backup => vrrp_core::InitialState::Backup,
+        };
+        core.validate().map_err(|source| PlanError::Instance {
+            instance: name.clone(),
+            source,
+        })?;
+        let tracked = |refs: &[config::TrackRef]| {
+            refs.iter()
+                .map(|r| Tracked {
+                    name: r.name.clone(),
+                    weight: r
+                        .weight
+                        .map(weight)
+                        .or_else(|| check_weights.get(r.name.as_str()).copied())
+                        .unwrap_or(0),
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut track_checks = tracked(&vi.track_script);
+        track_checks.extend(tracked(&vi.track_file));
+        track_checks.extend(tracked(&vi.track_process));
+        let hook = |key: &str, s: &Option<String>| -> Result<Option<health::ScriptCommand>, PlanError> {
+            s.as_ref()
+                .map(|s| {
+                    health::ScriptCommand::parse(
+                        &format!("vrrp_instance.{name}.{key}"),
+                        s,
+                        run_as(None).as_ref(),
+                        security,
+                    )
+                })
+                .transpose()
+                .map_err(PlanError::from)
+        };
+        let sync_group = cfg
+            .vrrp_sync_group
+            .iter()
+            .find(|(_, grp)| grp.group.iter().any(|m| m == name))
+            .map(|(g, _)| g.clone());
+        instances.push(InstancePlan {
+            name: name.clone(),
+            interface: vi.interface.clone(),
+            family,
+            core,
+            vips: vi
+                .virtual_ipaddress
+                .iter()
+                .map(|v| Vip {
+                    addr: v.addr,
+                    prefix_len: v.prefix_len,
+                    label: v.label.clone(),
+                })
+                .collect(),
+            unicast_src: vi.unicast_src_ip,
+            unicast_peers: vi.unicast_peer.clone(),
+            garp: vip_netlink::GarpConfig {
+                master_delay: vi.garp_master_delay.unwrap_or(g.vrrp_garp_master_delay),
+                master_repeat: vi.garp_master_repeat.unwrap_or(g.vrrp_garp_master_repeat),
+                master_refresh: vi
+                    .garp_master_refresh
+                    .or(g.vrrp_garp_master_refresh)
+                    .unwrap_or(Duration::ZERO),
+                ..vip_netlink::GarpConfig::default()
+            },
+            track_checks,
+            track_interfaces: vi
+                .track_interface
+                .iter()
+                .map(|r| Tracked {
+                    name: r.name.clone(),
+                    weight: r.weight.map_or(0, weight),
+                })
+                .collect(),
+            notify: health::NotifyScripts {
+                master: hook("notify_master", &vi.notify_master)?,
+                backup: hook("notify_backup", &vi.notify_backup)?,
+                fault: hook("notify_fault", &vi.notify_fault)?,
+                stop: hook("notify_stop", &vi.notify_stop)?,
+                notify: hook("notify", &vi.notify)?,
+            },
+            sync_group,
+        });
+    }
+
+    Ok(Plan {
+        router_id: g.router_id.clone().unwrap_or_else(|| {
+            // keepalived's default router_id is the host name.
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "had".to_owned())
+        }),
+        control_socket: g.control_socket.clone(),
+        metrics_listen: g.metrics_listen,
+        realtime: g.realtime,
+        drain_timeout: g.drain_timeout,
+        instances,
+        checks,
+        proxy_checks,
+        notify_timeout: Duration::from_secs(30),
+        proxies: cfg
+            .proxy
+            .iter()
+            .map(|(name, p)| Ok((name.clone(), proxy_config(name, p)?)))
+            .collect::<Result<_, PlanError>>()?,
+    })
+}
+
+/// `[proxy.NAME]` → lb-proxy's configuration.
+fn proxy_config(name: &str, p: &crate::config::Proxy) -> Result<lb_proxy::ProxyConfig, PlanError> {
+    let mut c = lb_proxy::ProxyConfig {
+        listen: p.listen.clone(),
+        preserve_host: p.preserve_host,
+        pass_reverse: p.pass_reverse,
+        lbmethod: match p.lbmethod {
+            crate::config::LbMethod::Byrequests => lb_proxy::LbMethod::ByRequests,
+            crate::config::LbMethod::Bybusyness => lb_proxy::LbMethod::ByBusyness,
+        },
+        members: p
+            .members
+            .iter()
+            .map(|m| lb_proxy::MemberConfig {
+                url: m.url.clone(),
+                loadfactor: m.loadfactor,
+                retry: m.retry,
+                hot_standby: m.hot_standby(),
+                disabled: m.disabled(),
+            })
+            .collect(),
+        retry: p.retry,
+        connect_timeout: p.connect_timeout,
+        timeout: p.timeout,
+        access_log: p.access_log.clone(),
+        ..lb_proxy::ProxyConfig::default()
+    };
+    if let Some(n) = p.max_connections {
+        c.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Some(h) = &p.health_check {
+        let kind = if h.method.eq_ignore_ascii_case("tcp") {
+            lb_proxy::HealthCheckKind::Tcp
+        } else {
+            lb_proxy::HealthCheckKind::Http {
+                method: h.method.parse().map_err(|_| PlanError::Proxy {
+                    proxy: name.to_owned(),
+                    reason: format!("health_check.method {:?} is not an HTTP method", h.method),
+                })?,
+                uri: h.uri.clone(),
+                expect_status: http::StatusCode::OK,
+            }
+        };
+        c.health_check = Some(lb_proxy::HealthCheckConfig {
+            kind,
+            interval: h.interval,
+            timeout: h.timeout,
+            passes: h.passes.max(1),
+            fails: h.fails.max(1),
+        });
+    }
+    c.validate().map_err(|e| PlanError::Proxy {
+        proxy: name.to_owned(),
+        reason: e.to_string(),
+    })?;
+    Ok(c)
+}
+
+/// `http://host[:port]/path` → a probe (plain HTTP only: the check crate
+/// speaks no TLS, so an `https` URL is refused here, not at run time).
+fn http_probe(check: &str, url: &str, status: u16) -> Result<health::HttpProbe, PlanError> {
+    let err = |reason: String| PlanError::HttpUrl {
+        check: check.to_owned(),
+        reason,
+    };
+    let uri: http::Uri = url.parse().map_err(|e| err(format!("{url:?}: {e}")))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(err(format!("{url:?}: only http:// URLs can be checked")));
+    }
+    let host = uri.host().ok_or_else(|| err(format!("{url:?} has no host")))?;
+    let port = uri.port_u16().unwrap_or(80);
+    let ip: IpAddr = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| err(format!("{url:?}: the host must be an IP address")))?;
+    let mut probe = health::HttpProbe::get(SocketAddr::new(ip, port));
+    probe.path = uri
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+    probe.expected_status = status;
+    Ok(probe)
 }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use had::plan::{Garp, InstancePlan, NotifyHooks, Tracked, Vip};
+use had::plan::{InstancePlan, Tracked, Vip};
 use had::runtime::vrrp::{Command, Received, Report, VrrpThread, Wire, WireError};
 use had::status::{Override, State};
 use tokio::sync::{mpsc, oneshot};
@@ -30,18 +30,22 @@ struct SimWire {
     node: usize,
     primary: IpAddr,
     lan: SharedLan,
+    links: Option<mpsc::UnboundedReceiver<(String, bool)>>,
 }
 
 impl Wire for SimWire {
     async fn listen(
         &mut self,
         _interface: &str,
-        _family: IpFamily,
+        _source: IpAddr,
         _peers: &[IpAddr],
         sink: mpsc::UnboundedSender<Received>,
     ) -> Result<(), WireError> {
         self.lan.lock().unwrap().listeners.push((self.node, sink));
         Ok(())
+    }
+    async fn watch_links(&mut self) -> Option<mpsc::UnboundedReceiver<(String, bool)>> {
+        self.links.take()
     }
     async fn primary_address(&mut self, _: &str, _: IpFamily) -> Result<IpAddr, WireError> {
         Ok(self.primary)
@@ -87,9 +91,9 @@ impl Wire for SimWire {
         }
         Ok(())
     }
-    async fn announce(&mut self, _: &str, addrs: &[IpAddr]) -> Result<(), WireError> {
+    async fn announce(&mut self, _: &str, addrs: &[IpAddr], rounds: u32) -> Result<(), WireError> {
         let mut lan = self.lan.lock().unwrap();
-        *lan.announcements.entry(self.node).or_default() += addrs.len() as u64;
+        *lan.announcements.entry(self.node).or_default() += addrs.len() as u64 * u64::from(rounds);
         Ok(())
     }
 }
@@ -118,17 +122,17 @@ fn plan(name: &str, vrid: u8, priority: u8, group: Option<&str>) -> InstancePlan
         }],
         unicast_src: None,
         unicast_peers: vec![],
-        garp: Garp {
-            delay: Duration::ZERO,
-            repeat: 2,
-            refresh: None,
+        garp: vip_netlink::GarpConfig {
+            master_delay: Duration::ZERO,
+            master_repeat: 2,
+            ..vip_netlink::GarpConfig::default()
         },
         track_checks: vec![Tracked {
             name: "chk".into(),
             weight: -20,
         }],
         track_interfaces: vec![],
-        notify: NotifyHooks::default(),
+        notify: health::NotifyScripts::default(),
         sync_group: group.map(Into::into),
     }
 }
@@ -144,18 +148,22 @@ fn vip_for(vrid: u8) -> IpAddr {
 struct Node {
     vrrp: VrrpThread,
     reports: mpsc::UnboundedReceiver<Report>,
+    /// Feeds link changes as the kernel's link watch would.
+    links: mpsc::UnboundedSender<(String, bool)>,
 }
 
 fn start(lan: &SharedLan, node: usize, plans: Vec<InstancePlan>) -> Node {
     let (tx, reports) = mpsc::unbounded_channel();
     let lan2 = lan.clone();
     let primary = IpAddr::from([198, 18, 0, 10 + node as u8]);
+    let (links, links_rx) = mpsc::unbounded_channel();
     let vrrp = VrrpThread::spawn(
         move || {
             Ok(SimWire {
                 node,
                 primary,
                 lan: lan2,
+                links: Some(links_rx),
             })
         },
         plans,
@@ -163,7 +171,11 @@ fn start(lan: &SharedLan, node: usize, plans: Vec<InstancePlan>) -> Node {
         tx,
     )
     .unwrap();
-    Node { vrrp, reports }
+    Node {
+        vrrp,
+        reports,
+        links,
+    }
 }
 
 fn state(n: &Node, name: &str) -> State {
@@ -236,7 +248,7 @@ async fn two_nodes_elect_fail_over_preempt_and_hand_over() {
     a.vrrp.send(Command::Check {
         name: "chk".into(),
         healthy: false,
-        weight: None,
+        value: None,
     });
     wait_for("B preempts after A's check fails", Duration::from_secs(2), || {
         state(&b, "VI_1") == State::Master && state(&a, "VI_1") == State::Backup
@@ -246,7 +258,7 @@ async fn two_nodes_elect_fail_over_preempt_and_hand_over() {
     a.vrrp.send(Command::Check {
         name: "chk".into(),
         healthy: true,
-        weight: None,
+        value: None,
     });
     wait_for("A back", Duration::from_secs(2), || state(&a, "VI_1") == State::Master).await;
 
@@ -324,7 +336,7 @@ async fn sync_group_faults_together_and_reload_keeps_state() {
     a.vrrp.send(Command::Check {
         name: "chk".into(),
         healthy: false,
-        weight: None,
+        value: None,
     });
     wait_for("group FAULT", Duration::from_secs(2), || {
         state(&a, "VI_1") == State::Fault && state(&a, "VI_2") == State::Fault
@@ -334,9 +346,21 @@ async fn sync_group_faults_together_and_reload_keeps_state() {
     a.vrrp.send(Command::Check {
         name: "chk".into(),
         healthy: true,
-        weight: None,
+        value: None,
     });
     wait_for("group back", Duration::from_secs(3), || {
+        state(&a, "VI_1") == State::Master && state(&a, "VI_2") == State::Master
+    })
+    .await;
+
+    // The instance's own interface going down is a FAULT too (link watch).
+    a.links.send((IFACE.into(), false)).unwrap();
+    wait_for("FAULT on link down", Duration::from_secs(2), || {
+        state(&a, "VI_1") == State::Fault && state(&a, "VI_2") == State::Fault
+    })
+    .await;
+    a.links.send((IFACE.into(), true)).unwrap();
+    wait_for("back after link up", Duration::from_secs(3), || {
         state(&a, "VI_1") == State::Master && state(&a, "VI_2") == State::Master
     })
     .await;

@@ -5,21 +5,35 @@
 //! [`Daemon::run`] then loops over signals, control requests and reports
 //! until a graceful stop, which it carries out before returning.
 
+pub mod kernel;
 pub mod logging;
 pub mod sd_notify;
+pub mod source;
 pub mod vrrp;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{Notify, broadcast, mpsc, watch};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
 use crate::control::{self, ControlCall, Event, EventKind, Request, Response};
-use crate::plan::Plan;
-use crate::status::{Override, Status};
+use crate::plan::{InstancePlan, Plan};
+use crate::status::{CheckStatus, Histogram, MemberStatus, Override, ProxyStatus, State, Status};
+use vrrp::{Report, VrrpThread};
+
+/// Starts the VRRP thread for a set of instances (the production one speaks
+/// through `vip-netlink`; tests pass an in-memory LAN).
+pub type VrrpSpawner = Arc<
+    dyn Fn(Vec<InstancePlan>, bool, mpsc::UnboundedSender<Report>) -> std::io::Result<VrrpThread>
+        + Send
+        + Sync,
+>;
+
+/// The running proxies, shared with `track_proxy` checks that count their members.
+type Proxies = Arc<Mutex<BTreeMap<String, lb_proxy::ProxyHandle>>>;
 
 /// Where the configuration comes from; asked again on every reload.
 pub trait Source: Send + Sync + 'static {
@@ -49,6 +63,20 @@ pub enum StartError {
     /// Signal handlers could not be installed.
     #[error("signal handler: {0}")]
     Signals(std::io::Error),
+    /// A health check could not be started.
+    #[error("checks: {0}")]
+    Checks(#[from] health::Error),
+    /// A proxy could not be started.
+    #[error("proxy.{name}: {source}")]
+    Proxy {
+        /// The proxy's name.
+        name: String,
+        /// The cause.
+        source: lb_proxy::Error,
+    },
+    /// The VRRP thread could not be started.
+    #[error("VRRP thread: {0}")]
+    Vrrp(std::io::Error),
 }
 
 /// Asks a running [`Daemon`] to stop gracefully (what SIGTERM does).
@@ -68,14 +96,20 @@ pub struct Daemon {
     plan: Plan,
     started: Instant,
     reloads: u64,
-    calls_tx: mpsc::Sender<ControlCall>,
     calls: mpsc::Receiver<ControlCall>,
     events: broadcast::Sender<Event>,
     stop_servers: watch::Sender<bool>,
     stop_requested: Arc<Notify>,
-    overrides: BTreeMap<String, Override>,
     control_path: PathBuf,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    spawner: VrrpSpawner,
+    vrrp: Option<VrrpThread>,
+    reports_tx: mpsc::UnboundedSender<Report>,
+    reports: mpsc::UnboundedReceiver<Report>,
+    monitor: health::Monitor,
+    changes: mpsc::UnboundedReceiver<health::HealthChange>,
+    notifier: health::NotifyRunner,
+    proxies: Proxies,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -88,14 +122,41 @@ impl std::fmt::Debug for Daemon {
 }
 
 impl Daemon {
-    /// Load the configuration and open the control socket, metrics listener,
-    /// proxies, checks and VRRP instances. Must be called inside a tokio
-    /// runtime.
+    /// [`Daemon::start_with`] over the kernel (`vip-netlink`).
     pub async fn start(source: Arc<dyn Source>) -> Result<Daemon, StartError> {
+        Daemon::start_with(source, kernel::spawner()).await
+    }
+
+    /// Load the configuration and open the control socket, metrics listener,
+    /// proxies, checks and VRRP instances (through `spawner`). Must be called
+    /// inside a multi-threaded tokio runtime.
+    pub async fn start_with(
+        source: Arc<dyn Source>,
+        spawner: VrrpSpawner,
+    ) -> Result<Daemon, StartError> {
         let plan = source.load()?;
         let (calls_tx, calls) = mpsc::channel(64);
         let (events, _) = broadcast::channel(1024);
         let (stop_servers, stop_rx) = watch::channel(false);
+
+        // Proxies first: a listener that cannot bind is a start failure the
+        // operator must see before any VIP moves here.
+        let proxies: Proxies = Arc::default();
+        for (name, cfg) in &plan.proxies {
+            let handle = lb_proxy::ProxyHandle::start(cfg.clone()).map_err(|source| {
+                StartError::Proxy {
+                    name: name.clone(),
+                    source,
+                }
+            })?;
+            tracing::info!(
+                "proxy {name} listening on {}",
+                join(handle.local_addrs().iter())
+            );
+            lock(&proxies).insert(name.clone(), handle);
+        }
+        let (monitor, changes) =
+            health::Monitor::start(checks_for(&plan, &proxies))?;
 
         let listener = control::bind(&plan.control_socket)?;
         let mut tasks = vec![tokio::spawn(control::serve(
@@ -115,26 +176,45 @@ impl Daemon {
                 stop_rx.clone(),
             )));
         }
+
+        let (reports_tx, reports) = mpsc::unbounded_channel();
+        let vrrp = if plan.instances.is_empty() {
+            None
+        } else {
+            Some(
+                spawner(plan.instances.clone(), plan.realtime, reports_tx.clone())
+                    .map_err(StartError::Vrrp)?,
+            )
+        };
         tracing::info!(
-            "had {} started: router_id {}, config {}, control socket {}",
+            "had {} started: router_id {}, config {}, control socket {}, {} instance(s), {} check(s), {} proxy(ies)",
             env!("CARGO_PKG_VERSION"),
             plan.router_id,
             source.describe(),
-            plan.control_socket.display()
+            plan.control_socket.display(),
+            plan.instances.len(),
+            plan.checks.len() + plan.proxy_checks.len(),
+            plan.proxies.len(),
         );
         Ok(Daemon {
             control_path: plan.control_socket.clone(),
+            notifier: health::NotifyRunner::new(plan.notify_timeout),
             source,
             plan,
             started: Instant::now(),
             reloads: 0,
-            calls_tx,
             calls,
             events,
             stop_servers,
             stop_requested: Arc::new(Notify::new()),
-            overrides: BTreeMap::new(),
             tasks,
+            spawner,
+            vrrp,
+            reports_tx,
+            reports,
+            monitor,
+            changes,
+            proxies,
         })
     }
 
@@ -148,9 +228,12 @@ impl Daemon {
         &self.control_path
     }
 
-    /// A sender for control requests (what the control socket feeds).
-    pub fn control_sender(&self) -> mpsc::Sender<ControlCall> {
-        self.calls_tx.clone()
+    /// Where each proxy listens (actual ports when configured with port 0).
+    pub fn proxy_addrs(&self) -> BTreeMap<String, Vec<std::net::SocketAddr>> {
+        lock(&self.proxies)
+            .iter()
+            .map(|(n, p)| (n.clone(), p.local_addrs().to_vec()))
+            .collect()
     }
 
     /// Run until SIGTERM/SIGINT or [`StopHandle::stop`], reloading on SIGHUP,
@@ -170,6 +253,8 @@ impl Daemon {
                 _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
                 _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
                 () = stop.notified() => { tracing::info!("stop requested"); break; }
+                Some(report) = self.reports.recv() => self.on_report(report),
+                Some(change) = self.changes.recv() => self.on_health(change),
                 Some(call) = self.calls.recv() => {
                     let response = self.handle(call.request).await;
                     let _ = call.reply.send(response);
@@ -183,11 +268,13 @@ impl Daemon {
     async fn handle(&mut self, request: Request) -> Response {
         match request {
             Request::Status => Response::status(self.status()),
-            Request::Demote { instance } => self.set_override(&instance, Some(Override::Demoted)),
-            Request::Promote { instance } => {
-                self.set_override(&instance, Some(Override::Promoted))
+            Request::Demote { instance } => {
+                self.set_override(instance, Some(Override::Demoted)).await
             }
-            Request::Clear { instance } => self.set_override(&instance, None),
+            Request::Promote { instance } => {
+                self.set_override(instance, Some(Override::Promoted)).await
+            }
+            Request::Clear { instance } => self.set_override(instance, None).await,
             Request::MemberDisable { proxy, url } => self.set_member(&proxy, &url, false),
             Request::MemberEnable { proxy, url } => self.set_member(&proxy, &url, true),
             Request::Reload => match self.reload().await {
@@ -204,89 +291,393 @@ impl Daemon {
         let _ = self.events.send(Event::now(kind));
     }
 
+    fn on_report(&mut self, report: Report) {
+        match report {
+            Report::State {
+                instance,
+                from,
+                to,
+                reason,
+                priority,
+            } => {
+                let target = match to {
+                    State::Master => Some(health::TargetState::Master),
+                    State::Backup => Some(health::TargetState::Backup),
+                    State::Fault => Some(health::TargetState::Fault),
+                    State::Init => Some(health::TargetState::Stop),
+                };
+                if let (Some(target), Some(plan)) = (
+                    target,
+                    self.plan.instances.iter().find(|i| i.name == instance),
+                ) {
+                    // Spawned: a slow hook never blocks anything.
+                    drop(self.notifier.state_changed(
+                        &plan.notify,
+                        health::Subject::Instance,
+                        &instance,
+                        target,
+                        priority,
+                    ));
+                }
+                self.publish(EventKind::State {
+                    instance,
+                    from,
+                    to,
+                    reason,
+                });
+            }
+            Report::Priority {
+                instance,
+                priority,
+                value,
+            } => self.publish(EventKind::Priority {
+                instance,
+                effective_priority: priority,
+                r#override: value,
+            }),
+        }
+    }
+
+    fn on_health(&mut self, change: health::HealthChange) {
+        let healthy = change.status == health::Status::Ok;
+        // The health crate logs the transition itself.
+        if let Some(v) = &self.vrrp {
+            v.send(vrrp::Command::Check {
+                name: change.check.clone(),
+                healthy,
+                value: change.value,
+            });
+        }
+        self.publish(EventKind::Check {
+            check: change.check,
+            status: if healthy { "ok" } else { "failing" }.to_owned(),
+        });
+    }
+
     fn status(&self) -> Status {
+        let checks = self
+            .monitor
+            .snapshot()
+            .into_iter()
+            .map(|c| CheckStatus {
+                status: match c.status {
+                    health::Status::Ok => "ok",
+                    health::Status::Failed => "failing",
+                    health::Status::Init => "unknown",
+                }
+                .to_owned(),
+                target: c.kind.to_owned(),
+                weight: c.weight,
+                successes: c.successes,
+                failures: c.failures,
+                last_duration_secs: c.last_duration.map_or(0.0, |d| d.as_secs_f64()),
+                last_output: c.last_output.or(c.last_error).unwrap_or_default(),
+                name: c.name,
+            })
+            .collect::<Vec<_>>();
+        let mut checks = checks;
+        checks.sort_by(|a, b| a.name.cmp(&b.name));
+        let proxies = lock(&self.proxies)
+            .iter()
+            .map(|(name, p)| proxy_status(name, p))
+            .collect();
         Status {
             router_id: self.plan.router_id.clone(),
             pid: std::process::id(),
             uptime_secs: self.started.elapsed().as_secs_f64(),
             config: self.source.describe(),
             reloads: self.reloads,
-            instances: Vec::new(),
-            checks: Vec::new(),
-            proxies: Vec::new(),
+            instances: self.vrrp.as_ref().map(VrrpThread::status).unwrap_or_default(),
+            checks,
+            proxies,
         }
     }
 
-    fn set_override(&mut self, instance: &str, ov: Option<Override>) -> Response {
-        let _ = &self.overrides;
-        let _ = ov;
-        Response::refused(format!("no instance named {instance:?}"))
+    async fn set_override(&mut self, instance: String, value: Option<Override>) -> Response {
+        let Some(v) = &self.vrrp else {
+            return Response::refused(format!("no instance named {instance:?}"));
+        };
+        let (reply, answer) = oneshot::channel();
+        v.send(vrrp::Command::Override {
+            instance: instance.clone(),
+            value,
+            reply,
+        });
+        match answer.await {
+            Ok(Ok(priority)) => {
+                let what = match value {
+                    Some(Override::Demoted) => "demoted",
+                    Some(Override::Promoted) => "promoted",
+                    None => "override cleared",
+                };
+                tracing::info!("{instance}: {what} by the operator, priority {priority}");
+                Response::done(format!("{instance}: {what}, effective priority {priority}"))
+            }
+            Ok(Err(e)) => Response::refused(e),
+            Err(_) => Response::refused("the VRRP thread is not running"),
+        }
     }
 
     fn set_member(&mut self, proxy: &str, url: &str, enable: bool) -> Response {
-        let _ = (url, enable);
-        Response::refused(format!("no proxy named {proxy:?}"))
+        let proxies = lock(&self.proxies);
+        let Some(p) = proxies.get(proxy) else {
+            return Response::refused(format!("no proxy named {proxy:?}"));
+        };
+        match p.set_member_enabled(url, enable) {
+            Ok(()) => {
+                let action = if enable { "enabled" } else { "disabled" };
+                tracing::info!("proxy {proxy}: member {url} {action} by the operator");
+                drop(proxies);
+                self.publish(EventKind::Member {
+                    proxy: proxy.to_owned(),
+                    url: url.to_owned(),
+                    action: action.to_owned(),
+                });
+                Response::done(format!("proxy {proxy}: {url} {action}"))
+            }
+            Err(e) => Response::refused(format!("proxy {proxy}: {e}")),
+        }
     }
 
     /// Load the configuration again and apply it; on error nothing changes.
     async fn reload(&mut self) -> Result<String, String> {
         sd_notify::notify("RELOADING=1");
         let result = match self.source.load() {
-            Ok(plan) => {
-                let msg = self.apply(plan).await;
-                self.reloads += 1;
-                tracing::info!("reload: {msg}");
-                self.publish(EventKind::Reload {
-                    ok: true,
-                    message: msg.clone(),
-                });
-                Ok(msg)
-            }
-            Err(e) => {
-                let msg = format!("new configuration refused, the old one keeps running: {e}");
-                tracing::error!("reload: {msg}");
-                self.publish(EventKind::Reload {
-                    ok: false,
-                    message: msg.clone(),
-                });
-                Err(msg)
-            }
+            Ok(plan) => match self.apply(plan).await {
+                Ok(msg) => {
+                    self.reloads += 1;
+                    tracing::info!("reload: {msg}");
+                    self.publish(EventKind::Reload {
+                        ok: true,
+                        message: msg.clone(),
+                    });
+                    Ok(msg)
+                }
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e.to_string()),
         };
+        let result = result.map_err(|e| {
+            let msg = format!("new configuration refused, the old one keeps running: {e}");
+            tracing::error!("reload: {msg}");
+            self.publish(EventKind::Reload {
+                ok: false,
+                message: msg.clone(),
+            });
+            msg
+        });
         sd_notify::notify("READY=1");
         result
     }
 
-    /// Swap the running configuration for `plan`.
-    async fn apply(&mut self, plan: Plan) -> String {
+    /// Swap the running configuration for `plan`. Everything that can
+    /// refuse (proxy listeners, checks) is tried before anything changes.
+    async fn apply(&mut self, mut plan: Plan) -> Result<String, String> {
         let mut notes = Vec::new();
         if plan.control_socket != self.plan.control_socket {
             notes.push(format!(
                 "control_socket change to {} needs a restart",
                 plan.control_socket.display()
             ));
+            plan.control_socket.clone_from(&self.plan.control_socket);
         }
         if plan.metrics_listen != self.plan.metrics_listen {
             notes.push("metrics_listen change needs a restart".to_owned());
+            plan.metrics_listen = self.plan.metrics_listen;
         }
-        let mut kept = plan;
-        kept.control_socket.clone_from(&self.plan.control_socket);
-        kept.metrics_listen = self.plan.metrics_listen;
-        self.plan = kept;
-        if notes.is_empty() {
-            "configuration reloaded".to_owned()
-        } else {
-            format!("configuration reloaded ({})", notes.join("; "))
+
+        // Proxies: kept ones must accept their new config (same listeners),
+        // new ones must bind. Nothing is swapped until all are known good.
+        let mut started = BTreeMap::new();
+        {
+            let running = lock(&self.proxies);
+            for (name, cfg) in &plan.proxies {
+                match running.get(name) {
+                    Some(p) => {
+                        let old = self.plan.proxies.iter().find(|(n, _)| n == name);
+                        if old.is_some_and(|(_, c)| c.listen != cfg.listen) {
+                            return Err(format!(
+                                "proxy.{name}.listen cannot change on reload; restart had"
+                            ));
+                        }
+                        let _ = p;
+                    }
+                    None => {
+                        let h = lb_proxy::ProxyHandle::start(cfg.clone())
+                            .map_err(|e| format!("proxy.{name}: {e}"))?;
+                        started.insert(name.clone(), h);
+                    }
+                }
+            }
         }
+        if let Err(e) = self.monitor.reconfigure(checks_for(&plan, &self.proxies)) {
+            return Err(format!("checks: {e}"));
+        }
+        let mut removed = Vec::new();
+        {
+            let mut running = lock(&self.proxies);
+            for (name, cfg) in &plan.proxies {
+                if let Some(p) = running.get(name)
+                    && let Err(e) = p.reload(cfg)
+                {
+                    notes.push(format!("proxy.{name}: {e}"));
+                }
+            }
+            let names: Vec<String> = running.keys().cloned().collect();
+            for name in names {
+                if !plan.proxies.iter().any(|(n, _)| *n == name)
+                    && let Some(p) = running.remove(&name)
+                {
+                    removed.push((name, p));
+                }
+            }
+            running.extend(started);
+        }
+        for (name, p) in removed {
+            let report = p.drain(plan.drain_timeout).await;
+            notes.push(format!(
+                "proxy {name} removed ({} connection(s) cut at the drain deadline)",
+                report.unfinished_connections
+            ));
+        }
+
+        let vrrp_msg = match &self.vrrp {
+            Some(v) => {
+                let (reply, answer) = oneshot::channel();
+                v.send(vrrp::Command::Reload {
+                    instances: plan.instances.clone(),
+                    reply,
+                });
+                answer.await.unwrap_or_else(|_| "VRRP thread gone".into())
+            }
+            None if !plan.instances.is_empty() => {
+                match (self.spawner)(plan.instances.clone(), plan.realtime, self.reports_tx.clone()) {
+                    Ok(t) => {
+                        self.vrrp = Some(t);
+                        format!("VRRP: {} started", plan.instances.len())
+                    }
+                    Err(e) => format!("VRRP thread: {e}"),
+                }
+            }
+            None => "VRRP: no instances".to_owned(),
+        };
+        self.notifier = health::NotifyRunner::new(plan.notify_timeout);
+        self.plan = plan;
+        // Resend every check's current result: new instances start from
+        // "healthy" until told otherwise.
+        if let Some(v) = &self.vrrp {
+            for c in self.monitor.snapshot() {
+                if c.status != health::Status::Init {
+                    v.send(vrrp::Command::Check {
+                        name: c.name,
+                        healthy: c.status == health::Status::Ok,
+                        value: c.value,
+                    });
+                }
+            }
+        }
+        notes.insert(0, vrrp_msg);
+        Ok(format!("configuration reloaded: {}", notes.join("; ")))
     }
 
+    /// SIGTERM: priority-0 adverts and VIPs removed first (the peer takes
+    /// over within Skew_Time), then proxies drain up to the deadline.
     async fn shutdown(mut self) {
         sd_notify::notify("STOPPING=1");
+        if let Some(v) = self.vrrp.take() {
+            v.shutdown().await;
+            // Deliver the last state changes (notify_stop hooks, events).
+            while let Ok(r) = self.reports.try_recv() {
+                self.on_report(r);
+            }
+        }
+        let proxies: Vec<(String, lb_proxy::ProxyHandle)> =
+            std::mem::take(&mut *lock(&self.proxies)).into_iter().collect();
+        for (name, p) in proxies {
+            let report = p.drain(self.plan.drain_timeout).await;
+            tracing::info!(
+                "proxy {name} drained ({} connection(s) cut at the deadline)",
+                report.unfinished_connections
+            );
+        }
         let _ = self.stop_servers.send(true);
         self.calls.close();
         for t in self.tasks.drain(..) {
-            let _ = t.await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
         }
         let _ = std::fs::remove_file(&self.control_path);
         tracing::info!("had stopped");
+    }
+}
+
+/// Lock a std mutex, recovering the data if a panicking thread poisoned it.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
+    items.map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// The plan's checks plus its `track_proxy` checks bound to the running proxies.
+fn checks_for(plan: &Plan, proxies: &Proxies) -> Vec<health::CheckConfig> {
+    let mut checks = plan.checks.clone();
+    for pc in &plan.proxy_checks {
+        let proxies = proxies.clone();
+        let name = pc.proxy.clone();
+        let members_up: health::MembersUp =
+            Arc::new(move || lock(&proxies).get(&name).map_or(0, lb_proxy::ProxyHandle::members_up));
+        let mut c = health::CheckConfig::new(
+            pc.name.clone(),
+            health::Probe::ProxyMembers(health::ProxyMembersProbe {
+                min_up: pc.min_up,
+                members_up,
+            }),
+        );
+        c.weight = pc.weight;
+        c.interval = Duration::from_millis(500);
+        c.timeout = Duration::from_millis(500);
+        checks.push(c);
+    }
+    checks
+}
+
+fn proxy_status(name: &str, p: &lb_proxy::ProxyHandle) -> ProxyStatus {
+    let stats = p.stats();
+    ProxyStatus {
+        name: name.to_owned(),
+        listen: p.local_addrs().iter().map(ToString::to_string).collect(),
+        members: stats
+            .members
+            .into_iter()
+            .map(|m| {
+                // lb-proxy counts cumulatively with a final +Inf entry; the
+                // status document holds per-bucket counts.
+                let count = m.latency_buckets.last().copied().unwrap_or(0);
+                let mut prev = 0;
+                let buckets = lb_proxy::LATENCY_BUCKETS
+                    .iter()
+                    .zip(&m.latency_buckets)
+                    .map(|(le, cum)| {
+                        let n = cum.saturating_sub(prev);
+                        prev = *cum;
+                        (*le, n)
+                    })
+                    .collect();
+                MemberStatus {
+                    status: m.status.as_str().to_owned(),
+                    requests: m.requests,
+                    failures: m.failures,
+                    in_flight: m.in_flight,
+                    loadfactor: m.loadfactor,
+                    latency: Some(Histogram {
+                        sum: m.latency_sum_seconds,
+                        count,
+                        buckets,
+                    }),
+                    url: m.url,
+                }
+            })
+            .collect(),
     }
 }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 use vrrp_core::packet::{IpFamily, MULTICAST_V4, MULTICAST_V6};
@@ -42,15 +42,19 @@ pub struct WireError(pub String);
 /// is built on `vip-netlink`; tests use an in-memory LAN.
 #[allow(async_fn_in_trait)]
 pub trait Wire: 'static {
-    /// Receive VRRP packets of `family` on `interface` into `sink` from now
-    /// on (multicast group joined, or unicast from `peers`). Idempotent.
+    /// Receive VRRP packets of `source`'s family on `interface` into `sink`
+    /// from now on (multicast group joined, or unicast from `peers`), and
+    /// send from `source`. Idempotent.
     async fn listen(
         &mut self,
         interface: &str,
-        family: IpFamily,
+        source: IpAddr,
         peers: &[IpAddr],
         sink: mpsc::UnboundedSender<Received>,
     ) -> Result<(), WireError>;
+    /// Link changes `(interface, up)` from now on; `None` if this wire
+    /// cannot watch links. Called once.
+    async fn watch_links(&mut self) -> Option<mpsc::UnboundedReceiver<(String, bool)>>;
     /// The address adverts are sent from: the interface's primary IPv4
     /// address, or its IPv6 link-local address (RFC 5798 §5.1.2.1).
     async fn primary_address(
@@ -73,22 +77,26 @@ pub trait Wire: 'static {
     /// Remove the addresses from the interface (idempotent).
     async fn remove_addresses(&mut self, interface: &str, vips: &[Vip])
     -> Result<(), WireError>;
-    /// Gratuitous ARP / unsolicited NA for each address, once.
-    async fn announce(&mut self, interface: &str, addrs: &[IpAddr]) -> Result<(), WireError>;
+    /// `rounds` rounds of gratuitous ARP / unsolicited NA for every address.
+    async fn announce(
+        &mut self,
+        interface: &str,
+        addrs: &[IpAddr],
+        rounds: u32,
+    ) -> Result<(), WireError>;
 }
 
 /// What the rest of the daemon tells the VRRP thread.
 #[derive(Debug)]
 pub enum Command {
-    /// A check changed result. `weight` replaces the configured weight when
-    /// the check reports one (keepalived's `track_file`).
+    /// A check changed result.
     Check {
         /// Check name.
         name: String,
         /// Whether it succeeds.
         healthy: bool,
-        /// Dynamic weight, if the check has one.
-        weight: Option<i32>,
+        /// The value a `track_file` check read (multiplied by the weight).
+        value: Option<i64>,
     },
     /// An interface went up or down.
     Link {
@@ -259,20 +267,11 @@ fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
-/// The announcement schedule of one MASTER instance.
-#[derive(Debug, Default)]
-struct Announcing {
-    /// When the second burst is due.
-    second_burst: Option<Instant>,
-    /// When the next refresh is due.
-    refresh: Option<Instant>,
-}
-
 /// One running instance and what the driver knows about its inputs.
 struct Slot {
     plan: InstancePlan,
     vr: Instance,
-    checks: BTreeMap<String, (bool, Option<i32>)>,
+    checks: BTreeMap<String, (bool, Option<i64>)>,
     links: BTreeMap<String, bool>,
     value: Option<Override>,
     own_fault: bool,
@@ -281,7 +280,7 @@ struct Slot {
     reason: String,
     master_priority: Option<u8>,
     extra_drops: BTreeMap<String, u64>,
-    announcing: Announcing,
+    announcing: Option<vip_netlink::AnnounceSchedule>,
 }
 
 impl Slot {
@@ -294,8 +293,15 @@ impl Slot {
     fn computed_priority(&self) -> Option<u8> {
         let mut tracked = Vec::new();
         for t in &self.plan.track_checks {
-            let (healthy, weight) = self.checks.get(&t.name).copied().unwrap_or((true, None));
-            tracked.push(vrrp_core::Tracked::check(weight.unwrap_or(t.weight), healthy));
+            let (healthy, value) = self.checks.get(&t.name).copied().unwrap_or((true, None));
+            tracked.push(match value {
+                // keepalived's track_file: the value times the weight.
+                Some(v) => match health::track_file_effect(v, t.weight, false) {
+                    health::FileEffect::Fault => vrrp_core::Tracked::check(0, false),
+                    health::FileEffect::Delta(d) => vrrp_core::Tracked::check(d, d >= 0),
+                },
+                None => vrrp_core::Tracked::check(t.weight, healthy),
+            });
         }
         for t in &self.plan.track_interfaces {
             let up = self.links.get(&t.name).copied().unwrap_or(true);
@@ -387,7 +393,7 @@ struct Driver<W: Wire> {
     packets_tx: mpsc::UnboundedSender<Received>,
     packets: mpsc::UnboundedReceiver<Received>,
     links: BTreeMap<String, bool>,
-    checks: BTreeMap<String, (bool, Option<i32>)>,
+    checks: BTreeMap<String, (bool, Option<i64>)>,
 }
 
 impl<W: Wire> Driver<W> {
@@ -406,6 +412,8 @@ impl<W: Wire> Driver<W> {
     }
 
     async fn run(&mut self, instances: Vec<InstancePlan>, mut commands: mpsc::UnboundedReceiver<Command>) {
+        // Subscribe before reading link states, so no change falls between.
+        let mut links = self.wire.watch_links().await;
         for plan in instances {
             self.add(plan, None).await;
         }
@@ -423,6 +431,15 @@ impl<W: Wire> Driver<W> {
                 // Timers first: a takeover must not wait behind a queue of packets.
                 () = sleep => self.fire_timers(),
                 Some(pkt) = self.packets.recv() => self.receive(&pkt),
+                Some((interface, up)) = async {
+                    match links.as_mut() {
+                        Some(l) => l.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    tracing::info!("link {interface} is {}", if up { "up" } else { "down" });
+                    self.command(Command::Link { interface, up }).await;
+                }
                 cmd = commands.recv() => match cmd {
                     None => {
                         self.shutdown_all().await;
@@ -479,7 +496,7 @@ impl<W: Wire> Driver<W> {
             .wire
             .listen(
                 &plan.interface,
-                plan.family,
+                vr.config().primary_address,
                 &plan.unicast_peers,
                 self.packets_tx.clone(),
             )
@@ -513,7 +530,7 @@ impl<W: Wire> Driver<W> {
             reason: "startup".into(),
             master_priority: None,
             extra_drops: BTreeMap::new(),
-            announcing: Announcing::default(),
+            announcing: None,
         };
         self.refresh_inputs(&mut slot);
         self.apply_priority(&mut slot, at);
@@ -554,8 +571,7 @@ impl<W: Wire> Driver<W> {
             .flat_map(|s| {
                 [
                     s.vr.poll_timeout(),
-                    s.announcing.second_burst,
-                    s.announcing.refresh,
+                    s.announcing.as_ref().and_then(vip_netlink::AnnounceSchedule::poll_timeout),
                 ]
             })
             .flatten()
@@ -625,13 +641,13 @@ impl<W: Wire> Driver<W> {
             Command::Check {
                 name,
                 healthy,
-                weight,
+                value,
             } => {
-                self.checks.insert(name.clone(), (healthy, weight));
+                self.checks.insert(name.clone(), (healthy, value));
                 let mut slots = std::mem::take(&mut self.slots);
                 for slot in &mut slots {
                     if slot.plan.track_checks.iter().any(|t| t.name == name) {
-                        slot.checks.insert(name.clone(), (healthy, weight));
+                        slot.checks.insert(name.clone(), (healthy, value));
                         self.apply_priority(slot, at);
                     }
                 }
@@ -773,19 +789,17 @@ impl<W: Wire> Driver<W> {
                         tracing::error!("{}: removing VIPs: {e}", slot.plan.name);
                     }
                 }
-                Action::Announce(addrs) => {
-                    self.burst(slot, &addrs).await;
-                    let at = now();
-                    let g = slot.plan.garp;
-                    slot.announcing.second_burst = (!g.delay.is_zero()).then(|| at + g.delay);
-                    slot.announcing.refresh = g.refresh.map(|r| at + r);
+                Action::Announce(_) => {
+                    // keepalived's garp_master_* timing; the first set goes
+                    // out right away in `announce_due`.
+                    slot.announcing = Some(vip_netlink::AnnounceSchedule::new(now(), &slot.plan.garp));
                 }
                 Action::StateChanged { from, to, reason } => {
                     let (from, to) = (to_state(from), to_state(to));
                     slot.entered = now();
                     slot.reason = reason.to_string();
                     if to != State::Master {
-                        slot.announcing = Announcing::default();
+                        slot.announcing = None;
                     }
                     if to == State::Backup {
                         slot.master_priority = None;
@@ -840,33 +854,26 @@ impl<W: Wire> Driver<W> {
         }
     }
 
-    async fn burst(&mut self, slot: &Slot, addrs: &[IpAddr]) {
-        for _ in 0..slot.plan.garp.repeat.max(1) {
-            if let Err(e) = self.wire.announce(&slot.plan.interface, addrs).await {
-                tracing::warn!("{}: announcing VIPs: {e}", slot.plan.name);
-                break;
-            }
-        }
-    }
-
-    /// Second bursts and refreshes that are due.
+    /// Announcement rounds that are due (first set, second set, refreshes).
     async fn announce_due(&mut self) {
         let at = now();
         let mut slots = std::mem::take(&mut self.slots);
         for slot in &mut slots {
             if slot.state() != State::Master {
+                slot.announcing = None;
                 continue;
             }
-            let addrs: Vec<IpAddr> = slot.plan.vips.iter().map(|v| v.addr).collect();
-            if slot.announcing.second_burst.is_some_and(|d| d <= at) {
-                slot.announcing.second_burst = None;
-                self.burst(slot, &addrs).await;
+            let Some(schedule) = slot.announcing.as_mut() else {
+                continue;
+            };
+            let mut rounds = 0;
+            while let Some(n) = schedule.poll(at) {
+                rounds += n;
             }
-            if let Some(d) = slot.announcing.refresh.filter(|d| *d <= at) {
-                let period = slot.plan.garp.refresh.unwrap_or(Duration::from_secs(1));
-                slot.announcing.refresh = Some(d + period);
-                if let Err(e) = self.wire.announce(&slot.plan.interface, &addrs).await {
-                    tracing::warn!("{}: refreshing announcements: {e}", slot.plan.name);
+            if rounds > 0 {
+                let addrs: Vec<IpAddr> = slot.plan.vips.iter().map(|v| v.addr).collect();
+                if let Err(e) = self.wire.announce(&slot.plan.interface, &addrs, rounds).await {
+                    tracing::warn!("{}: announcing VIPs: {e}", slot.plan.name);
                 }
             }
         }
