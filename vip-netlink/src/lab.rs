@@ -56,8 +56,12 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-/// Every lab namespace name starts with this.
+/// Every test lab's namespace names start with this (then the PID).
 pub const NAMESPACE_PREFIX: &str = "hl-";
+
+/// Namespace names of labs built for manual use ([`Lab::new_manual`], `cargo
+/// xtask lab up`) start with this, so no stale-lab sweep ever deletes them.
+pub const MANUAL_PREFIX: &str = "hlm-";
 
 /// Interface name of every node's LAN interface.
 pub const NODE_IFNAME: &str = "eth0";
@@ -295,8 +299,7 @@ pub fn delete_namespaces_with_prefix(prefix: &str) -> Result<Vec<String>, LabErr
 ///
 /// Lab names carry the PID of the process that built them
 /// (`hl-<pid>-…`); a lab whose process no longer exists was never cleaned up
-/// (SIGKILL, abort). This also removes a `cargo xtask lab up` lab, whose
-/// process has exited by design.
+/// (SIGKILL, abort). Manual labs ([`MANUAL_PREFIX`]) are never touched.
 pub fn delete_stale_namespaces() -> Result<Vec<String>, LabError> {
     let mut dead_prefixes = BTreeSet::new();
     for name in list_namespaces() {
@@ -337,6 +340,16 @@ impl Lab {
     ///
     /// The hint is reduced to at most 12 lowercase letters and digits.
     pub fn new(name_hint: &str, nodes: usize) -> Result<Lab, LabError> {
+        Lab::build_with(NAMESPACE_PREFIX, name_hint, nodes)
+    }
+
+    /// A lab for manual use (`cargo xtask lab up`): names start with
+    /// [`MANUAL_PREFIX`]; usually followed by [`Lab::keep`].
+    pub fn new_manual(nodes: usize) -> Result<Lab, LabError> {
+        Lab::build_with(MANUAL_PREFIX, "manual", nodes)
+    }
+
+    fn build_with(base: &str, name_hint: &str, nodes: usize) -> Result<Lab, LabError> {
         if nodes == 0 || nodes > MAX_NODES {
             return Err(LabError::NodeCount {
                 requested: nodes,
@@ -364,7 +377,7 @@ impl Lab {
         } else {
             hint
         };
-        let prefix = format!("{NAMESPACE_PREFIX}{pid}-{counter}-{hint}-");
+        let prefix = format!("{base}{pid}-{counter}-{hint}-");
         let bridge_ns = format!("{prefix}br");
         let node_list = (0..nodes).map(|i| node_plan(&prefix, i)).collect();
         // From here on, Drop cleans up whatever was created, even on error.

@@ -3,10 +3,18 @@
 use std::time::{Duration, Instant};
 use vip_netlink::lab::{self, Lab};
 
+/// Namespaces named `prefix…`, as `ip netns list` (not the lab's own
+/// listing) reports them.
 fn namespaces_with(prefix: &str) -> Vec<String> {
-    lab::list_namespaces()
-        .into_iter()
+    let out = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
         .filter(|n| n.starts_with(prefix))
+        .map(str::to_owned)
         .collect()
 }
 
@@ -200,4 +208,21 @@ fn drop_deletes_every_namespace_even_after_a_panic() {
     let prefix = prefix.into_inner().unwrap();
     assert!(!prefix.is_empty());
     assert!(namespaces_with(&prefix).is_empty(), "{prefix} left behind");
+}
+
+#[test]
+fn stale_namespaces_of_dead_processes_are_deleted() {
+    if !lab::require() {
+        return;
+    }
+    // Above the kernel's largest pid_max (2^22): no live process has it.
+    let name = format!("{}4194305-0-stale-n0", lab::NAMESPACE_PREFIX);
+    let status = std::process::Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deleted = lab::delete_stale_namespaces().unwrap();
+    assert!(deleted.contains(&name), "{deleted:?}");
+    assert!(namespaces_with(&name).is_empty());
 }

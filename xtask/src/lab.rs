@@ -28,8 +28,8 @@ enum LabAction {
     },
     /// Delete the lab recorded by `up`.
     Down {
-        /// Also delete namespaces left by lab users that died before their
-        /// cleanup (any `hl-<pid>-…` whose process no longer exists).
+        /// Also delete namespaces left by test labs whose process died before
+        /// its cleanup (any `hl-<pid>-…` whose process no longer exists).
         #[arg(long)]
         stale: bool,
     },
@@ -65,7 +65,7 @@ fn up(nodes: usize) -> anyhow::Result<()> {
             path.display()
         );
     }
-    let lab = Lab::new("manual", nodes).context("building the lab")?;
+    let lab = Lab::new_manual(nodes).context("building the lab")?;
     let node_list: Vec<serde_json::Value> = lab
         .nodes()
         .iter()
@@ -123,11 +123,11 @@ fn down(stale: bool) -> anyhow::Result<()> {
             let Some(prefix) = state.get("prefix").and_then(serde_json::Value::as_str) else {
                 bail!("{}: no \"prefix\" string", path.display());
             };
-            if !prefix.starts_with(lab::NAMESPACE_PREFIX) {
+            if !prefix.starts_with(lab::MANUAL_PREFIX) {
                 bail!(
-                    "{}: prefix {prefix:?} is not a lab prefix ({}…)",
+                    "{}: prefix {prefix:?} is not a manual lab prefix ({}…)",
                     path.display(),
-                    lab::NAMESPACE_PREFIX
+                    lab::MANUAL_PREFIX
                 );
             }
             let deleted = lab::delete_namespaces_with_prefix(prefix)?;
