@@ -13,7 +13,7 @@
 //!   computed with — for IPv6 the interface's link-local address (§5.1.2.1).
 
 use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -24,7 +24,7 @@ use nix::sys::socket::{
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockRef, Socket, Type};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
-use vrrp_core::packet::{IP_PROTOCOL_VRRP, MULTICAST_V4, MULTICAST_V6, REQUIRED_TTL};
+use vrrp_core::packet::{IP_PROTOCOL_VRRP, Ipv4Header, MULTICAST_V4, MULTICAST_V6, REQUIRED_TTL};
 
 use crate::error::Error;
 use crate::netlink::Interface;
@@ -64,7 +64,8 @@ pub enum Peers {
 pub struct SocketCounters {
     /// Unicast mode: source not in the peer list.
     pub dropped_not_peer: u64,
-    /// Too short or inconsistent IPv4 header, or truncated.
+    /// Malformed: an IPv4 header vrrp-core's parser refuses (length,
+    /// fragment, checksum), or a truncated or ancillary-data-less IPv6 packet.
     pub dropped_malformed: u64,
 }
 
@@ -347,34 +348,20 @@ fn send_one(fd: i32, payload: &[u8], source: IpAddr, dst: IpAddr, ifindex: u32) 
     }
 }
 
-/// An IPv4 raw socket delivers the IP header too: parse it (every length
-/// checked) for source, destination and TTL. `Ok(None)` = malformed.
+/// An IPv4 raw socket delivers the IP header too: vrrp-core's checked
+/// parser gives source, destination and TTL. `Ok(None)` = malformed.
 fn recv_v4(mut socket: &Socket) -> io::Result<Option<ReceivedPacket>> {
     let mut buf = vec![0u8; RECV_BUFFER];
     let n = io::Read::read(&mut socket, &mut buf)?;
-    Ok(buf.get(..n).and_then(parse_ipv4))
-}
-
-/// Splits an IPv4 packet into a [`ReceivedPacket`]; `None` if malformed.
-pub fn parse_ipv4(packet: &[u8]) -> Option<ReceivedPacket> {
-    let first = *packet.first()?;
-    if first >> 4 != 4 {
-        return None;
-    }
-    let header_len = usize::from(first & 0x0f) * 4;
-    let total_len = usize::from(u16::from_be_bytes([*packet.get(2)?, *packet.get(3)?]));
-    if header_len < 20 || total_len < header_len || total_len > packet.len() {
-        return None;
-    }
-    let ttl = *packet.get(8)?;
-    let src: [u8; 4] = packet.get(12..16)?.try_into().ok()?;
-    let dst: [u8; 4] = packet.get(16..20)?.try_into().ok()?;
-    Some(ReceivedPacket {
-        src: IpAddr::V4(Ipv4Addr::from(src)),
-        dst: IpAddr::V4(Ipv4Addr::from(dst)),
-        ttl,
-        payload: packet.get(header_len..total_len)?.to_vec(),
-    })
+    Ok(buf.get(..n).and_then(|packet| {
+        let header = Ipv4Header::parse(packet).ok()?;
+        (header.protocol == IP_PROTOCOL_VRRP).then(|| ReceivedPacket {
+            src: IpAddr::V4(header.src),
+            dst: IpAddr::V4(header.dst),
+            ttl: header.ttl,
+            payload: header.payload.to_vec(),
+        })
+    }))
 }
 
 /// An IPv6 raw socket delivers only the payload; source from the address,
@@ -411,48 +398,4 @@ fn recv_v6(fd: i32) -> io::Result<Option<ReceivedPacket>> {
         ttl,
         payload: payload.to_vec(),
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_keepalived_ipv4_header() {
-        // 45c0 0020 0001 0000 ff70 147c c612000c e0000012 + 12-byte VRRPv3 advert
-        let mut packet = vec![
-            0x45, 0xc0, 0x00, 0x20, 0x00, 0x01, 0x00, 0x00, 0xff, 0x70, 0x14, 0x7c, 198, 18, 0, 12,
-            224, 0, 0, 18,
-        ];
-        packet.extend_from_slice(&[
-            0x31, 0x34, 0x96, 0x01, 0x00, 0x32, 0xcb, 0x05, 198, 18, 0, 210,
-        ]);
-        let parsed = parse_ipv4(&packet).unwrap();
-        assert_eq!(parsed.src, "198.18.0.12".parse::<IpAddr>().unwrap());
-        assert_eq!(parsed.dst, "224.0.0.18".parse::<IpAddr>().unwrap());
-        assert_eq!(parsed.ttl, 255);
-        assert_eq!(parsed.payload.len(), 12);
-        assert_eq!(parsed.payload.first(), Some(&0x31));
-    }
-
-    #[test]
-    fn rejects_malformed_ipv4() {
-        assert_eq!(parse_ipv4(&[]), None);
-        assert_eq!(parse_ipv4(&[0x45; 10]), None);
-        // Version 6 in an IPv4 socket.
-        let mut packet = [0u8; 20];
-        packet[0] = 0x65;
-        assert_eq!(parse_ipv4(&packet), None);
-        // Total length beyond what arrived.
-        packet[0] = 0x45;
-        packet[3] = 40;
-        assert_eq!(parse_ipv4(&packet), None);
-        // Header length 4 words (< 20 bytes).
-        packet[0] = 0x44;
-        packet[3] = 20;
-        assert_eq!(parse_ipv4(&packet), None);
-        // Header length longer than the total length.
-        packet[0] = 0x4f;
-        assert_eq!(parse_ipv4(&packet), None);
-    }
 }
