@@ -31,7 +31,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Env, Serialized};
 use figment::value::{Dict, Value};
 use serde::de::DeserializeOwned;
 
@@ -183,7 +183,35 @@ fn load_text(text: &str, file: &Path, env: bool) -> Result<Loaded, ConfigError> 
             });
         }
     };
-    let mut figment = Figment::from(Toml::string(text));
+    // The text is parsed once, by the parser that also records lines, and
+    // handed to figment as data, so both always agree on what is valid TOML.
+    let table: toml::Table = match toml::from_str(text) {
+        Ok(t) => t,
+        Err(e) => {
+            let line = e.span().map_or(1, |s| {
+                text.get(..s.start)
+                    .unwrap_or_default()
+                    .lines()
+                    .count()
+                    .max(1)
+            });
+            return Err(ConfigError::Invalid {
+                path: file.to_path_buf(),
+                errors: vec![Invalid {
+                    origin: Origin::File {
+                        path: file.to_path_buf(),
+                        line: Some(line),
+                    },
+                    key: String::new(),
+                    problem: Problem::Syntax {
+                        message: e.message().to_string(),
+                    },
+                }],
+                warnings: Vec::new(),
+            });
+        }
+    };
+    let mut figment = Figment::from(Serialized::defaults(table));
     if env {
         figment = figment.merge(
             Env::prefixed(ENV_PREFIX)
@@ -236,7 +264,9 @@ fn from_figment(source: &Source<'_>, base: &[String], err: figment::Error, out: 
         path.extend(e.path.iter().cloned());
         let problem = match &e.kind {
             Kind::UnknownField(field, expected) => {
-                path.push(field.clone());
+                if path.last() != Some(field) {
+                    path.push(field.clone());
+                }
                 Problem::UnknownKey {
                     key: field.clone(),
                     suggestion: nearest(field, expected.iter().copied()),
