@@ -25,7 +25,7 @@ pub enum Error {
         interface: String,
         /// The rtnetlink error.
         #[source]
-        source: rtnetlink::Error,
+        source: Box<rtnetlink::Error>,
     },
     /// Adding an address failed (other than "already there").
     #[error("cannot add {address} to {interface}: {source}")]
@@ -36,7 +36,7 @@ pub enum Error {
         address: String,
         /// The rtnetlink error.
         #[source]
-        source: rtnetlink::Error,
+        source: Box<rtnetlink::Error>,
     },
     /// Removing an address failed (other than "not there").
     #[error("cannot remove {address} from {interface}: {source}")]
@@ -47,7 +47,7 @@ pub enum Error {
         address: IpAddr,
         /// The rtnetlink error.
         #[source]
-        source: rtnetlink::Error,
+        source: Box<rtnetlink::Error>,
     },
     /// Listing an interface's addresses failed.
     #[error("cannot list the addresses of {interface}: {source}")]
@@ -56,7 +56,7 @@ pub enum Error {
         interface: String,
         /// The rtnetlink error.
         #[source]
-        source: rtnetlink::Error,
+        source: Box<rtnetlink::Error>,
     },
     /// A prefix length out of range for the address family.
     #[error("{address}/{prefix_len}: prefix length must be at most {max}")]

@@ -222,7 +222,7 @@ impl Netlink {
             .await
             .map_err(|source| Error::LinkQuery {
                 interface: "*".to_owned(),
-                source,
+                source: Box::new(source),
             })?;
         Ok(messages.iter().map(Interface::from_message).collect())
     }
@@ -310,7 +310,7 @@ impl Netlink {
             Err(source) => Err(Error::AddAddress {
                 interface: interface.to_owned(),
                 address: format!("{}/{}", address.addr, address.prefix_len),
-                source,
+                source: Box::new(source),
             }),
         }
     }
@@ -343,7 +343,7 @@ impl Netlink {
                     return Err(Error::RemoveAddress {
                         interface: link.name.clone(),
                         address,
-                        source,
+                        source: Box::new(source),
                     });
                 }
             }
@@ -381,7 +381,7 @@ impl Netlink {
             .await
             .map_err(|source| Error::ListAddresses {
                 interface: link.name.clone(),
-                source,
+                source: Box::new(source),
             })
     }
 }
@@ -396,7 +396,7 @@ async fn first_link(
         Err(e) if netlink_errno(&e) == Some(libc::ENODEV) => Ok(None),
         Err(source) => Err(Error::LinkQuery {
             interface: label.to_owned(),
-            source,
+            source: Box::new(source),
         }),
     }
 }
