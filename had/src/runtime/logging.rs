@@ -5,11 +5,11 @@ use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 /// Install the global subscriber: one line per event on stderr, filtered by
-/// `HAD_LOG` (then `RUST_LOG`), `info` by default. Calling it twice is harmless.
+/// `RUST_LOG`, `info` by default. Calling it twice is harmless. (Not a
+/// `HAD_*` variable: those are configuration overrides.)
 pub fn init() {
-    let filter = std::env::var("HAD_LOG")
+    let filter = std::env::var("RUST_LOG")
         .ok()
-        .or_else(|| std::env::var("RUST_LOG").ok())
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
