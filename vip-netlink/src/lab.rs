@@ -37,8 +37,8 @@
 //!     return; // not root or no `ip`: skipped with a message (a failure under CI=true)
 //! }
 //! let lab = Lab::new("doc", 2).expect("build lab");
-//! let out = lab.exec(0, &["ping", "-c1", "-W1", &lab.node(1).ipv4.to_string()]).unwrap();
-//! assert!(out.contains("1 received"));
+//! let out = lab.exec(0, &["ip", "-o", "addr", "show", "dev", "eth0"]).unwrap();
+//! assert!(out.contains("198.18.0.11/24"));
 //! // Run Rust code (a tokio current_thread runtime, say) inside node 1:
 //! let addrs = lab.run_in(1, || std::fs::read_to_string("/proc/net/if_inet6")).unwrap();
 //! assert!(addrs.unwrap().contains("eth0"));

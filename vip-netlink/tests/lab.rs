@@ -1,5 +1,6 @@
 //! The lab itself: addresses, reachability, fault knobs and teardown.
 
+use std::net::{IpAddr, SocketAddr, SocketAddrV6, TcpStream};
 use std::time::{Duration, Instant};
 use vip_netlink::lab::{self, Lab};
 
@@ -18,12 +19,34 @@ fn namespaces_with(prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// One echo reply within 3 s, trying again after failures: a neighbour
-/// entry left FAILED by a partition makes the first try fail at once.
-fn ping(lab: &Lab, from: usize, to: &str) -> bool {
+/// Whether node `from` can reach `to`: a TCP connection attempt to a closed
+/// port (9, discard) is answered by a reset when the path works, and times
+/// out or fails with "unreachable" when it does not. No tool needed (a
+/// fresh CI machine may lack ping).
+fn answers(lab: &Lab, from: usize, to: IpAddr, timeout: Duration) -> bool {
+    lab.run_in(from, move || {
+        let addr = match to {
+            IpAddr::V6(v6) if v6.is_unicast_link_local() => {
+                let ifindex = nix::net::if_::if_nametoindex("eth0").unwrap();
+                SocketAddr::V6(SocketAddrV6::new(v6, 9, 0, ifindex))
+            }
+            other => SocketAddr::new(other, 9),
+        };
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(_) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionRefused,
+        }
+    })
+    .unwrap()
+}
+
+/// Reachable within 3 s, trying again after failures: a neighbour entry
+/// left FAILED by a partition makes the first tries fail at once.
+fn ping(lab: &Lab, from: usize, to: impl Into<IpAddr>) -> bool {
+    let to = to.into();
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
-        if lab.exec(from, &["ping", "-c1", "-W1", to]).is_ok() {
+        if answers(lab, from, to, Duration::from_secs(1)) {
             return true;
         }
         if Instant::now() >= deadline {
@@ -33,9 +56,9 @@ fn ping(lab: &Lab, from: usize, to: &str) -> bool {
     }
 }
 
-/// No echo reply within 1 s.
-fn silent(lab: &Lab, from: usize, to: &str) -> bool {
-    lab.exec(from, &["ping", "-c1", "-W1", to]).is_err()
+/// Not reachable: no answer within 1 s.
+fn silent(lab: &Lab, from: usize, to: impl Into<IpAddr>) -> bool {
+    !answers(lab, from, to.into(), Duration::from_secs(1))
 }
 
 #[test]
@@ -56,10 +79,11 @@ fn nodes_reach_each_other_over_ipv4_ipv6_and_link_local() {
     }
     assert_eq!(lab.node(0).ipv4.to_string(), "198.18.0.11");
     assert_eq!(lab.node(2).ipv6.to_string(), "2001:db8::13");
-    assert!(ping(&lab, 0, &lab.node(1).ipv4.to_string()));
-    assert!(ping(&lab, 2, &lab.node(0).ipv6.to_string()));
-    let ll = format!("{}%eth0", lab.node(1).ipv6_link_local);
-    assert!(ping(&lab, 0, &ll));
+    assert!(ping(&lab, 0, lab.node(1).ipv4));
+    assert!(ping(&lab, 2, lab.node(0).ipv6));
+    assert!(ping(&lab, 0, lab.node(1).ipv6_link_local));
+    // An address nobody holds does not answer (the check can fail).
+    assert!(silent(&lab, 0, std::net::Ipv4Addr::new(198, 18, 0, 99)));
     // The host never sees the lab's interfaces.
     let host = std::process::Command::new("ip")
         .args(["-o", "link"])
@@ -74,23 +98,23 @@ fn link_down_up_and_carrier() {
     let Some(lab) = Lab::for_test("link", 2) else {
         return;
     };
-    let peer = lab.node(1).ipv4.to_string();
+    let peer = lab.node(1).ipv4;
     lab.link_down(0).unwrap();
-    assert!(silent(&lab, 0, &peer));
+    assert!(silent(&lab, 0, peer));
     lab.link_up(0).unwrap();
     // IPv6 addresses survive a down/up (keep_addr_on_down).
     let addrs = lab
         .exec(0, &["ip", "-o", "addr", "show", "dev", "eth0"])
         .unwrap();
     assert!(addrs.contains("2001:db8::11/64"), "{addrs}");
-    assert!(ping(&lab, 0, &peer));
+    assert!(ping(&lab, 0, peer));
     lab.carrier_down(0).unwrap();
     let link = lab
         .exec(0, &["ip", "-o", "link", "show", "dev", "eth0"])
         .unwrap();
     assert!(link.contains("NO-CARRIER"), "{link}");
     lab.carrier_up(0).unwrap();
-    assert!(ping(&lab, 0, &peer));
+    assert!(ping(&lab, 0, peer));
 }
 
 #[test]
@@ -98,14 +122,14 @@ fn partition_and_heal() {
     let Some(lab) = Lab::for_test("part", 3) else {
         return;
     };
-    let ip = |i: usize| lab.node(i).ipv4.to_string();
+    let ip = |i: usize| lab.node(i).ipv4;
     lab.partition(&[0], &[1, 2]).unwrap();
-    assert!(silent(&lab, 0, &ip(1)));
-    assert!(silent(&lab, 0, &ip(2)));
-    assert!(ping(&lab, 1, &ip(2)));
+    assert!(silent(&lab, 0, ip(1)));
+    assert!(silent(&lab, 0, ip(2)));
+    assert!(ping(&lab, 1, ip(2)));
     lab.heal().unwrap();
-    assert!(ping(&lab, 0, &ip(1)));
-    assert!(ping(&lab, 0, &ip(2)));
+    assert!(ping(&lab, 0, ip(1)));
+    assert!(ping(&lab, 0, ip(2)));
     assert!(
         lab.partition(&[0, 1], &[1]).is_err(),
         "overlap must be refused"
@@ -129,21 +153,20 @@ fn netem_adds_delay_where_the_kernel_has_it() {
         eprintln!("skipping netem timing: this kernel has no sch_netem");
         return;
     }
+    let peer = lab.node(1).ipv4;
+    assert!(ping(&lab, 0, peer)); // neighbour resolved before timing
     lab.netem(0, 0.0, Duration::from_millis(50)).unwrap();
-    let out = lab
-        .exec(0, &["ping", "-c1", "-W2", &lab.node(1).ipv4.to_string()])
-        .unwrap();
-    let rtt: f64 = out
-        .split("time=")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|s| s.parse().ok())
-        .unwrap();
-    assert!(rtt >= 45.0, "rtt {rtt} ms with 50 ms netem delay");
+    let start = Instant::now();
+    assert!(answers(&lab, 0, peer.into(), Duration::from_secs(2)));
+    let rtt = start.elapsed();
+    assert!(
+        rtt >= Duration::from_millis(45),
+        "rtt {rtt:?} with 50 ms netem delay"
+    );
     lab.netem(0, 100.0, Duration::ZERO).unwrap();
-    assert!(silent(&lab, 0, &lab.node(1).ipv4.to_string()));
+    assert!(silent(&lab, 0, peer));
     lab.clear_netem(0).unwrap();
-    assert!(ping(&lab, 0, &lab.node(1).ipv4.to_string()));
+    assert!(ping(&lab, 0, peer));
 }
 
 #[test]
