@@ -553,7 +553,11 @@ impl Importer {
                     "no_track" | "home" | "-nodad" | "nodad" | "noprefixroute" | "autojoin" => {
                         self.note(st, format!("`{w}` is not supported by had; dropped"));
                     }
-                    other => self.problem(st.file, st.line, format!("unexpected {other:?} in an address (allowed: ADDR[/PREFIX] [dev IFACE] [label NAME])")),
+                    other => {
+                        self.problem(st.file, st.line, format!("unexpected {other:?} in an address (allowed: ADDR[/PREFIX] [dev IFACE] [label NAME])"));
+                        // One error per line: the words after it are not worth guessing at.
+                        break;
+                    }
                 }
             }
             match kept.join(" ").parse::<VirtualAddress>() {
