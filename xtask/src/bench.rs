@@ -1,0 +1,572 @@
+//! `cargo xtask bench proxy`: had's proxy against HAProxy, nginx and Apache.
+//!
+//! Every proxy under test is pinned with `taskset` to the same single CPU;
+//! the two nginx members and wrk share the other CPU. Runs are interleaved
+//! (proxy after proxy, round after round) so a noisy neighbour hurts all of
+//! them alike, and each proxy is started fresh for each run. Everything is
+//! on 127.0.0.1; configs go to a temporary directory; processes are started
+//! and stopped by PID.
+
+use std::fmt::Write as _;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+
+/// `cargo xtask bench ...`.
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// had's lb-proxy vs HAProxy, nginx and Apache as round-robin reverse proxies.
+    Proxy(ProxyArgs),
+}
+
+/// Options of `bench proxy`.
+#[derive(Args)]
+struct ProxyArgs {
+    /// Seconds of measured load per run (after a 1 s warm-up).
+    #[arg(long, default_value_t = 6)]
+    duration: u64,
+    /// Interleaved rounds; the table shows the median of the rounds.
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
+    /// Client connection counts to run.
+    #[arg(long, value_delimiter = ',', default_value = "50,400")]
+    conns: Vec<u32>,
+    /// CPU for the proxies under test.
+    #[arg(long, default_value_t = 0)]
+    proxy_cpu: u32,
+    /// CPU for wrk and the nginx members.
+    #[arg(long, default_value_t = 1)]
+    client_cpu: u32,
+    /// Only these proxies (had, had+log, haproxy, nginx, apache).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+/// Entry point.
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.what {
+        What::Proxy(a) => proxy(&a),
+    }
+}
+
+const MEMBER_PORTS: [u16; 2] = [18_481, 18_482];
+const FRONT_PORT: u16 = 18_480;
+
+/// A process tree we started, stopped by PID on drop.
+struct Proc {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn spawn(
+        name: &str,
+        cpu: u32,
+        program: &Path,
+        args: &[String],
+        log: &Path,
+    ) -> anyhow::Result<Self> {
+        let out = std::fs::File::create(log)?;
+        let child = Command::new("taskset")
+            .arg("-c")
+            .arg(cpu.to_string())
+            .arg(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .with_context(|| format!("start {name} ({})", program.display()))?;
+        Ok(Self {
+            name: name.to_owned(),
+            child,
+            log: log.to_owned(),
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory of the process and its children, in KiB.
+    fn rss_kib(&self) -> u64 {
+        rss_tree_kib(self.pid())
+    }
+
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status();
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("{} did not stop on SIGTERM; killing", self.name);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.stop();
+        }
+    }
+}
+
+/// Resident memory of `root` and its direct children, in KiB.
+fn rss_tree_kib(root: u32) -> u64 {
+    let mut pids = vec![root];
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Fields after the parenthesised command: state, ppid, ...
+            let ppid = stat
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.split(' ').nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(root) {
+                pids.push(pid);
+            }
+        }
+    }
+    pids.iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
+        .filter_map(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .sum()
+}
+
+fn wait_for_port(port: u16, proc: &mut Proc) -> anyhow::Result<()> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = proc.child.try_wait() {
+            let log = std::fs::read_to_string(&proc.log).unwrap_or_default();
+            bail!("{} exited early ({status}): {}", proc.name, log.trim());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("{} is not listening on {port}", proc.name)
+}
+
+/// The proxies under test.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Had,
+    HadLog,
+    Haproxy,
+    Nginx,
+    Apache,
+}
+
+impl Kind {
+    const ALL: [Self; 5] = [
+        Self::Had,
+        Self::Haproxy,
+        Self::Nginx,
+        Self::Apache,
+        Self::HadLog,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Had => "had",
+            Self::HadLog => "had+log",
+            Self::Haproxy => "haproxy",
+            Self::Nginx => "nginx",
+            Self::Apache => "apache",
+        }
+    }
+}
+
+struct Env {
+    dir: PathBuf,
+    had_bin: PathBuf,
+    proxy_cpu: u32,
+}
+
+fn member_urls() -> Vec<String> {
+    MEMBER_PORTS
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect()
+}
+
+fn start_members(dir: &Path, cpu: u32) -> anyhow::Result<Proc> {
+    let conf = dir.join("members.conf");
+    let mut servers = String::new();
+    for (i, p) in MEMBER_PORTS.iter().enumerate() {
+        let _ = writeln!(
+            servers,
+            "  server {{ listen 127.0.0.1:{p}; location / {{ default_type text/plain; return 200 \"member {i}: a small page standing in for a backend response\\n\"; }} }}"
+        );
+    }
+    std::fs::write(
+        &conf,
+        format!(
+            "worker_processes 1;\ndaemon off;\npid {dir}/members.pid;\nerror_log {dir}/members_error.log;\nevents {{ worker_connections 4096; }}\nhttp {{\n  access_log off;\n  keepalive_requests 1000000;\n  keepalive_timeout 60s;\n{servers}}}\n",
+            dir = dir.display()
+        ),
+    )?;
+    let mut p = Proc::spawn(
+        "nginx members",
+        cpu,
+        Path::new("/usr/sbin/nginx"),
+        &["-c".into(), conf.display().to_string()],
+        &dir.join("members.log"),
+    )?;
+    for port in MEMBER_PORTS {
+        wait_for_port(port, &mut p)?;
+    }
+    Ok(p)
+}
+
+fn start_proxy(kind: Kind, env: &Env) -> anyhow::Result<Proc> {
+    let dir = &env.dir;
+    let d = dir.display();
+    let [m1, m2] = MEMBER_PORTS;
+    let (program, args): (PathBuf, Vec<String>) = match kind {
+        Kind::Had | Kind::HadLog => {
+            let mut args = Vec::new();
+            if kind == Kind::HadLog {
+                args.push("--access-log".into());
+                args.push(dir.join("had_access.log").display().to_string());
+            }
+            args.push(format!("127.0.0.1:{FRONT_PORT}"));
+            args.extend(member_urls());
+            (env.had_bin.clone(), args)
+        }
+        Kind::Haproxy => {
+            let conf = dir.join("haproxy.cfg");
+            std::fs::write(
+                &conf,
+                format!(
+                    "global\n  nbthread 1\n  maxconn 4096\n\ndefaults\n  mode http\n  option http-keep-alive\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\nfrontend fe\n  bind 127.0.0.1:{FRONT_PORT}\n  default_backend mycluster\n\nbackend mycluster\n  balance roundrobin\n  server m1 127.0.0.1:{m1}\n  server m2 127.0.0.1:{m2}\n"
+                ),
+            )?;
+            (
+                PathBuf::from("/usr/sbin/haproxy"),
+                vec!["-db".into(), "-f".into(), conf.display().to_string()],
+            )
+        }
+        Kind::Nginx => {
+            let conf = dir.join("nginx_proxy.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "worker_processes 1;\ndaemon off;\npid {d}/nginx_proxy.pid;\nerror_log {d}/nginx_proxy_error.log;\nevents {{ worker_connections 4096; }}\nhttp {{\n  access_log off;\n  keepalive_requests 1000000;\n  upstream mycluster {{ server 127.0.0.1:{m1}; server 127.0.0.1:{m2}; keepalive 128; }}\n  server {{\n    listen 127.0.0.1:{FRONT_PORT};\n    location / {{\n      proxy_pass http://mycluster;\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n      proxy_set_header Host $host;\n    }}\n  }}\n}}\n"
+                ),
+            )?;
+            (
+                PathBuf::from("/usr/sbin/nginx"),
+                vec!["-c".into(), conf.display().to_string()],
+            )
+        }
+        Kind::Apache => {
+            let conf = dir.join("apache.conf");
+            let m = "/usr/lib/apache2/modules";
+            std::fs::write(
+                &conf,
+                format!(
+                    "ServerRoot {d}\nDefaultRuntimeDir {d}\nPidFile {d}/apache.pid\nErrorLog {d}/apache_error.log\nMutex file:{d} default\nListen 127.0.0.1:{FRONT_PORT}\nUser www-data\nGroup www-data\nServerName 127.0.0.1\n\
+LoadModule mpm_event_module {m}/mod_mpm_event.so\nLoadModule authz_core_module {m}/mod_authz_core.so\n\
+LoadModule slotmem_shm_module {m}/mod_slotmem_shm.so\nLoadModule proxy_module {m}/mod_proxy.so\nLoadModule proxy_http_module {m}/mod_proxy_http.so\n\
+LoadModule proxy_balancer_module {m}/mod_proxy_balancer.so\nLoadModule lbmethod_byrequests_module {m}/mod_lbmethod_byrequests.so\n\
+StartServers 1\nServerLimit 1\nThreadLimit 512\nThreadsPerChild 512\nMaxRequestWorkers 512\nMinSpareThreads 1\nMaxSpareThreads 512\n\
+KeepAlive On\nMaxKeepAliveRequests 0\nKeepAliveTimeout 30\n\
+LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b \\\"%{{Referer}}i\\\" \\\"%{{User-Agent}}i\\\"\" combined\n\
+# The seed's section 6, with its two members on loopback.\n\
+<VirtualHost *:{FRONT_PORT}>\n    ServerName 127.0.0.1\n    ProxyPreserveHost On\n    <Proxy \"balancer://mycluster\">\n        BalancerMember http://127.0.0.1:{m1}\n        BalancerMember http://127.0.0.1:{m2}\n        ProxySet lbmethod=byrequests\n    </Proxy>\n    ProxyPass / balancer://mycluster/\n    ProxyPassReverse / balancer://mycluster/\n    ErrorLog {d}/proxy_error.log\n    CustomLog {d}/proxy_access.log combined\n</VirtualHost>\n"
+                ),
+            )?;
+            (
+                PathBuf::from("/usr/sbin/apache2"),
+                vec![
+                    "-f".into(),
+                    conf.display().to_string(),
+                    "-DFOREGROUND".into(),
+                ],
+            )
+        }
+    };
+    let mut p = Proc::spawn(
+        kind.name(),
+        env.proxy_cpu,
+        &program,
+        &args,
+        &dir.join(format!("{}.log", kind.name())),
+    )?;
+    wait_for_port(FRONT_PORT, &mut p)?;
+    Ok(p)
+}
+
+/// One wrk result.
+#[derive(Clone, Copy, Default)]
+struct Sample {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+    rss_idle_kib: u64,
+    rss_load_kib: u64,
+}
+
+fn parse_latency(s: &str) -> Option<f64> {
+    let (num, unit) = s
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map(|i| s.split_at(i))?;
+    let v: f64 = num.parse().ok()?;
+    Some(match unit {
+        "us" => v / 1000.0,
+        "ms" => v,
+        "s" => v * 1000.0,
+        "m" => v * 60_000.0,
+        _ => return None,
+    })
+}
+
+fn wrk(cpu: u32, conns: u32, secs: u64) -> anyhow::Result<Sample> {
+    let out = Command::new("taskset")
+        .args([
+            "-c",
+            &cpu.to_string(),
+            "wrk",
+            "-t1",
+            &format!("-c{conns}"),
+            &format!("-d{secs}s"),
+            "--latency",
+            "--timeout",
+            "5s",
+        ])
+        .arg(format!("http://127.0.0.1:{FRONT_PORT}/"))
+        .output()
+        .context("run wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!("wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let mut s = Sample::default();
+    for line in text.lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["Requests/sec:", v] => s.rps = v.parse().unwrap_or(0.0),
+            ["50%", v] => s.p50_ms = parse_latency(v).unwrap_or(f64::NAN),
+            ["99%", v] => s.p99_ms = parse_latency(v).unwrap_or(f64::NAN),
+            ["Non-2xx", "or", "3xx", "responses:", n] => s.errors += n.parse::<u64>().unwrap_or(0),
+            ["Socket", "errors:", rest @ ..] => {
+                s.errors += rest
+                    .iter()
+                    .filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok())
+                    .sum::<u64>();
+            }
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+fn measure(
+    kind: Kind,
+    env: &Env,
+    client_cpu: u32,
+    conns: u32,
+    secs: u64,
+) -> anyhow::Result<Sample> {
+    let mut p = start_proxy(kind, env)?;
+    std::thread::sleep(Duration::from_millis(300));
+    let rss_idle_kib = p.rss_kib();
+    wrk(client_cpu, conns, 1)?;
+    let pid = p.pid();
+    // RSS under load, sampled half-way through the run.
+    let sampler = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(secs) / 2);
+        rss_tree_kib(pid)
+    });
+    let mut s = wrk(client_cpu, conns, secs)?;
+    s.rss_load_kib = sampler.join().unwrap_or(0);
+    s.rss_idle_kib = rss_idle_kib;
+    p.stop();
+    Ok(s)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => f64::midpoint(v[n / 2 - 1], v[n / 2]),
+    }
+}
+
+fn had_binary() -> anyhow::Result<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("workspace root")?
+        .to_owned();
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    eprintln!("building lb-proxy's example runner (release) ...");
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "lb-proxy",
+            "--example",
+            "proxy",
+        ])
+        .current_dir(&root)
+        .status()
+        .context("cargo build")?;
+    if !status.success() {
+        bail!("building lb-proxy's example failed");
+    }
+    Ok(target.join("release/examples/proxy"))
+}
+
+fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
+    for tool in [
+        "taskset",
+        "wrk",
+        "/usr/sbin/nginx",
+        "/usr/sbin/haproxy",
+        "/usr/sbin/apache2",
+    ] {
+        if Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .map_or(true, |s| !s.success())
+        {
+            bail!("{tool} is not installed (apt-get install wrk nginx haproxy apache2)");
+        }
+    }
+    let kinds: Vec<Kind> = Kind::ALL
+        .into_iter()
+        .filter(|k| a.only.is_empty() || a.only.iter().any(|o| o == k.name()))
+        .collect();
+    let had_bin = had_binary()?;
+    let dir = std::env::temp_dir().join(format!("had-bench-proxy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    // Apache drops privileges to www-data; let it reach its run dir.
+    let _ = Command::new("chmod").arg("0777").arg(&dir).status();
+    let env = Env {
+        dir: dir.clone(),
+        had_bin,
+        proxy_cpu: a.proxy_cpu,
+    };
+    let result = (|| -> anyhow::Result<Vec<(Kind, u32, Vec<Sample>)>> {
+        let _members = start_members(&dir, a.client_cpu)?;
+        let mut results: Vec<(Kind, u32, Vec<Sample>)> = a
+            .conns
+            .iter()
+            .flat_map(|&c| kinds.iter().map(move |&k| (k, c, Vec::new())))
+            .collect();
+        for round in 1..=a.rounds {
+            for &conns in &a.conns {
+                for &kind in &kinds {
+                    let s = measure(kind, &env, a.client_cpu, conns, a.duration)?;
+                    eprintln!(
+                        "round {round} c={conns:<3} {:<8} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}  rss {} KiB idle / {} KiB loaded",
+                        kind.name(),
+                        s.rps,
+                        s.p50_ms,
+                        s.p99_ms,
+                        s.errors,
+                        s.rss_idle_kib,
+                        s.rss_load_kib
+                    );
+                    if let Some(r) = results
+                        .iter_mut()
+                        .find(|(k, c, _)| *k == kind && *c == conns)
+                    {
+                        r.2.push(s);
+                    }
+                }
+            }
+        }
+        Ok(results)
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    let results = result?;
+    println!(
+        "\n`cargo xtask bench proxy --duration {} --rounds {}`: proxies pinned to CPU {}, wrk -t1 and two nginx members on CPU {}, 127.0.0.1; median of {} interleaved rounds.",
+        a.duration, a.rounds, a.proxy_cpu, a.client_cpu, a.rounds
+    );
+    println!(
+        "had = lb-proxy through its release example runner (lb-proxy/examples/proxy.rs); the daemon binary is not wired yet.\n"
+    );
+    println!(
+        "| proxy | conns | req/s | p50 ms | p99 ms | errors | RSS idle KiB | RSS loaded KiB | req/s per round |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    for (kind, conns, samples) in &results {
+        let per_round: Vec<String> = samples.iter().map(|s| format!("{:.0}", s.rps)).collect();
+        println!(
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} |",
+            kind.name(),
+            conns,
+            median(samples.iter().map(|s| s.rps).collect()),
+            median(samples.iter().map(|s| s.p50_ms).collect()),
+            median(samples.iter().map(|s| s.p99_ms).collect()),
+            samples.iter().map(|s| s.errors).sum::<u64>(),
+            samples.iter().map(|s| s.rss_idle_kib).max().unwrap_or(0),
+            samples.iter().map(|s| s.rss_load_kib).max().unwrap_or(0),
+            per_round.join(" / ")
+        );
+    }
+    println!();
+    for &conns in &a.conns {
+        let rps = |k: Kind| {
+            results
+                .iter()
+                .find(|(kk, c, _)| *kk == k && *c == conns)
+                .map(|(_, _, s)| median(s.iter().map(|x| x.rps).collect()))
+        };
+        let p99 = |k: Kind| {
+            results
+                .iter()
+                .find(|(kk, c, _)| *kk == k && *c == conns)
+                .map(|(_, _, s)| median(s.iter().map(|x| x.p99_ms).collect()))
+        };
+        if let (Some(h), Some(x), Some(hp), Some(xp)) = (
+            rps(Kind::Had),
+            rps(Kind::Haproxy),
+            p99(Kind::Had),
+            p99(Kind::Haproxy),
+        ) {
+            println!(
+                "c={conns}: had/HAProxy req/s = {:.2}; p99 had {hp:.2} ms vs HAProxy {xp:.2} ms",
+                h / x
+            );
+        }
+    }
+    Ok(())
+}
