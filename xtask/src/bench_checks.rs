@@ -23,12 +23,26 @@ pub struct BenchChecksArgs {
     /// Check interval and timer period, in milliseconds.
     #[arg(long, default_value_t = 100)]
     interval_ms: u64,
-    /// Seconds measured per phase.
-    #[arg(long, default_value_t = 10)]
+    /// Seconds measured per phase and round.
+    #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Rounds; phases are interleaved across rounds so that load from other
+    /// processes on the machine spreads over all of them.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
 }
 
-/// One phase's measurements.
+/// One phase's raw measurements, accumulated over rounds.
+#[derive(Default)]
+struct Sample {
+    errors: Vec<Duration>,
+    cpu: Duration,
+    wall: Duration,
+    runs: u64,
+    load: Vec<f64>,
+}
+
+/// One phase's results.
 struct Row {
     kind: String,
     cpu_percent: f64,
@@ -36,6 +50,7 @@ struct Row {
     p50: Duration,
     p99: Duration,
     max: Duration,
+    load: f64,
 }
 
 /// Runs the three phases and prints the table.
@@ -59,36 +74,43 @@ pub fn run(args: BenchChecksArgs) -> anyhow::Result<()> {
             Some(Probe::Tcp(listener)),
         ),
     ];
-    let mut rows = Vec::new();
-    for (kind, probe) in phases {
-        let checks: Vec<CheckConfig> = match probe {
-            None => Vec::new(),
-            Some(probe) => (0..args.checks)
-                .map(|i| {
-                    let mut check = CheckConfig::new(format!("bench_{i}"), probe.clone());
-                    check.interval = interval;
-                    check.timeout = interval;
-                    check
-                })
-                .collect(),
-        };
-        let row = runtime.block_on(measure(kind, checks, interval, seconds))?;
-        eprintln!("measured: {}", row.kind);
-        rows.push(row);
+    let mut samples: Vec<Sample> = phases.iter().map(|_| Sample::default()).collect();
+    for round in 1..=args.rounds {
+        for ((kind, probe), sample) in phases.iter().zip(samples.iter_mut()) {
+            let checks: Vec<CheckConfig> = match probe {
+                None => Vec::new(),
+                Some(probe) => (0..args.checks)
+                    .map(|i| {
+                        let mut check = CheckConfig::new(format!("bench_{i}"), probe.clone());
+                        check.interval = interval;
+                        check.timeout = interval;
+                        check
+                    })
+                    .collect(),
+            };
+            runtime.block_on(measure(checks, interval, seconds, sample))?;
+            eprintln!("round {round}/{}: measured {kind}", args.rounds);
+        }
     }
+    let rows: Vec<Row> = phases
+        .into_iter()
+        .zip(samples)
+        .map(|((kind, _), sample)| summarize(kind, sample))
+        .collect();
     println!(
-        "{:<26} {:>8} {:>10} {:>11} {:>11} {:>11}",
-        "checks", "CPU %", "runs/s", "timer p50", "timer p99", "timer max"
+        "{:<26} {:>8} {:>10} {:>11} {:>11} {:>11} {:>9}",
+        "checks", "CPU %", "runs/s", "timer p50", "timer p99", "timer max", "loadavg"
     );
     for row in &rows {
         println!(
-            "{:<26} {:>8.1} {:>10.0} {:>8.2} ms {:>8.2} ms {:>8.2} ms",
+            "{:<26} {:>8.1} {:>10.0} {:>8.2} ms {:>8.2} ms {:>8.2} ms {:>9.2}",
             row.kind,
             row.cpu_percent,
             row.runs_per_second,
             ms(row.p50),
             ms(row.p99),
-            ms(row.max)
+            ms(row.max),
+            row.load
         );
     }
     let worst = rows.iter().map(|r| r.max).max().unwrap_or_default();
@@ -110,11 +132,11 @@ pub fn run(args: BenchChecksArgs) -> anyhow::Result<()> {
 }
 
 async fn measure(
-    kind: String,
     checks: Vec<CheckConfig>,
     interval: Duration,
     seconds: Duration,
-) -> anyhow::Result<Row> {
+    sample: &mut Sample,
+) -> anyhow::Result<()> {
     let (monitor, mut changes) = Monitor::start(checks)?;
     // Drain the change stream as the daemon would.
     let drain = tokio::spawn(async move { while changes.recv().await.is_some() {} });
@@ -126,30 +148,48 @@ async fn measure(
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     ticks.tick().await;
-    let mut errors = Vec::new();
     while started.elapsed() < seconds {
         let scheduled = ticks.tick().await;
-        errors.push(tokio::time::Instant::now().saturating_duration_since(scheduled));
+        let late = tokio::time::Instant::now().saturating_duration_since(scheduled);
+        sample.errors.push(late);
     }
-    let wall = started.elapsed();
-    let cpu = cpu_time()?.saturating_sub(cpu_before);
+    sample.wall += started.elapsed();
+    sample.cpu += cpu_time()?.saturating_sub(cpu_before);
     let runs_after: u64 = monitor.snapshot().iter().map(|c| c.runs).sum();
+    sample.runs += runs_after.saturating_sub(runs_before);
+    sample.load.push(load_average());
     drop(monitor);
     drain.abort();
-    errors.sort();
+    Ok(())
+}
+
+fn summarize(kind: String, mut sample: Sample) -> Row {
+    sample.errors.sort();
+    let errors = &sample.errors;
     let pick = |q: f64| -> Duration {
         let last = errors.len().saturating_sub(1);
         let index = ((last as f64) * q).round() as usize;
         errors.get(index.min(last)).copied().unwrap_or_default()
     };
-    Ok(Row {
+    let wall = sample.wall.as_secs_f64().max(f64::EPSILON);
+    Row {
         kind,
-        cpu_percent: cpu.as_secs_f64() / wall.as_secs_f64() * 100.0,
-        runs_per_second: (runs_after - runs_before) as f64 / wall.as_secs_f64(),
+        cpu_percent: sample.cpu.as_secs_f64() / wall * 100.0,
+        runs_per_second: sample.runs as f64 / wall,
         p50: pick(0.50),
         p99: pick(0.99),
         max: errors.last().copied().unwrap_or_default(),
-    })
+        load: sample.load.iter().sum::<f64>() / sample.load.len().max(1) as f64,
+    }
+}
+
+/// The 1-minute load average: the bench shares the machine, and a loaded
+/// machine delays timers whatever the checks do.
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(f64::NAN)
 }
 
 /// A loopback listener on its own thread that accepts and closes connections.
