@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod bench_checks;
 mod fuzz;
 mod lab;
@@ -19,6 +20,8 @@ struct Cli {
 enum Task {
     /// Build (`up`) or delete (`down`) a network-namespace lab for manual use.
     Lab(lab::LabArgs),
+    /// Measurements: `bench proxy` (had's proxy vs HAProxy, nginx, Apache).
+    Bench(bench::BenchArgs),
     /// Timer error and CPU with 100 script vs 100 built-in checks at 100 ms.
     BenchChecks(bench_checks::BenchChecksArgs),
     /// Run vrrp-core's cargo-fuzz targets for <secs> seconds each.
@@ -29,6 +32,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.task {
         Task::Lab(args) => lab::run(args),
+        Task::Bench(args) => bench::run(args),
         Task::BenchChecks(args) => bench_checks::run(args),
         Task::Fuzz(args) => fuzz::run(args),
     }
