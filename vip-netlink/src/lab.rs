@@ -24,8 +24,10 @@
 //! `eth0`, as an administrator would), [`Lab::carrier_down`] /
 //! [`Lab::carrier_up`] (the bridge port: the node sees its carrier drop),
 //! [`Lab::partition`] / [`Lab::heal`] (move bridge ports onto separate
-//! bridges), and [`Lab::netem`] (`tc netem` loss and delay on a node's
-//! outgoing traffic, when the kernel has `sch_netem`).
+//! bridges), [`Lab::netem`] (`tc netem` loss and delay on a node's
+//! outgoing traffic, when the kernel has `sch_netem`) and [`Lab::loss`]
+//! (random loss of a node's incoming frames with nftables, for kernels
+//! without netem).
 //!
 //! Tests start with the CI rule: [`require`] says whether the lab can run,
 //! printing why not, and panics under `CI=true` instead of skipping.
@@ -71,6 +73,9 @@ pub const MAX_NODES: usize = 200;
 
 /// Where `ip netns` keeps its named namespaces.
 const NETNS_DIR: &str = "/run/netns";
+
+/// The nftables table [`Lab::loss`] uses in a node.
+const LOSS_TABLE: &str = "hadlab_loss";
 
 /// The main bridge in the bridge namespace.
 const MAIN_BRIDGE: &str = "br0";
@@ -155,6 +160,12 @@ pub enum LabError {
         ns: String,
         /// What `ip link` showed for the node side and the bridge side.
         state: String,
+    },
+    /// A loss percentage outside 0..=100.
+    #[error("loss {loss_pct}% is not within 0..=100")]
+    LossOutOfRange {
+        /// The value given.
+        loss_pct: f64,
     },
     /// A node appears in two groups of a partition.
     #[error("node {index} is listed in more than one partition group")]
@@ -816,6 +827,67 @@ impl Lab {
         netem_result(result, "tc qdisc replace … netem")
     }
 
+    /// Drops `loss_pct` percent of the frames arriving at node `i`, at random
+    /// (nftables `numgen random` in a netdev ingress chain on `eth0`).
+    ///
+    /// Loss without `sch_netem` (which some kernels lack): needs the `nft`
+    /// tool (Debian package `nftables`), else [`LabError::Unsupported`].
+    /// Resolution is 0.1 %; replaces any earlier setting; 0 keeps the chain
+    /// but drops nothing (see [`Lab::clear_loss`]).
+    pub fn loss(&self, i: usize, loss_pct: f64) -> Result<(), LabError> {
+        let node = self.node_ref(i)?;
+        if !(0.0..=100.0).contains(&loss_pct) {
+            return Err(LabError::LossOutOfRange { loss_pct });
+        }
+        // The range check makes the per-mille value fit 0..=1000.
+        let per_mille = (loss_pct * 10.0).round() as u32;
+        // numgen yields 0..=999: "< 1000" is out of its range, so 100 % is
+        // a plain drop, and 0 % no rule at all.
+        let rule = match per_mille {
+            0 => String::new(),
+            1000.. => "drop".to_owned(),
+            n => format!("numgen random mod 1000 < {n} drop"),
+        };
+        // "add" then "delete" makes the replacement atomic whether or not
+        // the table existed (nft applies the whole script as one batch).
+        let script = format!(
+            "add table netdev {LOSS_TABLE}\n\
+             delete table netdev {LOSS_TABLE}\n\
+             table netdev {LOSS_TABLE} {{\n\
+             chain ingress {{\n\
+             type filter hook ingress device \"{}\" priority 0; policy accept;\n\
+             {rule}\n\
+             }}\n\
+             }}\n",
+            node.ifname
+        );
+        self.nft(i, &script)
+    }
+
+    /// Removes node `i`'s [`Lab::loss`] setting (no-op if none).
+    pub fn clear_loss(&self, i: usize) -> Result<(), LabError> {
+        let script = format!("add table netdev {LOSS_TABLE}\ndelete table netdev {LOSS_TABLE}\n");
+        self.nft(i, &script)
+    }
+
+    fn nft(&self, i: usize, script: &str) -> Result<(), LabError> {
+        let mut cmd = self.command(i, "nft")?;
+        cmd.args(["-f", "-"]);
+        match run_with_stdin(&mut cmd, script) {
+            Ok(_) => Ok(()),
+            // `ip netns exec` reports a missing program on stderr, exit 255.
+            Err(LabError::Command { stderr, .. })
+                if stderr.contains("No such file") && stderr.contains("nft") =>
+            {
+                Err(LabError::Unsupported {
+                    what: "nftables (the nft tool, Debian package nftables)",
+                    detail: stderr,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Removes node `i`'s netem setting (no-op if none).
     pub fn clear_netem(&self, i: usize) -> Result<(), LabError> {
         let node = self.node_ref(i)?;
@@ -1024,25 +1096,30 @@ fn ip_like(program: &str, args: &[&str]) -> Result<String, LabError> {
 
 /// Runs several `ip` commands in namespace `ns` with one process (`ip -batch -`).
 fn ip_batch(ns: &str, lines: &[String]) -> Result<(), LabError> {
-    let command = format!("ip -n {ns} -batch - <<< {lines:?}");
+    let script = lines.join("\n") + "\n";
+    run_with_stdin(Command::new("ip").args(["-n", ns, "-batch", "-"]), &script).map(drop)
+}
+
+/// Runs a command with `input` on its stdin; its output, or an error if it
+/// could not start or failed.
+fn run_with_stdin(cmd: &mut Command, input: &str) -> Result<Output, LabError> {
+    let command = format!("{} <<< {input:?}", describe(cmd));
     let spawn_err = |source| LabError::Spawn {
         command: command.clone(),
         source,
     };
-    let mut child = Command::new("ip")
-        .args(["-n", ns, "-batch", "-"])
+    let mut child = cmd
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(spawn_err)?;
     if let Some(mut stdin) = child.stdin.take() {
-        let script = lines.join("\n") + "\n";
-        stdin.write_all(script.as_bytes()).map_err(spawn_err)?;
+        stdin.write_all(input.as_bytes()).map_err(spawn_err)?;
     }
     let output = child.wait_with_output().map_err(spawn_err)?;
     if output.status.success() {
-        Ok(())
+        Ok(output)
     } else {
         Err(LabError::Command {
             command,

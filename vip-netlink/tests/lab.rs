@@ -249,3 +249,67 @@ fn stale_namespaces_of_dead_processes_are_deleted() {
     assert!(deleted.contains(&name), "{deleted:?}");
     assert!(namespaces_with(&name).is_empty());
 }
+
+/// Datagrams node `from` sends to node `to` (UDP, port 7000) that arrive,
+/// out of `count`.
+fn datagrams_through(lab: &Lab, from: usize, to: usize, count: usize) -> usize {
+    let dst = SocketAddr::new(IpAddr::V4(lab.node(to).ipv4), 7000);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let listener = lab
+        .spawn_thread_in(to, move || {
+            let socket = std::net::UdpSocket::bind(dst).unwrap();
+            socket
+                .set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            ready_tx.send(()).unwrap();
+            let mut got = 0;
+            let mut buf = [0u8; 16];
+            while socket.recv(&mut buf).is_ok() {
+                got += 1;
+            }
+            got
+        })
+        .unwrap();
+    ready_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    lab.run_in(from, move || {
+        let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        for n in 0..count {
+            socket.send_to(&n.to_be_bytes(), dst).unwrap();
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    })
+    .unwrap();
+    listener.join().unwrap().unwrap()
+}
+
+#[test]
+fn random_loss_with_nftables() {
+    let Some(lab) = Lab::for_test("loss", 2) else {
+        return;
+    };
+    assert!(lab.loss(0, 101.0).is_err(), "out of range refused");
+    // Neighbours resolved before any loss, so only data frames are dropped.
+    assert!(ping(&lab, 1, lab.node(0).ipv4));
+    match lab.loss(0, 100.0) {
+        Err(lab::LabError::Unsupported { what, .. }) => {
+            eprintln!("skipping loss test: {what} missing");
+            return;
+        }
+        other => other.unwrap(),
+    }
+    assert_eq!(datagrams_through(&lab, 1, 0, 50), 0, "100% loss");
+    lab.loss(0, 50.0).unwrap();
+    let got = datagrams_through(&lab, 1, 0, 400);
+    // Binomial(400, 0.5): outside 120..=280 has probability < 1e-15.
+    assert!(
+        (120..=280).contains(&got),
+        "{got} of 400 through at 50% loss"
+    );
+    // Only node 0's incoming traffic is affected.
+    assert_eq!(datagrams_through(&lab, 0, 1, 50), 50);
+    lab.loss(0, 0.0).unwrap();
+    assert_eq!(datagrams_through(&lab, 1, 0, 50), 50, "0% loss");
+    lab.clear_loss(0).unwrap();
+    lab.clear_loss(0).unwrap(); // idempotent
+    assert_eq!(datagrams_through(&lab, 1, 0, 50), 50);
+}
