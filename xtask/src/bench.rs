@@ -27,6 +27,8 @@ pub struct BenchArgs {
 enum What {
     /// had's lb-proxy vs HAProxy, nginx and Apache as round-robin reverse proxies.
     Proxy(ProxyArgs),
+    /// Timer error and CPU with script vs built-in health checks (see bench_checks).
+    Checks(crate::bench_checks::BenchChecksArgs),
 }
 
 /// Options of `bench proxy`.
@@ -56,6 +58,7 @@ struct ProxyArgs {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
         What::Proxy(a) => proxy(&a),
+        What::Checks(a) => crate::bench_checks::run(a),
     }
 }
 

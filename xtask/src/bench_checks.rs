@@ -1,4 +1,4 @@
-//! `cargo xtask bench-checks`: what health checks cost the VRRP timer.
+//! `cargo xtask bench checks` (also `cargo xtask bench-checks`): what health checks cost the VRRP timer.
 //!
 //! Runs a 100 ms tokio interval (a stand-in for the VRRP advert timer) on the
 //! same multi-threaded runtime as N checks at 100 ms, and measures how late
