@@ -164,8 +164,12 @@ impl KeepalivedNode {
         let path = dir.join(format!("k{i}.conf"));
         std::fs::write(&path, conf).unwrap();
         let log = dir.join(format!("k{i}.log"));
-        let pid = dir.join(format!("k{i}.pid"));
-        let vpid = dir.join(format!("k{i}.vrrp.pid"));
+        // Fresh pid files per start: a SIGKILLed keepalived leaves its own,
+        // and its reaped-late children make a restart think it still runs.
+        static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let pid = dir.join(format!("k{i}-{n}.pid"));
+        let vpid = dir.join(format!("k{i}-{n}.vrrp.pid"));
         let mut cmd = lab.command(i, "keepalived").unwrap();
         cmd.args(["-n", "-l", "-D", "-f"])
             .arg(&path)
@@ -173,9 +177,9 @@ impl KeepalivedNode {
             .arg(&pid)
             .arg("-r")
             .arg(&vpid)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::null());
+            .stdin(Stdio::null());
+        let out = std::fs::File::create(&log).unwrap();
+        cmd.stderr(out.try_clone().unwrap()).stdout(out);
         let child = cmd.spawn().unwrap();
         KeepalivedNode {
             child: Some(child),
