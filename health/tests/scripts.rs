@@ -236,3 +236,40 @@ async fn reconfigure_keeps_unchanged_checks() {
     assert!(monitor.reconfigure(vec![dup.clone(), dup]).is_err());
     assert!(monitor.check("keep").is_some());
 }
+
+#[tokio::test]
+async fn dropping_the_monitor_kills_running_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pid");
+    let mut check = CheckConfig::new(
+        "chk_long",
+        Probe::Script(script(&format!(
+            "/bin/sh -c 'echo $$ > {}; exec sleep 10'",
+            pidfile.display()
+        ))),
+    );
+    check.interval = Duration::from_secs(20);
+    check.timeout = Duration::from_secs(20);
+    let (monitor, _changes) = Monitor::start(vec![check]).unwrap();
+    let mut pid = None;
+    for _ in 0..200 {
+        if let Some(p) = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+        {
+            pid = Some(p);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pid = pid.expect("script started");
+    assert!(alive(pid));
+    drop(monitor);
+    for _ in 0..200 {
+        if !alive(pid) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("script {pid} survived the monitor");
+}
