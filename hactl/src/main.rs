@@ -70,7 +70,18 @@ enum ImportCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A usage error is invalid input (exit 1): exit 2 means "daemon unreachable".
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     match cli.command {
         Command::Check { files } => check(&files),
         Command::Import(ImportCommand::Keepalived { file, config_id }) => {

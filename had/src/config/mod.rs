@@ -141,11 +141,12 @@ pub(crate) struct Source<'a> {
 impl Source<'_> {
     /// Where the setting at `path` was written.
     pub(crate) fn origin(&self, path: &[String]) -> Origin {
-        let from_env = !self.lines.contains(path)
-            && self
-                .figment
-                .find_metadata(&path.join("."))
-                .is_some_and(|m| m.name.contains("environment"));
+        // The provider of the merged value: an environment override wins
+        // over the file even where the file writes the key too.
+        let from_env = self
+            .figment
+            .find_metadata(&path.join("."))
+            .is_some_and(|m| m.name.contains("environment"));
         if from_env {
             Origin::Env { var: env_var(path) }
         } else {
@@ -213,10 +214,11 @@ fn load_text(text: &str, file: &Path, env: bool) -> Result<Loaded, ConfigError> 
     };
     let mut figment = Figment::from(Serialized::defaults(table));
     if env {
+        // `lowercase(false)` must come last: figment's `map` resets it.
         figment = figment.merge(
             Env::prefixed(ENV_PREFIX)
-                .lowercase(false)
-                .map(|k| env_key(k.as_str()).into()),
+                .map(|k| env_key(k.as_str()).into())
+                .lowercase(false),
         );
     }
     let source = Source {

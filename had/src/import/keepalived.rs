@@ -402,7 +402,7 @@ impl Importer {
                 "script_user" => {
                     g.script_user = self
                         .arg(st)
-                        .map(|_| st.words.get(1..).unwrap_or_default().join(":"))
+                        .map(|_| st.words.get(1..).unwrap_or_default().join(":"));
                 }
                 "vrrp_version" => {
                     if let Some(v) = self.num(st) {
@@ -421,7 +421,7 @@ impl Importer {
                 }
                 "vrrp_garp_master_refresh" => g.vrrp_garp_master_refresh = self.secs(st),
                 k if GLOBAL_UNSUPPORTED.contains(&k) => {
-                    self.note(st, "not supported by had; dropped")
+                    self.note(st, "not supported by had; dropped");
                 }
                 _ => {
                     let all: Vec<&str> = KNOWN.iter().chain(GLOBAL_UNSUPPORTED).copied().collect();
@@ -478,7 +478,7 @@ impl Importer {
                 "user" => {
                     script.user = self
                         .arg(st)
-                        .map(|_| st.words.get(1..).unwrap_or_default().join(":"))
+                        .map(|_| st.words.get(1..).unwrap_or_default().join(":"));
                 }
                 "init_fail" => script.init_fail = true,
                 _ => self.unknown(st, "vrrp_script", KNOWN),
@@ -648,7 +648,7 @@ impl Importer {
                             inst.authentication = Some(Authentication {
                                 auth_type,
                                 auth_pass,
-                            })
+                            });
                         }
                         _ => self.problem(
                             st.file,
@@ -680,7 +680,7 @@ impl Importer {
                         match v.parse() {
                             Ok(a) => inst.unicast_peer.push(a),
                             Err(_) => {
-                                self.problem(p.file, p.line, format!("{v:?} is not an IP address"))
+                                self.problem(p.file, p.line, format!("{v:?} is not an IP address"));
                             }
                         }
                         if p.words.len() > 1 {
@@ -700,7 +700,7 @@ impl Importer {
                 "notify_stop" => inst.notify_stop = self.command(st),
                 "notify" => inst.notify = self.command(st),
                 k if INSTANCE_UNSUPPORTED.contains(&k) => {
-                    self.note(st, "not supported by had; dropped")
+                    self.note(st, "not supported by had; dropped");
                 }
                 _ => {
                     let all: Vec<&str> = INSTANCE_KNOWN
@@ -750,11 +750,11 @@ impl Importer {
                 "notify_fault" => g.notify_fault = self.command(st),
                 "notify" => g.notify = self.command(st),
                 "smtp_alert" | "global_tracking" | "sync_group_tracking_weight" | "notify_stop" => {
-                    self.note(st, "not supported by had; dropped")
+                    self.note(st, "not supported by had; dropped");
                 }
                 // keepalived 1.x syntax: instance names directly in the group block.
                 _ if st.words.len() == 1 && st.block.is_none() => {
-                    g.group.extend(st.words.iter().cloned())
+                    g.group.extend(st.words.iter().cloned());
                 }
                 _ => self.unknown(
                     st,
@@ -814,7 +814,7 @@ impl Importer {
                 "weight" => t.weight = self.num(st).unwrap_or(0),
                 "delay" => t.delay = self.secs(st),
                 "quorum_max" | "fork_delay" | "terminate_delay" | "full_command" => {
-                    self.note(st, "not supported by had; dropped")
+                    self.note(st, "not supported by had; dropped");
                 }
                 _ => self.unknown(
                     st,
