@@ -564,6 +564,19 @@ pub enum FileEffect {
     Delta(i32),
 }
 
+impl FileEffect {
+    /// The `(weight, healthy)` pair that keepalived's script arithmetic
+    /// (a positive weight counts while healthy, a negative one while failed,
+    /// weight 0 failed = FAULT) turns into this same effect, so a consumer
+    /// can treat a tracked file like any other tracked check.
+    pub fn as_weight_and_health(self) -> (i32, bool) {
+        match self {
+            Self::Fault => (0, false),
+            Self::Delta(delta) => (delta, delta >= 0),
+        }
+    }
+}
+
 /// keepalived's `track_file` rule: with weight 0, a non-zero value is FAULT
 /// and 0 is OK (inverted by `reverse`); otherwise `value × weight` (negated by
 /// `reverse`) clamped to -254..=253, where -254 means FAULT.
@@ -700,6 +713,10 @@ mod tests {
         assert_eq!(track_file_effect(100, 10, false), FileEffect::Delta(253));
         assert_eq!(track_file_effect(-100, 10, false), FileEffect::Fault);
         assert_eq!(track_file_effect(-253, 1, false), FileEffect::Delta(-253));
+        assert_eq!(FileEffect::Fault.as_weight_and_health(), (0, false));
+        assert_eq!(FileEffect::Delta(0).as_weight_and_health(), (0, true));
+        assert_eq!(FileEffect::Delta(30).as_weight_and_health(), (30, true));
+        assert_eq!(FileEffect::Delta(-50).as_weight_and_health(), (-50, false));
     }
 
     #[test]
