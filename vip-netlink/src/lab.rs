@@ -685,24 +685,34 @@ impl Lab {
 
     /// Starts `argv` inside node `i` and returns the running child.
     ///
-    /// Returns once the child runs inside the node (or has exited). Stdin is
-    /// null; stdout and stderr are inherited (use [`Lab::command`] for pipes). The test owns the child and should kill and wait for it;
-    /// if it is still running inside the lab when the lab is dropped, it is
-    /// killed then (checked by PID and network namespace, so a recycled PID
-    /// is never hit).
+    /// Stdin is null; stdout and stderr are inherited (for pipes, build the
+    /// command with [`Lab::command`] and start it with
+    /// [`Lab::spawn_command`]). See [`Lab::spawn_command`] for the rest.
     pub fn spawn(&self, i: usize, argv: &[&str]) -> Result<Child, LabError> {
         let (program, args) = split_argv(argv)?;
         let mut cmd = self.command(i, program)?;
         cmd.args(args).stdin(Stdio::null());
+        self.spawn_command(i, &mut cmd)
+    }
+
+    /// Starts `cmd`, made by [`Lab::command`]`(i, …)` and configured by the
+    /// caller (args, env, stdio), and returns the running child.
+    ///
+    /// Returns once the child runs inside the node (or has exited). The test
+    /// owns the child and should kill and wait for it; if it is still
+    /// running inside the lab when the lab is dropped, it is killed then
+    /// (checked by PID *and* network namespace, so a recycled PID is never
+    /// hit). Processes the child itself starts are not tracked.
+    pub fn spawn_command(&self, i: usize, cmd: &mut Command) -> Result<Child, LabError> {
+        let node_ino = namespace_inode(&Path::new(NETNS_DIR).join(&self.node_ref(i)?.ns));
         let mut child = cmd.spawn().map_err(|source| LabError::Spawn {
-            command: describe(&cmd),
+            command: describe(cmd),
             source,
         })?;
         lock(&self.spawned).push(child.id());
         // `ip netns exec` enters the namespace and then execs the program;
         // wait (bounded) until it has, so the caller can rely on the child
         // being inside the node, and so Drop can recognise it.
-        let node_ino = namespace_inode(&Path::new(NETNS_DIR).join(&self.node_ref(i)?.ns));
         let proc_ns = Path::new("/proc")
             .join(child.id().to_string())
             .join("ns/net");

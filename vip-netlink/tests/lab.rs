@@ -176,7 +176,9 @@ fn exec_spawn_and_run_in() {
     };
     let err = lab.exec(0, &["false"]).unwrap_err();
     assert!(err.to_string().contains("false"), "{err}");
-    let mut child = lab.spawn(1, &["sleep", "30"]).unwrap();
+    let mut cmd = lab.command(1, "sleep").unwrap();
+    cmd.arg("30").stdout(std::process::Stdio::piped());
+    let mut child = lab.spawn_command(1, &mut cmd).unwrap();
     let pid = child.id();
     let ns_of_child = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
     let ns_of_node = lab
