@@ -150,7 +150,10 @@ impl Demo {
              \x20 curl http://127.0.0.1:{m}/metrics\n\
              \x20 kill -HUP {pid}                        # reload\n\
              \x20 Ctrl-C or kill -TERM {pid}             # graceful stop\n",
-            b = self.backends.first().map_or_else(String::new, ToString::to_string),
+            b = self
+                .backends
+                .first()
+                .map_or_else(String::new, ToString::to_string),
             m = self.metrics_port,
             pid = std::process::id(),
         )
@@ -167,14 +170,16 @@ pub async fn backend(name: &'static str) -> std::io::Result<(SocketAddr, JoinHan
                 continue;
             };
             tokio::spawn(async move {
-                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| async move {
-                    let body = format!(
-                        "hello from backend {name} ({addr}): {} {}\n",
-                        req.method(),
-                        req.uri()
-                    );
-                    Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(body))))
-                });
+                let svc = service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| async move {
+                        let body = format!(
+                            "hello from backend {name} ({addr}): {} {}\n",
+                            req.method(),
+                            req.uri()
+                        );
+                        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(body))))
+                    },
+                );
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), svc)
                     .await;
@@ -194,7 +199,10 @@ mod tests {
             8080,
             9273,
             Path::new("/tmp/x/had.sock"),
-            &["127.0.0.1:1".parse().unwrap(), "127.0.0.1:2".parse().unwrap()],
+            &[
+                "127.0.0.1:1".parse().unwrap(),
+                "127.0.0.1:2".parse().unwrap(),
+            ],
         );
         let loaded = crate::config::parse_str(&text, "demo.toml").expect("valid demo config");
         assert!(loaded.config.vrrp_instance.is_empty());

@@ -109,17 +109,13 @@ impl Collector for Snapshot {
             e,
             "had_vrrp_state",
             "VRRP state: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT",
-            s.instances
-                .iter()
-                .map(|i| (inst(i), i.state.gauge_value())),
+            s.instances.iter().map(|i| (inst(i), i.state.gauge_value())),
         )?;
         gauge(
             e,
             "had_vrrp_priority",
             "Configured VRRP priority",
-            s.instances
-                .iter()
-                .map(|i| (inst(i), i64::from(i.priority))),
+            s.instances.iter().map(|i| (inst(i), i64::from(i.priority))),
         )?;
         gauge(
             e,
@@ -296,11 +292,7 @@ async fn scrape(
         Ok(r)
     };
     if req.uri().path() != "/metrics" {
-        return reply(
-            StatusCode::NOT_FOUND,
-            "text/plain",
-            "try /metrics\n".into(),
-        );
+        return reply(StatusCode::NOT_FOUND, "text/plain", "try /metrics\n".into());
     }
     let (tx, rx) = oneshot::channel();
     let call = ControlCall {
@@ -398,7 +390,10 @@ mod tests {
         ] {
             assert!(t.lines().any(|l| l == line), "missing {line:?} in\n{t}");
         }
-        assert!(t.contains("# TYPE had_vrrp_transitions_total counter"), "{t}");
+        assert!(
+            t.contains("# TYPE had_vrrp_transitions_total counter"),
+            "{t}"
+        );
         assert!(
             t.contains("# TYPE had_proxy_member_latency_seconds histogram"),
             "{t}"

@@ -42,8 +42,14 @@ impl std::fmt::Debug for Plan {
             .field("router_id", &self.router_id)
             .field("control_socket", &self.control_socket)
             .field("metrics_listen", &self.metrics_listen)
-            .field("instances", &self.instances.iter().map(|i| &i.name).collect::<Vec<_>>())
-            .field("checks", &self.checks.iter().map(|c| &c.name).collect::<Vec<_>>())
+            .field(
+                "instances",
+                &self.instances.iter().map(|i| &i.name).collect::<Vec<_>>(),
+            )
+            .field(
+                "checks",
+                &self.checks.iter().map(|c| &c.name).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -148,7 +154,6 @@ pub struct Tracked {
     pub weight: i32,
 }
 
-
 impl Plan {
     /// A plan with nothing to run but the control socket at `control_socket`.
     pub fn empty(router_id: impl Into<String>, control_socket: impl Into<PathBuf>) -> Plan {
@@ -235,7 +240,12 @@ pub fn from_config(loaded: &crate::config::Loaded) -> Result<Plan, PlanError> {
     };
     for (name, s) in &cfg.vrrp_script {
         let what = format!("vrrp_script.{name}");
-        let cmd = health::ScriptCommand::parse(&what, &s.script, run_as(s.user.as_ref()).as_ref(), security)?;
+        let cmd = health::ScriptCommand::parse(
+            &what,
+            &s.script,
+            run_as(s.user.as_ref()).as_ref(),
+            security,
+        )?;
         let mut c = health::CheckConfig::new(name.clone(), health::Probe::Script(cmd));
         timing(&mut c, s.interval, s.effective_timeout(), s.rise, s.fall);
         c.weight = weight(s.weight);
@@ -307,7 +317,11 @@ pub fn from_config(loaded: &crate::config::Loaded) -> Result<Plan, PlanError> {
         } else {
             vrrp_core::Version::V3
         };
-        let family = if vi.is_ipv6() { IpFamily::V6 } else { IpFamily::V4 };
+        let family = if vi.is_ipv6() {
+            IpFamily::V6
+        } else {
+            IpFamily::V4
+        };
         let mut core = vrrp_core::InstanceConfig::new(
             vi.vrid(),
             match family {
@@ -325,7 +339,9 @@ pub fn from_config(loaded: &crate::config::Loaded) -> Result<Plan, PlanError> {
         core.preempt_delay = vi.preempt_delay;
         core.accept_mode = vi.accept;
         core.auth = match &vi.authentication {
-            Some(a) if a.auth_type == config::AuthType::Pass && version == vrrp_core::Version::V2 => {
+            Some(a)
+                if a.auth_type == config::AuthType::Pass && version == vrrp_core::Version::V2 =>
+            {
                 vrrp_core::Auth::simple_from_str(a.wire_pass())
             }
             _ => vrrp_core::Auth::None,
@@ -353,19 +369,20 @@ pub fn from_config(loaded: &crate::config::Loaded) -> Result<Plan, PlanError> {
         let mut track_checks = tracked(&vi.track_script);
         track_checks.extend(tracked(&vi.track_file));
         track_checks.extend(tracked(&vi.track_process));
-        let hook = |key: &str, s: &Option<String>| -> Result<Option<health::ScriptCommand>, PlanError> {
-            s.as_ref()
-                .map(|s| {
-                    health::ScriptCommand::parse(
-                        &format!("vrrp_instance.{name}.{key}"),
-                        s,
-                        run_as(None).as_ref(),
-                        security,
-                    )
-                })
-                .transpose()
-                .map_err(PlanError::from)
-        };
+        let hook =
+            |key: &str, s: &Option<String>| -> Result<Option<health::ScriptCommand>, PlanError> {
+                s.as_ref()
+                    .map(|s| {
+                        health::ScriptCommand::parse(
+                            &format!("vrrp_instance.{name}.{key}"),
+                            s,
+                            run_as(None).as_ref(),
+                            security,
+                        )
+                    })
+                    .transpose()
+                    .map_err(PlanError::from)
+            };
         let sync_group = cfg
             .vrrp_sync_group
             .iter()
@@ -510,7 +527,9 @@ fn http_probe(check: &str, url: &str, status: u16) -> Result<health::HttpProbe, 
     if uri.scheme_str() != Some("http") {
         return Err(err(format!("{url:?}: only http:// URLs can be checked")));
     }
-    let host = uri.host().ok_or_else(|| err(format!("{url:?} has no host")))?;
+    let host = uri
+        .host()
+        .ok_or_else(|| err(format!("{url:?} has no host")))?;
     let port = uri.port_u16().unwrap_or(80);
     let ip: IpAddr = host
         .trim_start_matches('[')

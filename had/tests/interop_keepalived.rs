@@ -46,7 +46,11 @@ impl Setup {
         format!("{}", f64::from(self.advert_cs) / 100.0)
     }
     fn version(self) -> Version {
-        if self.version == 2 { Version::V2 } else { Version::V3 }
+        if self.version == 2 {
+            Version::V2
+        } else {
+            Version::V3
+        }
     }
 }
 
@@ -87,14 +91,32 @@ enum Peer {
 }
 
 impl Peer {
-    fn start(lab: &Lab, d: &Path, i: usize, kind: Kind, s: Setup, priority: u8, pass: &str) -> Peer {
+    fn start(
+        lab: &Lab,
+        d: &Path,
+        i: usize,
+        kind: Kind,
+        s: Setup,
+        priority: u8,
+        pass: &str,
+    ) -> Peer {
         match kind {
-            Kind::Had => Peer::Had(HadNode::start(lab, d, i, &had_toml(d, i, &had_instance(s, priority, pass)))),
+            Kind::Had => Peer::Had(HadNode::start(
+                lab,
+                d,
+                i,
+                &had_toml(d, i, &had_instance(s, priority, pass)),
+            )),
             Kind::Keepalived => {
                 // keepalived killed with SIGKILL leaves its VIP behind; it is
                 // keepalived's behaviour, not the one under test: clean it.
                 let _ = lab.exec(i, &["ip", "addr", "del", &s.vip_cidr(), "dev", "eth0"]);
-                Peer::Ka(KeepalivedNode::start(lab, d, i, &keepalived_conf(s, i, priority, pass)))
+                Peer::Ka(KeepalivedNode::start(
+                    lab,
+                    d,
+                    i,
+                    &keepalived_conf(s, i, priority, pass),
+                ))
             }
         }
     }
@@ -133,7 +155,14 @@ fn slack(s: Setup) -> Duration {
 fn scenario(lab: &Lab, master: Kind, backup: Kind, s: Setup) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let tag = format!("v{} {}{} {:?}100/{:?}90", s.version, s.advert_secs(), if s.v6 { " IPv6" } else { "" }, master, backup);
+    let tag = format!(
+        "v{} {}{} {:?}100/{:?}90",
+        s.version,
+        s.advert_secs(),
+        if s.v6 { " IPv6" } else { "" },
+        master,
+        backup
+    );
     let adv = Duration::from_millis(u64::from(s.advert_cs) * 10);
     let mut m = Peer::start(lab, d, 0, master, s, 100, "secret");
     // Let the higher priority win the first election before the backup starts.
@@ -142,7 +171,12 @@ fn scenario(lab: &Lab, master: Kind, backup: Kind, s: Setup) {
     let elected = wait_until(adv * 12 + Duration::from_secs(3), || {
         m.is_master(lab, 0, s) && !b.is_master(lab, 1, s)
     });
-    assert!(elected.is_some(), "{tag}: no election\n--- master\n{}\n--- backup\n{}", m.log(), b.log());
+    assert!(
+        elected.is_some(),
+        "{tag}: no election\n--- master\n{}\n--- backup\n{}",
+        m.log(),
+        b.log()
+    );
     assert!(
         wait_until(adv * 3, || holders(lab, &[0, 1], s.vip()) == vec![0]).is_some(),
         "{tag}: VIP must be on the master only"
@@ -157,26 +191,47 @@ fn scenario(lab: &Lab, master: Kind, backup: Kind, s: Setup) {
         let i = st.instance("VI_1").unwrap();
         assert!(hears.is_some(), "{tag}: had hears keepalived: {i:?}");
         assert_eq!(i.state, State::Backup);
-        assert_eq!(i.master, Some(IpAddr::V4(lab.node(0).ipv4)).filter(|_| !s.v6).or(i.master));
-        assert!(i.adverts.dropped.get("auth").is_none(), "{tag}: {i:?}");
+        assert_eq!(
+            i.master,
+            Some(IpAddr::V4(lab.node(0).ipv4))
+                .filter(|_| !s.v6)
+                .or(i.master)
+        );
+        assert!(!i.adverts.dropped.contains_key("auth"), "{tag}: {i:?}");
     }
 
     // Crash of the master.
     let bound = master_down_interval(s.version(), 90, s.advert_cs).total();
     m.kill();
-    let took = wait_until(bound * 3, || b.is_master(lab, 1, s)).unwrap_or_else(|| {
-        panic!("{tag}: no takeover after crash\n{}", b.log())
-    });
-    note(d, &format!("{tag}: crash takeover {took:?} (bound {bound:?})"));
-    assert!(took <= bound + slack(s), "{tag}: crash takeover {took:?} > {bound:?} + slack");
+    let took = wait_until(bound * 3, || b.is_master(lab, 1, s))
+        .unwrap_or_else(|| panic!("{tag}: no takeover after crash\n{}", b.log()));
+    note(
+        d,
+        &format!("{tag}: crash takeover {took:?} (bound {bound:?})"),
+    );
+    assert!(
+        took <= bound + slack(s),
+        "{tag}: crash takeover {took:?} > {bound:?} + slack"
+    );
 
     // The higher priority returns and preempts; the VIP ends on it only.
     let m2 = Peer::start(lab, d, 0, master, s, 100, "secret");
     let back = wait_until(adv * 10 + Duration::from_secs(3), || {
         m2.is_master(lab, 0, s) && !b.is_master(lab, 1, s)
     });
-    assert!(back.is_some(), "{tag}: no preemption\n--- master\n{}\n--- backup\n{}", m2.log(), b.log());
-    note(d, &format!("{tag}: preempted after restart in {:?}", back.unwrap_or_default()));
+    assert!(
+        back.is_some(),
+        "{tag}: no preemption\n--- master\n{}\n--- backup\n{}",
+        m2.log(),
+        b.log()
+    );
+    note(
+        d,
+        &format!(
+            "{tag}: preempted after restart in {:?}",
+            back.unwrap_or_default()
+        ),
+    );
     assert!(
         wait_until(adv * 3, || holders(lab, &[0, 1], s.vip()) == vec![0]).is_some(),
         "{tag}: VIP only on the master after preemption"
@@ -195,11 +250,22 @@ fn scenario(lab: &Lab, master: Kind, backup: Kind, s: Setup) {
         m2.terminate();
         h.join().unwrap()
     });
-    let took = observe.unwrap_or_else(|| panic!("{tag}: no hand-over on graceful stop\n{}", b.log()));
-    note(d, &format!("{tag}: graceful hand-over {took:?} (Skew_Time {skew:?})"));
-    assert!(took <= skew + slack(s), "{tag}: graceful hand-over {took:?} > Skew_Time {skew:?} + slack");
+    let took =
+        observe.unwrap_or_else(|| panic!("{tag}: no hand-over on graceful stop\n{}", b.log()));
+    note(
+        d,
+        &format!("{tag}: graceful hand-over {took:?} (Skew_Time {skew:?})"),
+    );
+    assert!(
+        took <= skew + slack(s),
+        "{tag}: graceful hand-over {took:?} > Skew_Time {skew:?} + slack"
+    );
     let _ = t0;
-    assert_eq!(holders(lab, &[0, 1], s.vip()), vec![1], "{tag}: VIP moved to the backup only");
+    assert_eq!(
+        holders(lab, &[0, 1], s.vip()),
+        vec![1],
+        "{tag}: VIP moved to the backup only"
+    );
 }
 
 fn lab(hint: &str) -> Option<Lab> {
@@ -210,9 +276,21 @@ fn lab(hint: &str) -> Option<Lab> {
     Some(lab)
 }
 
-const V2: Setup = Setup { version: 2, advert_cs: 100, v6: false };
-const V3: Setup = Setup { version: 3, advert_cs: 10, v6: false };
-const V6: Setup = Setup { version: 3, advert_cs: 10, v6: true };
+const V2: Setup = Setup {
+    version: 2,
+    advert_cs: 100,
+    v6: false,
+};
+const V3: Setup = Setup {
+    version: 3,
+    advert_cs: 10,
+    v6: false,
+};
+const V6: Setup = Setup {
+    version: 3,
+    advert_cs: 10,
+    v6: true,
+};
 
 #[test]
 fn v2_pass_keepalived_master_had_backup() {
@@ -248,28 +326,46 @@ fn keepalived_with_a_wrong_password_is_ignored_and_counted() {
     let s = V2;
     let m = HadNode::start(&lab, d, 0, &had_toml(d, 0, &had_instance(s, 100, "secret")));
     assert!(
-        wait_until(Duration::from_secs(8), || m.state("VI_1") == Some(State::Master)).is_some()
+        wait_until(Duration::from_secs(8), || m.state("VI_1")
+            == Some(State::Master))
+        .is_some()
     );
     // keepalived at priority 200 with another password (and a v3 one below):
     // obeyed, it would take the VIP from had.
     let k = KeepalivedNode::start(&lab, d, 1, &keepalived_conf(s, 1, 200, "wrongpw"));
     let counted = wait_until(Duration::from_secs(15), || {
         m.status()
-            .and_then(|st| st.instance("VI_1").and_then(|i| i.adverts.dropped.get("auth").copied()))
+            .and_then(|st| {
+                st.instance("VI_1")
+                    .and_then(|i| i.adverts.dropped.get("auth").copied())
+            })
             .unwrap_or(0)
             >= 2
     });
-    assert!(counted.is_some(), "auth drops not counted: {:?}\n{}", m.status(), k.log_text());
+    assert!(
+        counted.is_some(),
+        "auth drops not counted: {:?}\n{}",
+        m.status(),
+        k.log_text()
+    );
     assert_eq!(m.state("VI_1"), Some(State::Master));
     drop(k);
     let _ = lab.exec(1, &["ip", "addr", "del", &s.vip_cidr(), "dev", "eth0"]);
     let k3 = KeepalivedNode::start(&lab, d, 2, &keepalived_conf(V3, 2, 200, ""));
     let counted = wait_until(Duration::from_secs(15), || {
         m.status()
-            .and_then(|st| st.instance("VI_1").and_then(|i| i.adverts.dropped.get("version").copied()))
+            .and_then(|st| {
+                st.instance("VI_1")
+                    .and_then(|i| i.adverts.dropped.get("version").copied())
+            })
             .unwrap_or(0)
             >= 2
     });
-    assert!(counted.is_some(), "version drops not counted: {:?}\n{}", m.status(), k3.log_text());
+    assert!(
+        counted.is_some(),
+        "version drops not counted: {:?}\n{}",
+        m.status(),
+        k3.log_text()
+    );
     assert_eq!(m.state("VI_1"), Some(State::Master));
 }

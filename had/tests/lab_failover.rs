@@ -55,9 +55,16 @@ fn v3_fast_adverts_crash_preempt_and_graceful_handover() {
     let elected = wait_until(Duration::from_secs(5), || {
         n0.state("VI_1") == Some(State::Master) && n1.state("VI_1") == Some(State::Backup)
     });
-    assert!(elected.is_some(), "no election:\n{}\n{}", n0.log_text(), n1.log_text());
     assert!(
-        wait_until(Duration::from_secs(2), || holders(&lab, &[0, 1], vip()) == vec![0]).is_some(),
+        elected.is_some(),
+        "no election:\n{}\n{}",
+        n0.log_text(),
+        n1.log_text()
+    );
+    assert!(
+        wait_until(Duration::from_secs(2), || holders(&lab, &[0, 1], vip())
+            == vec![0])
+        .is_some(),
         "VIP must be on the master only"
     );
     let st = n1.status().unwrap();
@@ -69,12 +76,25 @@ fn v3_fast_adverts_crash_preempt_and_graceful_handover() {
     let bound = master_down_interval(Version::V3, 90, 10).total();
     n0.kill();
     let t0 = Instant::now();
-    let took = wait_until(Duration::from_secs(3), || n1.state("VI_1") == Some(State::Master));
+    let took = wait_until(Duration::from_secs(3), || {
+        n1.state("VI_1") == Some(State::Master)
+    });
     let took = took.expect("backup never took over");
-    note(d, &format!("v3 0.1 s crash takeover: {took:?} (bound {bound:?})"));
-    assert!(took <= bound + SLACK, "takeover {took:?} > bound {bound:?} + slack");
+    note(
+        d,
+        &format!("v3 0.1 s crash takeover: {took:?} (bound {bound:?})"),
+    );
     assert!(
-        wait_until(Duration::from_secs(1), || lab_support::has_vip(&lab, 1, vip())).is_some(),
+        took <= bound + SLACK,
+        "takeover {took:?} > bound {bound:?} + slack"
+    );
+    assert!(
+        wait_until(Duration::from_secs(1), || lab_support::has_vip(
+            &lab,
+            1,
+            vip()
+        ))
+        .is_some(),
         "VIP added on the new master"
     );
     let _ = t0;
@@ -87,24 +107,45 @@ fn v3_fast_adverts_crash_preempt_and_graceful_handover() {
         n0b.state("VI_1") == Some(State::Master) && n1.state("VI_1") == Some(State::Backup)
     });
     assert!(back.is_some(), "no preemption:\n{}", n0b.log_text());
-    note(d, &format!("v3 0.1 s preemption after restart: {:?}", t0.elapsed()));
+    note(
+        d,
+        &format!("v3 0.1 s preemption after restart: {:?}", t0.elapsed()),
+    );
     assert!(
-        wait_until(Duration::from_secs(2), || holders(&lab, &[0, 1], vip()) == vec![0]).is_some(),
+        wait_until(Duration::from_secs(2), || holders(&lab, &[0, 1], vip())
+            == vec![0])
+        .is_some(),
         "VIP only on the preempting master"
     );
     drop(n0);
 
     // Operator demote moves the VIP; clear brings it back.
-    assert!(n0b.call(&Request::Demote { instance: "VI_1".into() }).ok);
     assert!(
-        wait_until(Duration::from_secs(2), || n1.state("VI_1") == Some(State::Master)).is_some()
-    );
-    assert!(n0b.call(&Request::Clear { instance: "VI_1".into() }).ok);
-    assert!(
-        wait_until(Duration::from_secs(2), || n0b.state("VI_1") == Some(State::Master)).is_some()
+        n0b.call(&Request::Demote {
+            instance: "VI_1".into()
+        })
+        .ok
     );
     assert!(
-        wait_until(Duration::from_secs(2), || n1.state("VI_1") == Some(State::Backup)).is_some()
+        wait_until(Duration::from_secs(2), || n1.state("VI_1")
+            == Some(State::Master))
+        .is_some()
+    );
+    assert!(
+        n0b.call(&Request::Clear {
+            instance: "VI_1".into()
+        })
+        .ok
+    );
+    assert!(
+        wait_until(Duration::from_secs(2), || n0b.state("VI_1")
+            == Some(State::Master))
+        .is_some()
+    );
+    assert!(
+        wait_until(Duration::from_secs(2), || n1.state("VI_1")
+            == Some(State::Backup))
+        .is_some()
     );
     std::thread::sleep(Duration::from_millis(300));
 
@@ -114,10 +155,18 @@ fn v3_fast_adverts_crash_preempt_and_graceful_handover() {
     let t0 = Instant::now();
     let pid = n0b.pid().unwrap();
     lab_support::signal(pid, nix::sys::signal::Signal::SIGTERM);
-    let took = wait_until(Duration::from_secs(2), || n1.state("VI_1") == Some(State::Master))
-        .expect("no hand-over");
-    note(d, &format!("v3 0.1 s graceful hand-over: {took:?} (Skew_Time {skew:?})"));
-    assert!(took <= skew + SLACK, "hand-over {took:?} > Skew_Time {skew:?} + slack");
+    let took = wait_until(Duration::from_secs(2), || {
+        n1.state("VI_1") == Some(State::Master)
+    })
+    .expect("no hand-over");
+    note(
+        d,
+        &format!("v3 0.1 s graceful hand-over: {took:?} (Skew_Time {skew:?})"),
+    );
+    assert!(
+        took <= skew + SLACK,
+        "hand-over {took:?} > Skew_Time {skew:?} + slack"
+    );
     let status = n0b.terminate();
     assert!(status.success(), "had exit status {status:?}");
     assert!(!lab_support::has_vip(&lab, 0, vip()), "VIP removed at stop");
@@ -149,13 +198,20 @@ fn v2_pass_auth_ignores_and_counts_wrong_password_and_version() {
     let counted = wait_until(Duration::from_secs(8), || {
         let auth = |n: &HadNode| {
             n.status()
-                .and_then(|s| s.instance("VI_1").map(|i| i.adverts.dropped.get("auth").copied()))
+                .and_then(|s| {
+                    s.instance("VI_1")
+                        .map(|i| i.adverts.dropped.get("auth").copied())
+                })
                 .flatten()
                 .unwrap_or(0)
         };
         auth(&n0) >= 2 && auth(&n1) >= 2
     });
-    assert!(counted.is_some(), "wrong-password adverts not counted: {:?}", n1.status());
+    assert!(
+        counted.is_some(),
+        "wrong-password adverts not counted: {:?}",
+        n1.status()
+    );
     assert_eq!(n0.state("VI_1"), Some(State::Master));
     assert_eq!(n1.state("VI_1"), Some(State::Backup));
     intruder.kill();
@@ -164,27 +220,45 @@ fn v2_pass_auth_ignores_and_counts_wrong_password_and_version() {
     let mut intruder = HadNode::start(&lab, d, 2, &had_toml(d, 2, &instance_v2(200, "", 3)));
     let counted = wait_until(Duration::from_secs(8), || {
         n1.status()
-            .and_then(|s| s.instance("VI_1").map(|i| i.adverts.dropped.get("version").copied()))
+            .and_then(|s| {
+                s.instance("VI_1")
+                    .map(|i| i.adverts.dropped.get("version").copied())
+            })
             .flatten()
             .unwrap_or(0)
             >= 2
     });
-    assert!(counted.is_some(), "wrong-version adverts not counted: {:?}", n1.status());
+    assert!(
+        counted.is_some(),
+        "wrong-version adverts not counted: {:?}",
+        n1.status()
+    );
     assert_eq!(n0.state("VI_1"), Some(State::Master));
     assert_eq!(n1.state("VI_1"), Some(State::Backup));
     intruder.kill();
     // The intruder (killed) left the VIP on node 2: clean it so the check
     // below only looks at the pair.
-    let _ = lab.exec(2, &["ip", "addr", "del", &format!("{VIP}/24"), "dev", "eth0"]);
+    let _ = lab.exec(
+        2,
+        &["ip", "addr", "del", &format!("{VIP}/24"), "dev", "eth0"],
+    );
 
     // Graceful stop hands over within Skew_Time (v2, 1 s: 0.648 s at 90).
     let skew = skew_time(Version::V2, 90, 100);
     let pid = n0.pid().unwrap();
     lab_support::signal(pid, nix::sys::signal::Signal::SIGTERM);
-    let took = wait_until(Duration::from_secs(4), || n1.state("VI_1") == Some(State::Master))
-        .expect("no hand-over");
-    note(d, &format!("v2 1 s graceful hand-over: {took:?} (Skew_Time {skew:?})"));
-    assert!(took <= skew + SLACK, "hand-over {took:?} > Skew_Time {skew:?} + slack");
+    let took = wait_until(Duration::from_secs(4), || {
+        n1.state("VI_1") == Some(State::Master)
+    })
+    .expect("no hand-over");
+    note(
+        d,
+        &format!("v2 1 s graceful hand-over: {took:?} (Skew_Time {skew:?})"),
+    );
+    assert!(
+        took <= skew + SLACK,
+        "hand-over {took:?} > Skew_Time {skew:?} + slack"
+    );
     assert!(n0.terminate().success());
     assert_eq!(holders(&lab, &[0, 1], vip()), vec![1]);
 }

@@ -19,7 +19,9 @@ struct Fixed {
 impl Source for Fixed {
     fn load(&self) -> Result<Plan, LoadError> {
         if self.broken.load(Ordering::SeqCst) {
-            return Err(LoadError("test.toml:3: key `priority`: 300 is not in 1..=255".into()));
+            return Err(LoadError(
+                "test.toml:3: key `priority`: 300 is not in 1..=255".into(),
+            ));
         }
         Ok(self.plan.clone())
     }
@@ -110,9 +112,15 @@ fn control_socket_and_metrics_answer_and_stop_cleanly() {
     assert_eq!(status.reloads, 1);
 
     let ok_ev = ev_rx.recv_timeout(Duration::from_secs(5)).unwrap();
-    assert!(matches!(ok_ev.kind, EventKind::Reload { ok: true, .. }), "{ok_ev:?}");
+    assert!(
+        matches!(ok_ev.kind, EventKind::Reload { ok: true, .. }),
+        "{ok_ev:?}"
+    );
     let bad_ev = ev_rx.recv_timeout(Duration::from_secs(5)).unwrap();
-    assert!(matches!(bad_ev.kind, EventKind::Reload { ok: false, .. }), "{bad_ev:?}");
+    assert!(
+        matches!(bad_ev.kind, EventKind::Reload { ok: false, .. }),
+        "{bad_ev:?}"
+    );
 
     // Garbage gets an error line, not a dropped connection.
     let mut raw = std::os::unix::net::UnixStream::connect(&sock).unwrap();

@@ -11,7 +11,11 @@ use had::control::{Client, Request};
 fn http_get(addr: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
@@ -66,7 +70,11 @@ fn demo_serves_through_the_proxy_and_stops_cleanly() {
     assert!(a.starts_with("HTTP/1.1 200"), "{a}");
     assert!(a.contains("hello from backend"), "{a}");
     let who = |r: &str| r.contains("backend A");
-    assert_ne!(who(&a), who(&b), "two requests went to different backends:\n{a}\n{b}");
+    assert_ne!(
+        who(&a),
+        who(&b),
+        "two requests went to different backends:\n{a}\n{b}"
+    );
 
     let mut client = Client::connect(&socket).unwrap();
     let status = client.call(&Request::Status).unwrap().status.unwrap();
@@ -91,7 +99,10 @@ fn demo_serves_through_the_proxy_and_stops_cleanly() {
     let port = url.rsplit(':').next().unwrap().to_owned();
     for _ in 0..4 {
         let r = http_get(&proxy, "/x");
-        assert!(r.starts_with("HTTP/1.1 200") && !r.contains(&format!(":{port})")), "{r}");
+        assert!(
+            r.starts_with("HTTP/1.1 200") && !r.contains(&format!(":{port})")),
+            "{r}"
+        );
     }
     assert!(
         client
@@ -104,7 +115,10 @@ fn demo_serves_through_the_proxy_and_stops_cleanly() {
     );
 
     let m = http_get(&metrics, "/metrics");
-    assert!(m.contains("had_proxy_member_requests_total{proxy=\"web\""), "{m}");
+    assert!(
+        m.contains("had_proxy_member_requests_total{proxy=\"web\""),
+        "{m}"
+    );
     assert!(m.contains("had_check_up{check=\"backend_a\"} 1"), "{m}");
 
     // SIGHUP reloads (the proxy keeps serving), SIGTERM stops with exit 0.
@@ -127,7 +141,10 @@ fn demo_serves_through_the_proxy_and_stops_cleanly() {
         if let Some(code) = child.0.try_wait().unwrap() {
             break code;
         }
-        assert!(t0.elapsed() < Duration::from_secs(15), "no exit after SIGTERM");
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "no exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(code.success(), "exit status {code:?}");

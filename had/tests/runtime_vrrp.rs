@@ -103,11 +103,8 @@ fn vip() -> IpAddr {
 }
 
 fn plan(name: &str, vrid: u8, priority: u8, group: Option<&str>) -> InstancePlan {
-    let mut core = vrrp_core::InstanceConfig::new(
-        vrid,
-        "0.0.0.0".parse().unwrap(),
-        vec![vip_for(vrid)],
-    );
+    let mut core =
+        vrrp_core::InstanceConfig::new(vrid, "0.0.0.0".parse().unwrap(), vec![vip_for(vrid)]);
     core.priority = priority;
     core.advert_interval_cs = 10;
     InstancePlan {
@@ -189,7 +186,10 @@ fn state(n: &Node, name: &str) -> State {
 async fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
     let t0 = Instant::now();
     while !f() {
-        assert!(t0.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            t0.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     t0.elapsed()
@@ -217,7 +217,10 @@ async fn two_nodes_elect_fail_over_preempt_and_hand_over() {
     })
     .await;
     assert_eq!(holders(&lan, vip()), vec![1]);
-    assert!(lan.lock().unwrap().announcements[&1] >= 2, "GARP burst of repeat=2");
+    assert!(
+        lan.lock().unwrap().announcements[&1] >= 2,
+        "GARP burst of repeat=2"
+    );
     wait_for("B knows its master", Duration::from_secs(1), || {
         let st = b.vrrp.status();
         st[0].master == Some(IpAddr::from([198, 18, 0, 11]))
@@ -242,7 +245,10 @@ async fn two_nodes_elect_fail_over_preempt_and_hand_over() {
         state(&a, "VI_1") == State::Master && state(&b, "VI_1") == State::Backup
     })
     .await;
-    wait_for("VIP only on A", Duration::from_secs(1), || holders(&lan, vip()) == vec![1]).await;
+    wait_for("VIP only on A", Duration::from_secs(1), || {
+        holders(&lan, vip()) == vec![1]
+    })
+    .await;
 
     // A failing check with weight −20 drops A to 80 < 90: B preempts at once.
     a.vrrp.send(Command::Check {
@@ -250,9 +256,11 @@ async fn two_nodes_elect_fail_over_preempt_and_hand_over() {
         healthy: false,
         value: None,
     });
-    wait_for("B preempts after A's check fails", Duration::from_secs(2), || {
-        state(&b, "VI_1") == State::Master && state(&a, "VI_1") == State::Backup
-    })
+    wait_for(
+        "B preempts after A's check fails",
+        Duration::from_secs(2),
+        || state(&b, "VI_1") == State::Master && state(&a, "VI_1") == State::Backup,
+    )
     .await;
     assert_eq!(a.vrrp.status()[0].effective_priority, 80);
     a.vrrp.send(Command::Check {
@@ -260,7 +268,10 @@ async fn two_nodes_elect_fail_over_preempt_and_hand_over() {
         healthy: true,
         value: None,
     });
-    wait_for("A back", Duration::from_secs(2), || state(&a, "VI_1") == State::Master).await;
+    wait_for("A back", Duration::from_secs(2), || {
+        state(&a, "VI_1") == State::Master
+    })
+    .await;
 
     // Operator demote: priority 1 until cleared.
     let (tx, rx) = oneshot::channel();
@@ -298,17 +309,26 @@ async fn two_nodes_elect_fail_over_preempt_and_hand_over() {
     let t0 = Instant::now();
     a.vrrp.shutdown().await;
     assert!(!holders(&lan, vip()).contains(&1));
-    wait_for("B master after graceful stop", Duration::from_secs(2), || {
-        state(&b, "VI_1") == State::Master
-    })
+    wait_for(
+        "B master after graceful stop",
+        Duration::from_secs(2),
+        || state(&b, "VI_1") == State::Master,
+    )
     .await;
-    assert!(t0.elapsed() < Duration::from_millis(300), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_millis(300),
+        "{:?}",
+        t0.elapsed()
+    );
 
     // Reports carried every change for events and notify hooks.
     let mut reports = a.reports;
     let mut to_master = 0;
     while let Ok(r) = reports.try_recv() {
-        if let Report::State { to: State::Master, .. } = r {
+        if let Report::State {
+            to: State::Master, ..
+        } = r
+        {
             to_master += 1;
         }
     }
@@ -385,16 +405,25 @@ async fn sync_group_faults_together_and_reload_keeps_state() {
     assert_eq!(vi1.transitions, transitions_before, "no flap");
     assert_eq!(vi1.effective_priority, 120);
     assert!(holders(&lan, vip()).contains(&1));
-    wait_for("VI_3 master", Duration::from_secs(3), || state(&a, "VI_3") == State::Master).await;
+    wait_for("VI_3 master", Duration::from_secs(3), || {
+        state(&a, "VI_3") == State::Master
+    })
+    .await;
     a.vrrp.shutdown().await;
-    assert!(lan.lock().unwrap().vips[&1].is_empty(), "every VIP removed at stop");
+    assert!(
+        lan.lock().unwrap().vips[&1].is_empty(),
+        "every VIP removed at stop"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_packets_are_counted_not_obeyed() {
     let lan: SharedLan = Arc::default();
     let a = start(&lan, 1, vec![plan("VI_1", 51, 100, None)]);
-    wait_for("A master", Duration::from_secs(3), || state(&a, "VI_1") == State::Master).await;
+    wait_for("A master", Duration::from_secs(3), || {
+        state(&a, "VI_1") == State::Master
+    })
+    .await;
     let sink = lan.lock().unwrap().listeners[0].1.clone();
     let src: IpAddr = "198.18.0.99".parse().unwrap();
     let dst: IpAddr = "224.0.0.18".parse().unwrap();

@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 use vip_netlink::{Announcer, InterfaceAddress, LinkWatcher, Netlink, Peers, VrrpSocket};
 use vrrp_core::packet::IpFamily;
 
-use super::vrrp::{Received, VrrpThread, Wire, WireError};
 use super::VrrpSpawner;
+use super::vrrp::{Received, VrrpThread, Wire, WireError};
 use crate::plan::Vip;
 
 /// One socket per interface, family and peer list.
@@ -145,7 +145,11 @@ impl Wire for KernelWire {
                 .primary_ipv4(interface)
                 .await
                 .map_err(wire_err)?
-                .ok_or_else(|| WireError(format!("{interface} has no IPv4 address to send adverts from"))),
+                .ok_or_else(|| {
+                    WireError(format!(
+                        "{interface} has no IPv4 address to send adverts from"
+                    ))
+                }),
             IpFamily::V6 => self
                 .netlink
                 .link_local_ipv6(interface)
@@ -190,11 +194,7 @@ impl Wire for KernelWire {
         Ok(())
     }
 
-    async fn remove_addresses(
-        &mut self,
-        interface: &str,
-        vips: &[Vip],
-    ) -> Result<(), WireError> {
+    async fn remove_addresses(&mut self, interface: &str, vips: &[Vip]) -> Result<(), WireError> {
         for v in vips {
             self.netlink
                 .remove_address(interface, v.addr)

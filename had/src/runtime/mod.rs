@@ -143,20 +143,18 @@ impl Daemon {
         // operator must see before any VIP moves here.
         let proxies: Proxies = Arc::default();
         for (name, cfg) in &plan.proxies {
-            let handle = lb_proxy::ProxyHandle::start(cfg.clone()).map_err(|source| {
-                StartError::Proxy {
+            let handle =
+                lb_proxy::ProxyHandle::start(cfg.clone()).map_err(|source| StartError::Proxy {
                     name: name.clone(),
                     source,
-                }
-            })?;
+                })?;
             tracing::info!(
                 "proxy {name} listening on {}",
                 join(handle.local_addrs().iter())
             );
             lock(&proxies).insert(name.clone(), handle);
         }
-        let (monitor, changes) =
-            health::Monitor::start(checks_for(&plan, &proxies))?;
+        let (monitor, changes) = health::Monitor::start(checks_for(&plan, &proxies))?;
 
         let listener = control::bind(&plan.control_socket)?;
         let mut tasks = vec![tokio::spawn(control::serve(
@@ -169,7 +167,10 @@ impl Daemon {
             let l = crate::metrics::bind(addr)
                 .await
                 .map_err(StartError::Metrics)?;
-            tracing::info!("metrics on http://{}/metrics", l.local_addr().unwrap_or(addr));
+            tracing::info!(
+                "metrics on http://{}/metrics",
+                l.local_addr().unwrap_or(addr)
+            );
             tasks.push(tokio::spawn(crate::metrics::serve(
                 l,
                 calls_tx.clone(),
@@ -387,7 +388,11 @@ impl Daemon {
             uptime_secs: self.started.elapsed().as_secs_f64(),
             config: self.source.describe(),
             reloads: self.reloads,
-            instances: self.vrrp.as_ref().map(VrrpThread::status).unwrap_or_default(),
+            instances: self
+                .vrrp
+                .as_ref()
+                .map(VrrpThread::status)
+                .unwrap_or_default(),
             checks,
             proxies,
         }
@@ -551,7 +556,11 @@ impl Daemon {
                 answer.await.unwrap_or_else(|_| "VRRP thread gone".into())
             }
             None if !plan.instances.is_empty() => {
-                match (self.spawner)(plan.instances.clone(), plan.realtime, self.reports_tx.clone()) {
+                match (self.spawner)(
+                    plan.instances.clone(),
+                    plan.realtime,
+                    self.reports_tx.clone(),
+                ) {
                     Ok(t) => {
                         self.vrrp = Some(t);
                         format!("VRRP: {} started", plan.instances.len())
@@ -592,7 +601,9 @@ impl Daemon {
             }
         }
         let proxies: Vec<(String, lb_proxy::ProxyHandle)> =
-            std::mem::take(&mut *lock(&self.proxies)).into_iter().collect();
+            std::mem::take(&mut *lock(&self.proxies))
+                .into_iter()
+                .collect();
         for (name, p) in proxies {
             let report = p.drain(self.plan.drain_timeout).await;
             tracing::info!(
@@ -625,8 +636,11 @@ fn checks_for(plan: &Plan, proxies: &Proxies) -> Vec<health::CheckConfig> {
     for pc in &plan.proxy_checks {
         let proxies = proxies.clone();
         let name = pc.proxy.clone();
-        let members_up: health::MembersUp =
-            Arc::new(move || lock(&proxies).get(&name).map_or(0, lb_proxy::ProxyHandle::members_up));
+        let members_up: health::MembersUp = Arc::new(move || {
+            lock(&proxies)
+                .get(&name)
+                .map_or(0, lb_proxy::ProxyHandle::members_up)
+        });
         let mut c = health::CheckConfig::new(
             pc.name.clone(),
             health::Probe::ProxyMembers(health::ProxyMembersProbe {

@@ -52,8 +52,8 @@ impl TextSource {
 
 impl Source for TextSource {
     fn load(&self) -> Result<Plan, LoadError> {
-        let loaded =
-            crate::config::parse_str(&self.text, &self.name).map_err(|e| LoadError(error_lines(&e)))?;
+        let loaded = crate::config::parse_str(&self.text, &self.name)
+            .map_err(|e| LoadError(error_lines(&e)))?;
         plan::from_config(&loaded).map_err(|e| LoadError(format!("{}: {e}", self.name)))
     }
 

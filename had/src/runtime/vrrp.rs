@@ -75,8 +75,7 @@ pub trait Wire: 'static {
     /// Add the addresses to the interface (idempotent).
     async fn add_addresses(&mut self, interface: &str, vips: &[Vip]) -> Result<(), WireError>;
     /// Remove the addresses from the interface (idempotent).
-    async fn remove_addresses(&mut self, interface: &str, vips: &[Vip])
-    -> Result<(), WireError>;
+    async fn remove_addresses(&mut self, interface: &str, vips: &[Vip]) -> Result<(), WireError>;
     /// `rounds` rounds of gratuitous ARP / unsolicited NA for every address.
     async fn announce(
         &mut self,
@@ -249,9 +248,8 @@ fn set_realtime() {
         RealtimeThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
         set_thread_priority_and_policy, thread_native_id,
     };
-    let prio = ThreadPriorityValue::try_from(50u8).map_or(ThreadPriority::Max, |v| {
-        ThreadPriority::Crossplatform(v)
-    });
+    let prio = ThreadPriorityValue::try_from(50u8)
+        .map_or(ThreadPriority::Max, ThreadPriority::Crossplatform);
     match set_thread_priority_and_policy(
         thread_native_id(),
         prio,
@@ -308,7 +306,11 @@ impl Slot {
             tracked.push(vrrp_core::Tracked::check(t.weight, up));
         }
         // The instance's own interface always counts, as a weight-0 object.
-        let own_up = self.links.get(&self.plan.interface).copied().unwrap_or(true);
+        let own_up = self
+            .links
+            .get(&self.plan.interface)
+            .copied()
+            .unwrap_or(true);
         tracked.push(vrrp_core::Tracked::interface(own_up));
         match effective_priority(self.plan.core.priority, tracked) {
             PriorityOutcome::Fault => None,
@@ -411,7 +413,11 @@ impl<W: Wire> Driver<W> {
         }
     }
 
-    async fn run(&mut self, instances: Vec<InstancePlan>, mut commands: mpsc::UnboundedReceiver<Command>) {
+    async fn run(
+        &mut self,
+        instances: Vec<InstancePlan>,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+    ) {
         // Subscribe before reading link states, so no change falls between.
         let mut links = self.wire.watch_links().await;
         for plan in instances {
@@ -472,7 +478,11 @@ impl<W: Wire> Driver<W> {
         let mut core = plan.core.clone();
         core.primary_address = match plan.unicast_src {
             Some(a) => a,
-            None => match self.wire.primary_address(&plan.interface, plan.family).await {
+            None => match self
+                .wire
+                .primary_address(&plan.interface, plan.family)
+                .await
+            {
                 Ok(a) => a,
                 Err(e) => {
                     tracing::error!("{name}: not started: {e}");
@@ -489,7 +499,11 @@ impl<W: Wire> Driver<W> {
         };
         // A node killed while MASTER (ours or keepalived) leaves its VIPs
         // behind; never hold them twice on the LAN.
-        if let Err(e) = self.wire.remove_addresses(&plan.interface, &plan.vips).await {
+        if let Err(e) = self
+            .wire
+            .remove_addresses(&plan.interface, &plan.vips)
+            .await
+        {
             tracing::warn!("{name}: removing leftover VIPs: {e}");
         }
         if let Err(e) = self
@@ -505,7 +519,11 @@ impl<W: Wire> Driver<W> {
             tracing::error!("{name}: not started: {e}");
             return;
         }
-        let mut interfaces: Vec<String> = plan.track_interfaces.iter().map(|t| t.name.clone()).collect();
+        let mut interfaces: Vec<String> = plan
+            .track_interfaces
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
         interfaces.push(plan.interface.clone());
         for ifname in interfaces {
             if !self.links.contains_key(&ifname) {
@@ -571,7 +589,9 @@ impl<W: Wire> Driver<W> {
             .flat_map(|s| {
                 [
                     s.vr.poll_timeout(),
-                    s.announcing.as_ref().and_then(vip_netlink::AnnounceSchedule::poll_timeout),
+                    s.announcing
+                        .as_ref()
+                        .and_then(vip_netlink::AnnounceSchedule::poll_timeout),
                 ]
             })
             .flatten()
@@ -658,7 +678,11 @@ impl<W: Wire> Driver<W> {
                 let mut slots = std::mem::take(&mut self.slots);
                 for slot in &mut slots {
                     let tracks = slot.plan.interface == interface
-                        || slot.plan.track_interfaces.iter().any(|t| t.name == interface);
+                        || slot
+                            .plan
+                            .track_interfaces
+                            .iter()
+                            .any(|t| t.name == interface);
                     if tracks {
                         slot.links.insert(interface.clone(), up);
                         self.apply_priority(slot, at);
@@ -784,7 +808,10 @@ impl<W: Wire> Driver<W> {
                 }
                 Action::RemoveAddresses(addrs) => {
                     let vips = pick(&slot.plan.vips, &addrs);
-                    if let Err(e) = self.wire.remove_addresses(&slot.plan.interface, &vips).await
+                    if let Err(e) = self
+                        .wire
+                        .remove_addresses(&slot.plan.interface, &vips)
+                        .await
                     {
                         tracing::error!("{}: removing VIPs: {e}", slot.plan.name);
                     }
@@ -792,7 +819,8 @@ impl<W: Wire> Driver<W> {
                 Action::Announce(_) => {
                     // keepalived's garp_master_* timing; the first set goes
                     // out right away in `announce_due`.
-                    slot.announcing = Some(vip_netlink::AnnounceSchedule::new(now(), &slot.plan.garp));
+                    slot.announcing =
+                        Some(vip_netlink::AnnounceSchedule::new(now(), &slot.plan.garp));
                 }
                 Action::StateChanged { from, to, reason } => {
                     let (from, to) = (to_state(from), to_state(to));
@@ -845,7 +873,11 @@ impl<W: Wire> Driver<W> {
             match advert.encode(src, dst, &mut buf) {
                 Ok(n) => {
                     let payload = buf.get(..n).unwrap_or(&buf);
-                    if let Err(e) = self.wire.send(&slot.plan.interface, src, dst, payload).await {
+                    if let Err(e) = self
+                        .wire
+                        .send(&slot.plan.interface, src, dst, payload)
+                        .await
+                    {
                         tracing::warn!("{}: sending advert to {dst}: {e}", slot.plan.name);
                     }
                 }
@@ -872,7 +904,11 @@ impl<W: Wire> Driver<W> {
             }
             if rounds > 0 {
                 let addrs: Vec<IpAddr> = slot.plan.vips.iter().map(|v| v.addr).collect();
-                if let Err(e) = self.wire.announce(&slot.plan.interface, &addrs, rounds).await {
+                if let Err(e) = self
+                    .wire
+                    .announce(&slot.plan.interface, &addrs, rounds)
+                    .await
+                {
                     tracing::warn!("{}: announcing VIPs: {e}", slot.plan.name);
                 }
             }
@@ -919,7 +955,10 @@ impl<W: Wire> Driver<W> {
                     && slot.plan.sync_group.as_ref() == Some(&group)
                     && slot.state() == State::Master
                 {
-                    tracing::info!("{}: sync group {group} follows {name} to BACKUP", slot.plan.name);
+                    tracing::info!(
+                        "{}: sync group {group} follows {name} to BACKUP",
+                        slot.plan.name
+                    );
                     slot.vr.shutdown(at);
                     slot.vr.start(at);
                     touched = true;
@@ -957,10 +996,7 @@ fn pick(vips: &[Vip], addrs: &[IpAddr]) -> Vec<Vip> {
 /// A short counter key for a decode error (`malformed` plus the variant).
 fn drop_key(e: &vrrp_core::DecodeError) -> String {
     let dbg = format!("{e:?}");
-    let variant: String = dbg
-        .chars()
-        .take_while(|c| c.is_alphanumeric())
-        .collect();
+    let variant: String = dbg.chars().take_while(|c| c.is_alphanumeric()).collect();
     let mut key = String::from("malformed");
     for c in variant.chars() {
         if c.is_uppercase() {

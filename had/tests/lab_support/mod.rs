@@ -46,7 +46,11 @@ impl HadNode {
             child: Some(child),
         };
         let up = wait_until(Duration::from_secs(10), || node.status().is_some());
-        assert!(up.is_some(), "had in node {i} did not start:\n{}", node.log_text());
+        assert!(
+            up.is_some(),
+            "had in node {i} did not start:\n{}",
+            node.log_text()
+        );
         node
     }
 
@@ -69,7 +73,10 @@ impl HadNode {
     }
 
     pub fn call(&self, request: &Request) -> had::control::Response {
-        Client::connect(&self.socket).unwrap().call(request).unwrap()
+        Client::connect(&self.socket)
+            .unwrap()
+            .call(request)
+            .unwrap()
     }
 
     /// SIGKILL: a crash (VIPs stay on the interface, no priority-0 advert).
@@ -142,7 +149,11 @@ pub fn has_vip(lab: &Lab, i: usize, vip: IpAddr) -> bool {
 
 /// The nodes holding `vip`.
 pub fn holders(lab: &Lab, nodes: &[usize], vip: IpAddr) -> Vec<usize> {
-    nodes.iter().copied().filter(|&i| has_vip(lab, i, vip)).collect()
+    nodes
+        .iter()
+        .copied()
+        .filter(|&i| has_vip(lab, i, vip))
+        .collect()
 }
 
 /// A had.toml for one node.
@@ -238,7 +249,11 @@ pub fn children_of(pid: u32) -> Vec<u32> {
         };
         // Field 4 (ppid) follows the parenthesised command name.
         if let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r)
-            && rest.split_whitespace().nth(1).and_then(|s| s.parse::<u32>().ok()) == Some(pid)
+            && rest
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse::<u32>().ok())
+                == Some(pid)
         {
             out.push(p);
         }
