@@ -25,8 +25,9 @@ pub struct CheckConfig {
     pub weight: i32,
     /// Time between attempts (keepalived `interval`; default 1 s).
     pub interval: Duration,
-    /// An attempt still running after this counts as failed (default: the interval).
-    pub timeout: Duration,
+    /// An attempt still running after this counts as failed; `None` means the
+    /// interval (keepalived's `timeout 0` default).
+    pub timeout: Option<Duration>,
     /// Consecutive successes needed to go from failed to OK (default 1).
     pub rise: u32,
     /// Consecutive failures needed to go from OK to failed (default 1).
@@ -45,7 +46,7 @@ impl CheckConfig {
             name: name.into(),
             weight: 0,
             interval: Duration::from_secs(1),
-            timeout: Duration::from_secs(1),
+            timeout: None,
             rise: 1,
             fall: 1,
             init_fail: false,
@@ -66,7 +67,7 @@ impl CheckConfig {
         if self.interval < Duration::from_millis(10) {
             return Err(invalid("interval", "must be at least 0.01 s"));
         }
-        if self.timeout.is_zero() {
+        if self.timeout.is_some_and(|t| t.is_zero()) {
             return Err(invalid("timeout", "must be greater than 0"));
         }
         if self.rise == 0 {
@@ -111,6 +112,11 @@ impl CheckConfig {
             }
             _ => Ok(()),
         }
+    }
+
+    /// The timeout that applies: the configured one, else the interval.
+    pub fn effective_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(self.interval)
     }
 
     /// The kind of probe, as shown by `hactl status`.

@@ -345,7 +345,7 @@ async fn run_check(
                     .await
                     .unwrap_or_else(|e| Attempt::failed(format!("probe task failed: {e}")))
             }
-            probe => check::attempt(probe, config.timeout).await,
+            probe => check::attempt(probe, config.effective_timeout()).await,
         };
         let now = Instant::now();
         let current = lock(&state).status;

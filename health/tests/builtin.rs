@@ -151,7 +151,7 @@ async fn tcp_check_through_the_monitor_falls_when_listener_closes() {
     let addr = listener.local_addr().unwrap();
     let mut check = CheckConfig::new("chk_tcp", Probe::Tcp(addr));
     check.interval = Duration::from_millis(50);
-    check.timeout = Duration::from_millis(500);
+    check.timeout = Some(Duration::from_millis(500));
     check.fall = 2;
     check.weight = -20;
     let (monitor, mut changes) = Monitor::start(vec![check]).unwrap();
@@ -277,7 +277,16 @@ async fn track_process_sees_a_process_come_and_go() {
     by_args.params = vec!["31".into()];
     assert_eq!(health::count_processes(&by_args), 0);
     let mut child = std::process::Command::new(&exe).arg("31").spawn().unwrap();
-    assert_eq!(health::count_processes(&by_args), 1);
+    // Until the child has exec'd, its cmdline is still ours: poll briefly.
+    let mut count = 0;
+    for _ in 0..200 {
+        count = health::count_processes(&by_args);
+        if count == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(count, 1);
     child.kill().unwrap();
     child.wait().unwrap();
 }

@@ -76,7 +76,7 @@ async fn timeout_kills_the_whole_process_group() {
 async fn a_sleeping_check_counts_as_failed_timeout() {
     let mut check = CheckConfig::new("chk_sleep", Probe::Script(script("sleep 10")));
     check.interval = Duration::from_secs(1);
-    check.timeout = Duration::from_millis(300);
+    check.timeout = Some(Duration::from_millis(300));
     let (monitor, mut changes) = Monitor::start(vec![check]).unwrap();
     let change = tokio::time::timeout(Duration::from_secs(5), changes.recv())
         .await
@@ -172,7 +172,7 @@ async fn rise_and_fall_drive_the_change_stream() {
         ))),
     );
     check.interval = Duration::from_millis(50);
-    check.timeout = Duration::from_secs(2);
+    check.timeout = Some(Duration::from_secs(2));
     check.rise = 3;
     check.fall = 2;
     check.weight = 2;
@@ -249,7 +249,7 @@ async fn dropping_the_monitor_kills_running_scripts() {
         ))),
     );
     check.interval = Duration::from_secs(20);
-    check.timeout = Duration::from_secs(20);
+    check.timeout = Some(Duration::from_secs(20));
     let (monitor, _changes) = Monitor::start(vec![check]).unwrap();
     let mut pid = None;
     for _ in 0..200 {

@@ -83,7 +83,7 @@ pub fn run(args: BenchChecksArgs) -> anyhow::Result<()> {
                     .map(|i| {
                         let mut check = CheckConfig::new(format!("bench_{i}"), probe.clone());
                         check.interval = interval;
-                        check.timeout = interval;
+                        check.timeout = Some(interval);
                         check
                     })
                     .collect(),
