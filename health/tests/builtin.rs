@@ -248,6 +248,20 @@ async fn track_file_weight_zero_faults_on_non_zero() {
     assert_eq!(next_change(&mut changes).await.status, Status::Ok);
 }
 
+/// Until a spawned child has exec'd, its comm and cmdline are still ours:
+/// poll briefly for the expected count.
+async fn wait_for_count(probe: &TrackProcessProbe, expected: u32) {
+    let mut count = 0;
+    for _ in 0..300 {
+        count = health::count_processes(probe);
+        if count == expected {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("expected {expected} matching processes, found {count}");
+}
+
 #[tokio::test]
 async fn track_process_sees_a_process_come_and_go() {
     // A uniquely named process: a copy of sleep with our own name.
@@ -277,16 +291,7 @@ async fn track_process_sees_a_process_come_and_go() {
     by_args.params = vec!["31".into()];
     assert_eq!(health::count_processes(&by_args), 0);
     let mut child = std::process::Command::new(&exe).arg("31").spawn().unwrap();
-    // Until the child has exec'd, its cmdline is still ours: poll briefly.
-    let mut count = 0;
-    for _ in 0..200 {
-        count = health::count_processes(&by_args);
-        if count == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(count, 1);
+    wait_for_count(&by_args, 1).await;
     child.kill().unwrap();
     child.wait().unwrap();
 }
@@ -299,6 +304,7 @@ async fn track_process_terminate_delay_absorbs_a_restart() {
     std::fs::copy("/bin/sleep", &exe).unwrap();
     let mut child = std::process::Command::new(&exe).arg("30").spawn().unwrap();
     let mut probe = TrackProcessProbe::named(&name);
+    wait_for_count(&probe, 1).await;
     probe.terminate_delay = Duration::from_millis(600);
     let mut check = CheckConfig::new("trk_delay", Probe::TrackProcess(probe));
     check.interval = Duration::from_millis(30);
