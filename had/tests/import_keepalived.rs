@@ -132,7 +132,11 @@ fn full_example_imports_with_include_and_lists_what_is_dropped() {
         c.vrrp_script["chk_proxy"].user.as_deref(),
         Some("nobody:nogroup")
     );
-    assert_eq!(c.track_process["proc_haproxy"].weight, -10);
+    let proc_haproxy = &c.track_process["proc_haproxy"];
+    assert_eq!(proc_haproxy.weight, -10);
+    assert_eq!(proc_haproxy.params, ["-f", "/etc/haproxy/haproxy.cfg"]);
+    assert_eq!(proc_haproxy.param_match.as_deref(), Some("partial"));
+    assert_eq!(proc_haproxy.delay, Some(Duration::from_secs(2)));
     assert_eq!(c.track_file["file_maint"].weight, -1);
     // From keepalived.d/ipv6.conf, through `include keepalived.d/*.conf`.
     assert_eq!(

@@ -320,35 +320,62 @@ pub struct TrackFile {
     /// Multiplier (keepalived default 1).
     #[serde(default = "default_weight_one")]
     pub weight: i64,
+    /// keepalived `weight N reverse`: invert the effect.
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub reverse: bool,
 }
 
 fn default_weight_one() -> i64 {
     1
 }
 
-/// `[track_process.NAME]`: keepalived `vrrp_track_process`: OK while at least
-/// `quorum` processes named `process` run.
+/// `[track_process.NAME]`: keepalived `vrrp_track_process`: OK while the
+/// number of running processes named `process` is within `quorum..=quorum_max`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrackProcess {
-    /// Process name (as in /proc/PID/comm) to count.
+    /// Process name (as in /proc/PID/comm), or the whole command line with `full_command`.
     pub process: String,
-    /// Only count processes whose command line parameters equal this.
+    /// Parameters the command line must have (keepalived: the words after the name).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub params: Vec<String>,
+    /// How `params` match (keepalived `param_match`): `"exact"` (default),
+    /// `"partial"` (the first ones equal), `"initial"` (and the last may be a prefix).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub param_match: Option<String>,
+    /// Match `process` against the whole command line.
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub full_command: bool,
     /// Fewest running processes that count as OK.
     #[serde(default = "default_one", skip_serializing_if = "is_one")]
     pub quorum: u32,
+    /// Most running processes that count as OK; none = unlimited.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub quorum_max: Option<u32>,
     /// As for `vrrp_script`.
     #[serde(default)]
     pub weight: i64,
-    /// How long a lost quorum must last before it counts as failing.
+    /// Sets both `fork_delay` and `terminate_delay` (keepalived `delay`).
     #[serde(
         with = "duration::option",
         skip_serializing_if = "Option::is_none",
         default
     )]
     pub delay: Option<Duration>,
+    /// How long a regained quorum must last before it counts as OK.
+    #[serde(
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub fork_delay: Option<Duration>,
+    /// How long a lost quorum must last before it counts as failing.
+    #[serde(
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub terminate_delay: Option<Duration>,
 }
 
 /// A reference from an instance to a check, optionally overriding its weight
@@ -819,7 +846,7 @@ fn default_hc_method() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyHealthCheck {
-    /// HTTP method (`hcmethod`): GET, HEAD or OPTIONS.
+    /// `hcmethod`: `TCP` (a connect is enough), `GET`, `HEAD` or `OPTIONS`.
     #[serde(default = "default_hc_method")]
     pub method: String,
     /// Path requested on each member (`hcuri`).
@@ -837,6 +864,9 @@ pub struct ProxyHealthCheck {
     /// Failures to mark a member down (`hcfails`).
     #[serde(default = "default_one")]
     pub fails: u32,
+    /// HTTP status that counts as healthy (ignored for `method = "TCP"`).
+    #[serde(default = "default_status_code")]
+    pub expect_status: u16,
 }
 
 /// `[proxy.NAME]`: a reverse proxy balancing over `members`.
@@ -883,4 +913,35 @@ pub struct Proxy {
     /// Error log; none = the daemon's log (stderr).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error_log: Option<PathBuf>,
+    /// Time a client may take to send a request head, and the keep-alive idle
+    /// limit (Apache `RequestReadTimeout header=`); none = the proxy's default.
+    #[serde(
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub header_read_timeout: Option<Duration>,
+    /// How long an idle pooled member connection is kept; none = the proxy's default.
+    #[serde(
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub pool_idle_timeout: Option<Duration>,
+    /// Idle limit of an upgraded (WebSocket) tunnel; none = the proxy's default.
+    #[serde(
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub tunnel_idle_timeout: Option<Duration>,
+    /// Longest request header field (Apache `LimitRequestFieldSize`); none = 8190.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub limit_request_field_size: Option<u32>,
+    /// Most request header fields (Apache `LimitRequestFields`); none = 100.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub limit_request_fields: Option<u32>,
+    /// Worker threads serving this proxy; none = one per CPU.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub workers: Option<u32>,
 }

@@ -237,6 +237,29 @@ pub(crate) fn validate(
     for (name, t) in &config.track_process {
         c.weight(&["track_process", name, "weight"], t.weight);
         c.at_least_one(&["track_process", name, "quorum"], t.quorum);
+        if let Some(max) = t.quorum_max
+            && max < t.quorum
+        {
+            c.error(
+                &["track_process", name, "quorum_max"],
+                Problem::OutOfRange {
+                    value: max.to_string(),
+                    allowed: format!("{} (quorum) or more", t.quorum),
+                },
+            );
+        }
+        if let Some(mode) = &t.param_match
+            && !matches!(mode.as_str(), "exact" | "partial" | "initial")
+        {
+            c.error(
+                &["track_process", name, "param_match"],
+                Problem::InvalidValue {
+                    message: format!(
+                        "{mode:?} is not allowed (allowed: \"exact\", \"partial\", \"initial\")"
+                    ),
+                },
+            );
+        }
     }
 
     let mut vrids: BTreeMap<(String, u32, &'static str), String> = BTreeMap::new();
@@ -650,18 +673,24 @@ fn proxy(c: &mut Checker<'_, '_>, name: &str, p: &Proxy) {
     if let Some(hc) = &p.health_check {
         if !matches!(
             hc.method.to_ascii_uppercase().as_str(),
-            "GET" | "HEAD" | "OPTIONS"
+            "TCP" | "GET" | "HEAD" | "OPTIONS"
         ) {
             c.error(
                 &["proxy", name, "health_check", "method"],
                 Problem::InvalidValue {
                     message: format!(
-                        "{:?} is not allowed (allowed: GET, HEAD, OPTIONS)",
+                        "{:?} is not allowed (allowed: TCP, GET, HEAD, OPTIONS)",
                         hc.method
                     ),
                 },
             );
         }
+        c.range(
+            &["proxy", name, "health_check", "expect_status"],
+            i64::from(hc.expect_status),
+            100,
+            599,
+        );
         c.at_least_one(&["proxy", name, "health_check", "passes"], hc.passes);
         c.at_least_one(&["proxy", name, "health_check", "fails"], hc.fails);
         c.positive_duration(&["proxy", name, "health_check", "interval"], hc.interval);

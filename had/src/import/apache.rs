@@ -546,6 +546,12 @@ pub fn import_str(text: &str, name: impl AsRef<Path>) -> Result<Imported, Import
                 health_check: None,
                 access_log: v.access_log.clone(),
                 error_log: v.error_log.clone(),
+                header_read_timeout: None,
+                pool_idle_timeout: None,
+                tunnel_idle_timeout: None,
+                limit_request_field_size: None,
+                limit_request_fields: None,
+                workers: None,
             };
             if let Some(t) = bal.timeout.or(v.timeout) {
                 proxy.timeout = t;

@@ -777,11 +777,15 @@ impl Importer {
         let mut t = TrackFile {
             file: PathBuf::new(),
             weight: 1,
+            reverse: false,
         };
         for st in self.block(s) {
             match st.words.first().map(String::as_str).unwrap_or_default() {
                 "file" => t.file = self.arg(st).map(PathBuf::from).unwrap_or_default(),
-                "weight" => t.weight = self.num(st).unwrap_or(1),
+                "weight" => {
+                    t.weight = self.num(st).unwrap_or(1);
+                    t.reverse = st.words.get(2).is_some_and(|w| w == "reverse");
+                }
                 "init_file" => self.note(st, "not supported by had; dropped"),
                 _ => self.unknown(st, "vrrp_track_file", &["file", "weight"]),
             }
@@ -790,37 +794,45 @@ impl Importer {
     }
 
     fn track_process(&mut self, s: &Stmt, config: &mut Config) {
+        const KNOWN: &[&str] = &[
+            "process",
+            "param_match",
+            "full_command",
+            "quorum",
+            "quorum_max",
+            "weight",
+            "delay",
+            "fork_delay",
+            "terminate_delay",
+        ];
         let Some(name) = self.name(s) else { return };
         let mut t = TrackProcess {
             process: String::new(),
+            params: Vec::new(),
             param_match: None,
+            full_command: false,
             quorum: 1,
+            quorum_max: None,
             weight: 0,
             delay: None,
+            fork_delay: None,
+            terminate_delay: None,
         };
         for st in self.block(s) {
             match st.words.first().map(String::as_str).unwrap_or_default() {
                 "process" => {
                     t.process = self.arg(st).unwrap_or_default().to_string();
-                    if st.words.len() > 2 {
-                        t.param_match = Some(st.words.get(2..).unwrap_or_default().join(" "));
-                    }
+                    t.params = st.words.get(2..).unwrap_or_default().to_vec();
                 }
-                "param_match" => self.note(
-                    st,
-                    "had compares the whole parameter list given after `process`; dropped",
-                ),
+                "param_match" => t.param_match = self.arg(st).map(str::to_string),
+                "full_command" => t.full_command = true,
                 "quorum" => t.quorum = self.num(st).unwrap_or(1),
+                "quorum_max" => t.quorum_max = self.num(st),
                 "weight" => t.weight = self.num(st).unwrap_or(0),
                 "delay" => t.delay = self.secs(st),
-                "quorum_max" | "fork_delay" | "terminate_delay" | "full_command" => {
-                    self.note(st, "not supported by had; dropped");
-                }
-                _ => self.unknown(
-                    st,
-                    "vrrp_track_process",
-                    &["process", "quorum", "weight", "delay"],
-                ),
+                "fork_delay" => t.fork_delay = self.secs(st),
+                "terminate_delay" => t.terminate_delay = self.secs(st),
+                _ => self.unknown(st, "vrrp_track_process", KNOWN),
             }
         }
         config.track_process.insert(name, t);
