@@ -6,6 +6,11 @@
 //! children's, from `/proc/self/stat`). Three phases: no checks (baseline),
 //! script checks running `/bin/true`, and built-in TCP checks against a local
 //! listener. The goal: timer error within 10 ms.
+//!
+//! The baseline row matters: on a shared, loaded machine the timer is late
+//! with no checks at all. Running the bench under `chrt -f 10` (as a VRRP
+//! daemon may run, cf. keepalived's `vrrp_rt_priority`) takes most of the
+//! other processes' load out of the picture and shows the checks' own cost.
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
