@@ -327,6 +327,66 @@ impl Member<'_> {
     }
 }
 
+/// Settings that must agree between the nodes of one virtual router: the
+/// RFCs make a node drop adverts that differ in them.
+fn mismatches(master: &Member<'_>, other: &Member<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    if std::ptr::eq(master, other) {
+        return out;
+    }
+    let (a, b) = (master.inst, other.inst);
+    let (va, vb) = (
+        a.effective_version(&master.config.global),
+        b.effective_version(&other.config.global),
+    );
+    let pair = format!("{} and {}", master.node, other.node);
+    if va != vb {
+        out.push(format!("MISMATCH: {pair} speak VRRPv{va} and VRRPv{vb}: they will not hear each other and both become MASTER"));
+    }
+    // RFC 3768 §7.1: a v2 advert with another Adver Int is discarded.
+    if va == 2 && vb == 2 && a.advert_int != b.advert_int {
+        out.push(format!(
+            "MISMATCH: {pair} have advert_int {} s and {} s: VRRPv2 discards adverts with another interval (RFC 3768 §7.1), so both become MASTER",
+            a.advert_int.as_secs_f64(),
+            b.advert_int.as_secs_f64()
+        ));
+    }
+    if va == 2 && vb == 2 {
+        let pass = |i: &VrrpInstance| {
+            i.authentication
+                .as_ref()
+                .map(|x| (x.auth_type, x.wire_pass().to_string()))
+        };
+        if pass(a) != pass(b) {
+            out.push(format!("MISMATCH: {pair} have different authentication: each discards the other's adverts (RFC 3768 §7.1), so both become MASTER"));
+        }
+    }
+    let vips = |i: &VrrpInstance| {
+        let mut v: Vec<String> = i
+            .virtual_ipaddress
+            .iter()
+            .map(|x| format!("{}/{}", x.addr, x.prefix_len))
+            .collect();
+        v.sort();
+        v
+    };
+    if vips(a) != vips(b) {
+        out.push(format!(
+            "MISMATCH: {pair} have different virtual_ipaddress ({} and {}): a takeover moves different addresses",
+            vips(a).join(", "),
+            vips(b).join(", ")
+        ));
+    }
+    if !b.preempt_delay.is_zero() && b.preempts() {
+        out.push(format!(
+            "{} waits preempt_delay {} s after it starts before it preempts",
+            other.node,
+            b.preempt_delay.as_secs_f64()
+        ));
+    }
+    out
+}
+
 fn prio_value(p: PriorityOutcome) -> Option<u8> {
     match p {
         PriorityOutcome::Priority(v) => Some(v),
@@ -413,6 +473,17 @@ fn one(interface: String, vrid: u8, mut members: Vec<Member<'_>>) -> InstanceRep
                 "{} calls this instance {} (on {}: {})",
                 m.node, m.name, master.node, master.name
             ));
+        }
+        notes.extend(mismatches(master, m));
+    }
+    for m in &members {
+        for (group, g) in &m.config.vrrp_sync_group {
+            if g.group.iter().any(|n| n == m.name) && g.group.len() > 1 {
+                notes.push(format!(
+                    "on {}, {} is in sync group {group}: a FAULT of any other member of the group moves it too",
+                    m.node, m.name
+                ));
+            }
         }
     }
 

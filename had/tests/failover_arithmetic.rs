@@ -348,3 +348,82 @@ fn equal_priorities_and_lone_nodes_are_explained() {
     assert_eq!(r.instances[0].failures[0].verdict, Verdict::NoBackup);
     assert!(r.instances[0].takeover.is_none());
 }
+
+#[test]
+fn settings_that_must_agree_are_reported() {
+    let master = node(
+        "ha1",
+        &NodeSpec {
+            priority: 100,
+            ..SEED
+        },
+    );
+    let cases: &[(NodeSpec, &str)] = &[
+        (
+            NodeSpec {
+                priority: 90,
+                advert_int: "2",
+                ..SEED
+            },
+            "MISMATCH: ha1 and ha2 have advert_int 1 s and 2 s",
+        ),
+        (
+            NodeSpec {
+                priority: 90,
+                version: 3,
+                ..SEED
+            },
+            "MISMATCH: ha1 and ha2 speak VRRPv2 and VRRPv3",
+        ),
+    ];
+    for (spec, want) in cases {
+        let backup = node("ha2", spec);
+        let r = analyze(&[Node::new("ha1", &master), Node::new("ha2", &backup)]);
+        assert!(
+            r.instances[0].notes.iter().any(|n| n.starts_with(want)),
+            "{want}: {:?}",
+            r.instances[0].notes
+        );
+    }
+    // Agreeing nodes produce no MISMATCH note.
+    let backup = node(
+        "ha2",
+        &NodeSpec {
+            priority: 90,
+            ..SEED
+        },
+    );
+    let r = analyze(&[Node::new("ha1", &master), Node::new("ha2", &backup)]);
+    assert!(
+        r.instances[0].notes.iter().all(|n| !n.contains("MISMATCH")),
+        "{:?}",
+        r.instances[0].notes
+    );
+    // Different VIPs and passwords, written by hand.
+    let text = |prio: u32, vip: &str, pass: &str| {
+        format!(
+            "[vrrp_instance.VI_1]\ninterface = \"eth0\"\nvirtual_router_id = 51\npriority = {prio}\n\
+             virtual_ipaddress = [\"{vip}\"]\nauthentication = {{ auth_type = \"PASS\", auth_pass = \"{pass}\" }}\n"
+        )
+    };
+    let a = parse_str(&text(100, "198.18.0.200/24", "one"), "a.toml")
+        .expect("valid")
+        .config;
+    let b = parse_str(&text(90, "198.18.0.201/24", "two"), "b.toml")
+        .expect("valid")
+        .config;
+    let r = analyze(&[Node::new("ha1", &a), Node::new("ha2", &b)]);
+    let notes = &r.instances[0].notes;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("MISMATCH: ha1 and ha2 have different authentication")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("MISMATCH: ha1 and ha2 have different virtual_ipaddress")),
+        "{notes:?}"
+    );
+}
