@@ -59,10 +59,10 @@ impl Members {
     /// Bit set of the members usable now; hot standbys count only when no
     /// regular member is usable (Apache `status=+H`).
     fn usable_set(&self, exclude: u64) -> u64 {
-        let now = now_ms();
+        let mut now = None;
         let (mut regular, mut standby) = (0u64, 0u64);
         for (i, m) in self.list.iter().enumerate() {
-            if m.usable(now) {
+            if m.usable(&mut now) {
                 if m.hot_standby.load(Ordering::Relaxed) {
                     standby |= 1 << i;
                 } else {
@@ -130,7 +130,7 @@ impl Members {
     /// error state so the next requests try them again.
     pub(crate) fn force_recovery(&self) {
         let now = now_ms();
-        if self.list.iter().all(|m| !m.usable(now)) {
+        if self.list.iter().all(|m| !m.usable(&mut Some(now))) {
             for m in &self.list {
                 if m.is_in_error(now) {
                     m.clear_error();

@@ -187,10 +187,23 @@ impl Member {
     }
 
     /// Whether the balancer may send it a request at `now` (from `now_ms`).
-    pub(crate) fn usable(&self, now: u64) -> bool {
-        self.enabled.load(Ordering::Relaxed)
-            && self.health_ok.load(Ordering::Relaxed)
-            && self.error_until.load(Ordering::Relaxed) <= now
+    pub(crate) fn usable(&self, now: &mut Option<u64>) -> bool {
+        if !self.enabled.load(Ordering::Relaxed) || !self.health_ok.load(Ordering::Relaxed) {
+            return false;
+        }
+        let until = self.error_until.load(Ordering::Relaxed);
+        // Read the clock only when some member is in error: the common case costs no syscall.
+        if until == 0 {
+            return true;
+        }
+        if until <= *now.get_or_insert_with(now_ms) {
+            // The retry period is over: back to the clock-free fast path.
+            let _ =
+                self.error_until
+                    .compare_exchange(until, 0, Ordering::Relaxed, Ordering::Relaxed);
+            return true;
+        }
+        false
     }
 
     /// Current status for reports.

@@ -347,3 +347,51 @@ async fn listens_on_an_address_this_node_does_not_hold() {
     let proxy = start(cfg);
     assert_eq!(proxy.local_addrs()[0].to_string(), "198.18.255.254:8080");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_closing_idle_connections_costs_no_request() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A member with a 50 ms keep-alive: it answers one request per
+    // connection without announcing a close, then hangs up shortly after.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    let server = tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    .await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            });
+        }
+    });
+    let mut cfg = config(&[]);
+    cfg.members = vec![MemberConfig::new(format!("http://{addr}"))];
+    cfg.workers = Some(1);
+    let proxy = start(cfg);
+    let c = client();
+    for _ in 0..5 {
+        assert_eq!(get(&c, &front(&proxy)).await, (200, "ok".to_owned()));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        5,
+        "each request needed a fresh member connection"
+    );
+    assert_eq!(proxy.stats().members[0].failures, 0);
+    server.abort();
+}

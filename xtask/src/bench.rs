@@ -52,6 +52,9 @@ struct ProxyArgs {
     /// Only these proxies (had, had+log, haproxy, nginx, apache).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Use this build of lb-proxy's example runner instead of building one (for A/B runs).
+    #[arg(long)]
+    had_bin: Option<PathBuf>,
 }
 
 /// Entry point.
@@ -133,8 +136,8 @@ impl Drop for Proc {
     }
 }
 
-/// Resident memory of `root` and its direct children, in KiB.
-fn rss_tree_kib(root: u32) -> u64 {
+/// `root` and its direct children.
+fn process_tree(root: u32) -> Vec<u32> {
     let mut pids = vec![root];
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for e in entries.flatten() {
@@ -152,7 +155,27 @@ fn rss_tree_kib(root: u32) -> u64 {
             }
         }
     }
-    pids.iter()
+    pids
+}
+
+/// CPU time (user + system) used so far by `root` and its children, in clock ticks.
+fn cpu_ticks(root: u32) -> u64 {
+    process_tree(root)
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+        .filter_map(|stat| {
+            // After the command: state is field 3, utime 14, stime 15 (proc(5)).
+            let rest = stat.rsplit_once(") ")?.1;
+            let f: Vec<&str> = rest.split(' ').collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum()
+}
+
+/// Resident memory of `root` and its direct children, in KiB.
+fn rss_tree_kib(root: u32) -> u64 {
+    process_tree(root)
+        .iter()
         .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
         .filter_map(|s| {
             s.lines()
@@ -338,6 +361,7 @@ struct Sample {
     errors: u64,
     rss_idle_kib: u64,
     rss_load_kib: u64,
+    cpu_us_per_req: f64,
 }
 
 fn parse_latency(s: &str) -> Option<f64> {
@@ -411,7 +435,19 @@ fn measure(
         std::thread::sleep(Duration::from_secs(secs) / 2);
         rss_tree_kib(pid)
     });
+    let ticks_before = cpu_ticks(pid);
     let mut s = wrk(client_cpu, conns, secs)?;
+    let ticks = cpu_ticks(pid).saturating_sub(ticks_before);
+    // Clock ticks are 10 ms (USER_HZ = 100 on Linux).
+    #[allow(clippy::cast_precision_loss)]
+    let total_requests = s.rps * secs as f64;
+    #[allow(clippy::cast_precision_loss)]
+    let cpu_us = ticks as f64 * 10_000.0;
+    s.cpu_us_per_req = if total_requests > 0.0 {
+        cpu_us / total_requests
+    } else {
+        f64::NAN
+    };
     s.rss_load_kib = sampler.join().unwrap_or(0);
     s.rss_idle_kib = rss_idle_kib;
     p.stop();
@@ -475,7 +511,10 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
         .into_iter()
         .filter(|k| a.only.is_empty() || a.only.iter().any(|o| o == k.name()))
         .collect();
-    let had_bin = had_binary()?;
+    let had_bin = match &a.had_bin {
+        Some(p) => p.clone(),
+        None => had_binary()?,
+    };
     let dir = std::env::temp_dir().join(format!("had-bench-proxy-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     // Apache drops privileges to www-data; let it reach its run dir.
@@ -497,12 +536,13 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
                 for &kind in &kinds {
                     let s = measure(kind, &env, a.client_cpu, conns, a.duration)?;
                     eprintln!(
-                        "round {round} c={conns:<3} {:<8} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}  rss {} KiB idle / {} KiB loaded",
+                        "round {round} c={conns:<3} {:<8} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}  cpu {:.1} us/req  rss {} KiB idle / {} KiB loaded",
                         kind.name(),
                         s.rps,
                         s.p50_ms,
                         s.p99_ms,
                         s.errors,
+                        s.cpu_us_per_req,
                         s.rss_idle_kib,
                         s.rss_load_kib
                     );
@@ -527,19 +567,20 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
         "had = lb-proxy through its release example runner (lb-proxy/examples/proxy.rs); the daemon binary is not wired yet.\n"
     );
     println!(
-        "| proxy | conns | req/s | p50 ms | p99 ms | errors | RSS idle KiB | RSS loaded KiB | req/s per round |"
+        "| proxy | conns | req/s | p50 ms | p99 ms | errors | CPU µs/req | RSS idle KiB | RSS loaded KiB | req/s per round |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for (kind, conns, samples) in &results {
         let per_round: Vec<String> = samples.iter().map(|s| format!("{:.0}", s.rps)).collect();
         println!(
-            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} |",
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.1} | {} | {} | {} |",
             kind.name(),
             conns,
             median(samples.iter().map(|s| s.rps).collect()),
             median(samples.iter().map(|s| s.p50_ms).collect()),
             median(samples.iter().map(|s| s.p99_ms).collect()),
             samples.iter().map(|s| s.errors).sum::<u64>(),
+            median(samples.iter().map(|s| s.cpu_us_per_req).collect()),
             samples.iter().map(|s| s.rss_idle_kib).max().unwrap_or(0),
             samples.iter().map(|s| s.rss_load_kib).max().unwrap_or(0),
             per_round.join(" / ")

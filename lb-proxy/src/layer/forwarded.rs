@@ -17,18 +17,25 @@ static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
 /// Hop-by-hop fields besides those listed in `Connection` (RFC 9110 §7.6.1,
-/// plus the non-standard `Keep-Alive` and `Proxy-Connection`).
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-];
+/// plus the non-standard `Keep-Alive` and `Proxy-Connection`), as constants
+/// so removing them hashes no strings.
+fn hop_by_hop() -> [&'static HeaderName; 9] {
+    [
+        &CONNECTION,
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+        &http::header::PROXY_AUTHENTICATE,
+        &http::header::PROXY_AUTHORIZATION,
+        &http::header::TE,
+        &http::header::TRAILER,
+        &http::header::TRANSFER_ENCODING,
+        &UPGRADE,
+    ]
+}
 
 /// Whether the `Connection` header lists `token` (case-insensitive).
 pub(crate) fn connection_has(headers: &HeaderMap, token: &str) -> bool {
@@ -43,28 +50,27 @@ pub(crate) fn connection_has(headers: &HeaderMap, token: &str) -> bool {
 /// Removes every field named in `Connection`, then the fixed hop-by-hop set
 /// and `Upgrade`. Returns the `Upgrade` value when the message asked for one.
 fn strip_hop_by_hop(headers: &mut HeaderMap) -> Option<HeaderValue> {
-    let upgrade = if connection_has(headers, "upgrade") {
-        headers.get(UPGRADE).cloned()
-    } else {
-        None
-    };
+    let mut upgrade = None;
     if headers.contains_key(CONNECTION) {
-        let named: Vec<String> = headers
-            .get_all(CONNECTION)
+        if connection_has(headers, "upgrade") {
+            upgrade = headers.get(UPGRADE).cloned();
+        }
+        // Cloning a HeaderValue only bumps a reference count.
+        let listed: Vec<HeaderValue> = headers.get_all(CONNECTION).iter().cloned().collect();
+        for token in listed
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .map(|t| t.trim().to_ascii_lowercase())
-            .filter(|t| !t.is_empty())
-            .collect();
-        for name in named {
-            headers.remove(name.as_str());
+        {
+            let token = token.trim();
+            if !token.is_empty() {
+                headers.remove(token);
+            }
         }
     }
-    for name in HOP_BY_HOP {
+    for name in hop_by_hop() {
         headers.remove(name);
     }
-    headers.remove(UPGRADE);
     upgrade
 }
 
