@@ -96,6 +96,23 @@ fn environment_overrides_are_checked_and_named() {
         .arg(&path)
         .env("HAD_VRRP_INSTANCE__VI_1__VIRTUAL_ROUTER_ID", "51"));
     assert_eq!(code, 0, "{out}{err}");
+    // Variables without `__` are not settings (every setting is in a table).
+    let (code, out, err) = run(hactl()
+        .arg("check")
+        .arg(&path)
+        .env("HAD_VRRP_INSTANCE__VI_1__VIRTUAL_ROUTER_ID", "51")
+        .env("HAD_LOG", "debug"));
+    assert_eq!(code, 0, "{out}{err}");
+    // A misspelt override is an unknown key, named by its variable.
+    let (code, _, err) = run(hactl()
+        .arg("check")
+        .arg(&path)
+        .env("HAD_GLOBAL__ROUTERID", "ha1"));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("environment HAD_GLOBAL__ROUTERID: global.routerid: unknown key `routerid`; did you mean `router_id`?"),
+        "{err}"
+    );
 }
 
 #[test]

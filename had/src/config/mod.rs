@@ -45,6 +45,8 @@ use crate::failover::{self, FailoverReport, Node};
 /// Prefix of environment variables that override the file
 /// (`HAD_GLOBAL__ROUTER_ID=ha1`, `HAD_VRRP_INSTANCE__VI_1__PRIORITY=90`):
 /// `__` separates keys; table names keep their case, other keys are lowercased.
+/// Every setting is inside a table, so only variables with a `__` count:
+/// others (`HAD_LOG`, say) are left to whoever uses them.
 pub const ENV_PREFIX: &str = "HAD_";
 
 /// A configuration that passed validation, with its warnings.
@@ -217,6 +219,7 @@ fn load_text(text: &str, file: &Path, env: bool) -> Result<Loaded, ConfigError> 
         // `lowercase(false)` must come last: figment's `map` resets it.
         figment = figment.merge(
             Env::prefixed(ENV_PREFIX)
+                .filter(|k| k.as_str().contains("__"))
                 .map(|k| env_key(k.as_str()).into())
                 .lowercase(false),
         );
