@@ -234,7 +234,7 @@ pub fn from_config(loaded: &crate::config::Loaded) -> Result<Plan, PlanError> {
                   rise: u32,
                   fall: u32| {
         c.interval = interval;
-        c.timeout = timeout;
+        c.timeout = Some(timeout);
         c.rise = rise.max(1);
         c.fall = fall.max(1);
     };

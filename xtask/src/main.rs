@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod bench_checks;
+mod failover;
 mod fuzz;
 mod lab;
 
@@ -24,6 +25,8 @@ enum Task {
     Bench(bench::BenchArgs),
     /// Timer error and CPU with 100 script vs 100 built-in checks at 100 ms.
     BenchChecks(bench_checks::BenchChecksArgs),
+    /// Takeover times: had/keepalived pairs, advert 1 s and 0.1 s, crash/graceful/preemption.
+    Failover(failover::FailoverArgs),
     /// Run vrrp-core's cargo-fuzz targets for <secs> seconds each.
     Fuzz(fuzz::FuzzArgs),
 }
@@ -35,5 +38,6 @@ fn main() -> anyhow::Result<()> {
         Task::Bench(args) => bench::run(args),
         Task::BenchChecks(args) => bench_checks::run(args),
         Task::Fuzz(args) => fuzz::run(args),
+        Task::Failover(args) => failover::run(args),
     }
 }

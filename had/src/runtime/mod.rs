@@ -650,7 +650,7 @@ fn checks_for(plan: &Plan, proxies: &Proxies) -> Vec<health::CheckConfig> {
         );
         c.weight = pc.weight;
         c.interval = Duration::from_millis(500);
-        c.timeout = Duration::from_millis(500);
+        c.timeout = Some(Duration::from_millis(500));
         checks.push(c);
     }
     checks
