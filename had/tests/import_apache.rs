@@ -131,3 +131,24 @@ fn missing_file_is_a_read_error() {
         Err(ImportError::Read { .. })
     ));
 }
+
+#[test]
+fn server_level_settings_are_defaults_for_virtual_hosts() {
+    let imported = import_ok("apache_server_level.conf");
+    let p = &imported.config.proxy["proxy1"];
+    assert!(p.preserve_host);
+    assert_eq!(
+        p.timeout,
+        Duration::from_secs(7),
+        "the vhost's ProxyTimeout wins"
+    );
+    assert_eq!(p.limit_request_field_size, Some(16380));
+    assert_eq!(p.limit_request_fields, Some(50));
+    assert_eq!(p.header_read_timeout, Some(Duration::from_secs(20)));
+    assert_eq!(
+        p.error_log.as_deref(),
+        Some(Path::new("/var/log/apache2/error.log"))
+    );
+    let notes: Vec<usize> = imported.notes.iter().map(|n| n.at.line).collect();
+    assert_eq!(notes, [6], "{:#?}", imported.notes);
+}

@@ -37,6 +37,12 @@ struct Vhost {
     reverse: Vec<String>,
     access_log: Option<PathBuf>,
     error_log: Option<PathBuf>,
+    /// `LimitRequestFieldSize`.
+    limit_field_size: Option<u32>,
+    /// `LimitRequestFields`.
+    limit_fields: Option<u32>,
+    /// `RequestReadTimeout header=N`.
+    header_read: Option<Duration>,
     line: usize,
 }
 
@@ -195,6 +201,8 @@ pub fn import_str(text: &str, name: impl AsRef<Path>) -> Result<Imported, Import
     };
     let mut balancers: BTreeMap<String, Balancer> = BTreeMap::new();
     let mut vhosts: Vec<Vhost> = Vec::new();
+    // Server-level settings: the defaults of every <VirtualHost>.
+    let mut server = Vhost::default();
     let mut listens: Vec<SocketAddr> = Vec::new();
     // Open sections: (lowercased name, line, balancer name if <Proxy balancer://>).
     let mut sections: Vec<(String, usize, Option<String>)> = Vec::new();
@@ -434,14 +442,49 @@ pub fn import_str(text: &str, name: impl AsRef<Path>) -> Result<Imported, Import
             }
             "proxypreservehost" => {
                 let on = args.first().is_some_and(|a| a.eq_ignore_ascii_case("on"));
-                if let Some(v) = current.as_mut() {
-                    v.preserve_host = Some(on);
-                }
+                current.as_mut().unwrap_or(&mut server).preserve_host = Some(on);
             }
             "proxytimeout" => {
                 let t = args.first().and_then(|a| im.secs(line, "ProxyTimeout", a));
-                if let Some(v) = current.as_mut() {
-                    v.timeout = t;
+                current.as_mut().unwrap_or(&mut server).timeout = t;
+            }
+            "limitrequestfieldsize" | "limitrequestfields" => {
+                let n = args.first().and_then(|a| a.parse::<u32>().ok());
+                if n.is_none() {
+                    im.problem(
+                        line,
+                        format!("{} needs a number", w.first().cloned().unwrap_or_default()),
+                    );
+                }
+                let target = current.as_mut().unwrap_or(&mut server);
+                if directive == "limitrequestfields" {
+                    target.limit_fields = n;
+                } else {
+                    target.limit_field_size = n;
+                }
+            }
+            "requestreadtimeout" => {
+                // `header=20` or `header=20-40,MinRate=500`: had keeps the first bound.
+                let header = args.iter().find_map(|a| {
+                    a.to_ascii_lowercase()
+                        .strip_prefix("header=")
+                        .map(str::to_string)
+                });
+                match header
+                    .as_deref()
+                    .and_then(|h| h.split(['-', ',']).next())
+                    .and_then(|n| n.parse::<u64>().ok())
+                {
+                    Some(secs) => {
+                        current.as_mut().unwrap_or(&mut server).header_read =
+                            Some(Duration::from_secs(secs));
+                        if header.as_deref().is_some_and(|h| h.contains(['-', ',']))
+                            || args.len() > 1
+                        {
+                            im.note(line, &w, "had keeps only the first header= timeout; ranges, MinRate and body= are dropped");
+                        }
+                    }
+                    None => im.note(line, &w, "no header=N timeout: not carried over"),
                 }
             }
             "customlog" => {
@@ -453,13 +496,13 @@ pub fn import_str(text: &str, name: impl AsRef<Path>) -> Result<Imported, Import
                         "had writes the combined format only; the log is kept in combined format",
                     );
                 }
-                if let (Some(v), Some(p)) = (current.as_mut(), args.first()) {
-                    v.access_log = Some(PathBuf::from(p));
+                if let Some(p) = args.first() {
+                    current.as_mut().unwrap_or(&mut server).access_log = Some(PathBuf::from(p));
                 }
             }
             "errorlog" => {
-                if let (Some(v), Some(p)) = (current.as_mut(), args.first()) {
-                    v.error_log = Some(PathBuf::from(p));
+                if let Some(p) = args.first() {
+                    current.as_mut().unwrap_or(&mut server).error_log = Some(PathBuf::from(p));
                 }
             }
             "servername" | "serveralias" | "documentroot" | "loglevel" | "serveradmin" => {
@@ -534,7 +577,7 @@ pub fn import_str(text: &str, name: impl AsRef<Path>) -> Result<Imported, Import
             let mut proxy = Proxy {
                 listen: listen.clone(),
                 path: path.clone(),
-                preserve_host: v.preserve_host.unwrap_or(false),
+                preserve_host: v.preserve_host.or(server.preserve_host).unwrap_or(false),
                 pass_reverse,
                 lbmethod: bal.lbmethod.unwrap_or_default(),
                 members: bal.members,
@@ -544,16 +587,16 @@ pub fn import_str(text: &str, name: impl AsRef<Path>) -> Result<Imported, Import
                 maxattempts: bal.maxattempts,
                 max_connections: None,
                 health_check: None,
-                access_log: v.access_log.clone(),
-                error_log: v.error_log.clone(),
-                header_read_timeout: None,
+                access_log: v.access_log.clone().or_else(|| server.access_log.clone()),
+                error_log: v.error_log.clone().or_else(|| server.error_log.clone()),
+                header_read_timeout: v.header_read.or(server.header_read),
                 pool_idle_timeout: None,
                 tunnel_idle_timeout: None,
-                limit_request_field_size: None,
-                limit_request_fields: None,
+                limit_request_field_size: v.limit_field_size.or(server.limit_field_size),
+                limit_request_fields: v.limit_fields.or(server.limit_fields),
                 workers: None,
             };
-            if let Some(t) = bal.timeout.or(v.timeout) {
+            if let Some(t) = bal.timeout.or(v.timeout).or(server.timeout) {
                 proxy.timeout = t;
             }
             let mut key = name.clone();
