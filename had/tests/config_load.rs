@@ -145,3 +145,28 @@ fn member_status_flags() {
     assert!(m[1].hot_standby() && !m[1].disabled());
     assert!(!m[2].hot_standby() && m[2].disabled());
 }
+
+#[test]
+fn nodes_with_one_name_are_told_apart_in_the_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut paths = Vec::new();
+    for (node, prio) in [("ha1", 100), ("ha2", 90)] {
+        let sub = dir.path().join(node);
+        std::fs::create_dir(&sub).expect("mkdir");
+        let path = sub.join("had.toml");
+        std::fs::write(
+            &path,
+            format!("[vrrp_instance.VI_1]\ninterface = \"eth0\"\nvirtual_router_id = 51\npriority = {prio}\nvirtual_ipaddress = [\"198.18.0.200\"]\n"),
+        )
+        .expect("write");
+        paths.push(path);
+    }
+    let report = had::config::check_files_with(&paths, &LoadOptions { env: false });
+    assert!(report.is_valid());
+    let failover = report.failover.as_ref().expect("two nodes");
+    assert_eq!(
+        failover.instances[0].master,
+        format!("had ({})", paths[0].display())
+    );
+    assert_eq!(report.exit_code(), 0);
+}

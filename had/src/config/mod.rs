@@ -1,6 +1,27 @@
 //! had.toml: schema, loading (TOML through figment with `HAD_` environment
 //! overrides), validation with file/line/key errors, and warnings.
 //!
+//! The tables, named after keepalived's and Apache's directives:
+//!
+//! | table | what | keepalived / Apache |
+//! |---|---|---|
+//! | `[global]` | router_id, control_socket, metrics_listen, realtime, script security, vrrp_version and GARP defaults, drain_timeout | `global_defs` |
+//! | `[vrrp_script.NAME]` | a command run every `interval`, exit 0 = OK | `vrrp_script` |
+//! | `[tcp_check.NAME]` | built-in TCP connect to `connect_ip:connect_port` | `TCP_CHECK` |
+//! | `[http_check.NAME]` | built-in `GET url` expecting `status_code` | `HTTP_GET` |
+//! | `[track_proxy.NAME]` | OK while `[proxy.X]` has `min_up` healthy members | (had's own) |
+//! | `[track_file.NAME]` | the file's integer × weight moves the priority | `vrrp_track_file` |
+//! | `[track_process.NAME]` | OK while `quorum..=quorum_max` processes run | `vrrp_track_process` |
+//! | `[vrrp_instance.NAME]` | one virtual router | `vrrp_instance` |
+//! | `[vrrp_sync_group.NAME]` | instances that change state together | `vrrp_sync_group` |
+//! | `[proxy.NAME]` | a reverse proxy over `members` | `<VirtualHost>` + `ProxyPass` + `<Proxy balancer://>` |
+//!
+//! An instance tracks `vrrp_script`, `tcp_check`, `http_check` and
+//! `track_proxy` entries through `track_script` (one namespace: names must be
+//! unique across those four tables), and `track_file`, `track_process` and
+//! `track_interface` through the lists of the same names. Every entry is a
+//! name or `{ name = "...", weight = N }` (the instance's weight wins).
+//!
 //! ```
 //! let loaded = had::config::parse_str(
 //!     "[vrrp_instance.VI_1]\ninterface = \"eth0\"\nvirtual_router_id = 51\n\
@@ -492,11 +513,19 @@ pub fn check_files_with(paths: &[PathBuf], options: &LoadOptions) -> CheckReport
             result: load_with(p, options),
         })
         .collect();
-    let valid: Vec<(String, &Loaded)> = files
+    let mut valid: Vec<(String, &Loaded)> = files
         .iter()
         .filter_map(|f| f.result.as_ref().ok())
         .map(|l| (node_name(l), l))
         .collect();
+    // Two nodes with one name (the same router_id, or ha1/had.toml and
+    // ha2/had.toml) are told apart by their paths.
+    let names: Vec<String> = valid.iter().map(|(n, _)| n.clone()).collect();
+    for (name, loaded) in &mut valid {
+        if names.iter().filter(|n| *n == name).count() > 1 {
+            *name = format!("{name} ({})", loaded.path.display());
+        }
+    }
     let nodes: Vec<Node<'_>> = valid
         .iter()
         .map(|(name, l)| Node::new(name, &l.config))
