@@ -151,3 +151,109 @@ fn demo_serves_through_the_proxy_and_stops_cleanly() {
     assert!(!socket.exists(), "control socket removed");
     assert!(TcpStream::connect(&proxy).is_err(), "proxy closed");
 }
+
+/// Reading the demo's banner: (proxy address, control socket).
+fn banner(child: &mut std::process::Child) -> (String, std::path::PathBuf) {
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let (mut proxy, mut socket) = (None, None);
+    while proxy.is_none() || socket.is_none() {
+        let line = lines.next().expect("banner").unwrap();
+        if let Some(rest) = line.trim().strip_prefix("curl http://")
+            && !rest.contains("/metrics")
+        {
+            proxy = rest.split_once('/').map(|(a, _)| a.to_owned());
+        }
+        if let Some(rest) = line.trim().strip_prefix("hactl --socket ") {
+            socket = rest.split_whitespace().next().map(std::path::PathBuf::from);
+        }
+    }
+    // Keep draining stdout so the daemon never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (proxy.unwrap(), socket.unwrap())
+}
+
+#[test]
+fn reloads_never_fail_a_request_through_the_proxy() {
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_had"))
+            .args(["--demo", "--demo-port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (proxy, socket) = banner(&mut child.0);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    // A probe: sequential requests, bounded in count and time.
+    let probe = std::thread::spawn(move || {
+        let (mut ok, mut failed) = (0u32, Vec::new());
+        let t0 = Instant::now();
+        while !s2.load(std::sync::atomic::Ordering::Relaxed)
+            && ok + (failed.len() as u32) < 5000
+            && t0.elapsed() < Duration::from_secs(20)
+        {
+            let r = std::panic::catch_unwind(|| http_get(&proxy, "/probe"));
+            match r {
+                Ok(r) if r.starts_with("HTTP/1.1 200") => ok += 1,
+                Ok(r) => failed.push(r.lines().next().unwrap_or_default().to_owned()),
+                Err(_) => failed.push("connection error".into()),
+            }
+        }
+        (ok, failed)
+    });
+    let mut client = Client::connect(&socket).unwrap();
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(150));
+        let r = client.call(&Request::Reload).unwrap();
+        assert!(r.ok, "{r:?}");
+    }
+    std::thread::sleep(Duration::from_millis(150));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed) = probe.join().unwrap();
+    assert!(ok > 20, "the probe ran ({ok} requests)");
+    assert!(
+        failed.is_empty(),
+        "{} of {} failed: {failed:?}",
+        failed.len(),
+        ok as usize + failed.len()
+    );
+    let status = client.call(&Request::Status).unwrap().status.unwrap();
+    assert_eq!(status.reloads, 5);
+}
+
+#[test]
+fn check_flag_exits_0_for_valid_and_1_for_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "[vrrp_instance.VI_1]\ninterface = \"eth0\"\nvirtual_router_id = 51\n\
+         virtual_ipaddress = [\"198.18.0.200/24\"]\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[vrrp_instance.VI_1]\ninterface = \"eth0\"\nvirtual_router_id = 300\n",
+    )
+    .unwrap();
+    let run = |p: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_had"))
+            .arg("--check")
+            .arg("--config")
+            .arg(p)
+            .output()
+            .unwrap()
+    };
+    let ok = run(&good);
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    let ko = run(&bad);
+    assert_eq!(ko.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&ko.stdout);
+    assert!(
+        text.contains("bad.toml:3"),
+        "errors name the file and line: {text}"
+    );
+}

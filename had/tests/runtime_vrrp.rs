@@ -1,102 +1,20 @@
 //! The VRRP thread over an in-memory LAN: no root, no sockets, real time at
 //! advert interval 0.1 s (VRRPv3), so takeovers happen within ~0.4 s.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod runtime_support;
+
 use had::plan::{InstancePlan, Tracked, Vip};
-use had::runtime::vrrp::{Command, Received, Report, VrrpThread, Wire, WireError};
+use had::runtime::vrrp::{Command, Received, Report, VrrpThread};
 use had::status::{Override, State};
+use runtime_support::{SharedLan, SimWire};
 use tokio::sync::{mpsc, oneshot};
 use vrrp_core::packet::IpFamily;
 
 const IFACE: &str = "lan0";
-
-/// One broadcast segment shared by every node's wire.
-#[derive(Default)]
-struct Lan {
-    listeners: Vec<(usize, mpsc::UnboundedSender<Received>)>,
-    /// Nodes cut off from the segment (crash or partition).
-    isolated: BTreeSet<usize>,
-    vips: BTreeMap<usize, BTreeSet<IpAddr>>,
-    announcements: BTreeMap<usize, u64>,
-}
-
-type SharedLan = Arc<Mutex<Lan>>;
-
-struct SimWire {
-    node: usize,
-    primary: IpAddr,
-    lan: SharedLan,
-    links: Option<mpsc::UnboundedReceiver<(String, bool)>>,
-}
-
-impl Wire for SimWire {
-    async fn listen(
-        &mut self,
-        _interface: &str,
-        _source: IpAddr,
-        _peers: &[IpAddr],
-        sink: mpsc::UnboundedSender<Received>,
-    ) -> Result<(), WireError> {
-        self.lan.lock().unwrap().listeners.push((self.node, sink));
-        Ok(())
-    }
-    async fn watch_links(&mut self) -> Option<mpsc::UnboundedReceiver<(String, bool)>> {
-        self.links.take()
-    }
-    async fn primary_address(&mut self, _: &str, _: IpFamily) -> Result<IpAddr, WireError> {
-        Ok(self.primary)
-    }
-    async fn link_up(&mut self, _: &str) -> Result<bool, WireError> {
-        Ok(true)
-    }
-    async fn send(
-        &mut self,
-        interface: &str,
-        src: IpAddr,
-        dst: IpAddr,
-        payload: &[u8],
-    ) -> Result<(), WireError> {
-        let lan = self.lan.lock().unwrap();
-        if lan.isolated.contains(&self.node) {
-            return Ok(());
-        }
-        for (node, sink) in &lan.listeners {
-            if *node != self.node && !lan.isolated.contains(node) {
-                let _ = sink.send(Received {
-                    interface: interface.into(),
-                    src,
-                    dst,
-                    ttl: 255,
-                    payload: payload.to_vec(),
-                });
-            }
-        }
-        Ok(())
-    }
-    async fn add_addresses(&mut self, _: &str, vips: &[Vip]) -> Result<(), WireError> {
-        let mut lan = self.lan.lock().unwrap();
-        let set = lan.vips.entry(self.node).or_default();
-        set.extend(vips.iter().map(|v| v.addr));
-        Ok(())
-    }
-    async fn remove_addresses(&mut self, _: &str, vips: &[Vip]) -> Result<(), WireError> {
-        let mut lan = self.lan.lock().unwrap();
-        let set = lan.vips.entry(self.node).or_default();
-        for v in vips {
-            set.remove(&v.addr);
-        }
-        Ok(())
-    }
-    async fn announce(&mut self, _: &str, addrs: &[IpAddr], rounds: u32) -> Result<(), WireError> {
-        let mut lan = self.lan.lock().unwrap();
-        *lan.announcements.entry(self.node).or_default() += addrs.len() as u64 * u64::from(rounds);
-        Ok(())
-    }
-}
 
 fn vip() -> IpAddr {
     "198.18.0.200".parse().unwrap()

@@ -44,6 +44,9 @@ pub enum BindError {
     },
 }
 
+/// The group whose members may use the control socket, when it exists.
+pub const OPERATORS_GROUP: &str = "had";
+
 /// Open the control socket at `path`: create its directory, replace a stale
 /// socket left by a crashed daemon (never a live one, never another kind of
 /// file), and set mode 0660 so the operators' group can use it.
@@ -74,6 +77,10 @@ pub fn bind(path: &Path) -> Result<UnixListener, BindError> {
     }
     let listener = UnixListener::bind(path).map_err(io_err)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io_err)?;
+    // Operators in group `had` (dist/had.sysusers.conf) may use hactl.
+    if let Ok(Some(group)) = nix::unistd::Group::from_name(OPERATORS_GROUP) {
+        nix::unistd::chown(path, None, Some(group.gid)).map_err(|e| io_err(io::Error::from(e)))?;
+    }
     Ok(listener)
 }
 
