@@ -1,6 +1,8 @@
 //! The had daemon as a library: configuration, the runtime that drives
 //! `vrrp-core` instances over `vip-netlink`, health checks and the proxy.
+
 pub mod control;
+pub mod demo;
 pub mod metrics;
 pub mod plan;
 pub mod runtime;
@@ -9,4 +11,3 @@ pub mod status;
 pub mod config;
 pub mod failover;
 pub mod import;
-pub mod demo;
