@@ -60,7 +60,11 @@ impl Checker<'_, '_> {
                 path,
                 Problem::OutOfRange {
                     value: value.to_string(),
-                    allowed: format!("{lo}-{hi}"),
+                    allowed: if lo < 0 {
+                        format!("{lo} to {hi}")
+                    } else {
+                        format!("{lo}-{hi}")
+                    },
                 },
             );
         }
