@@ -271,7 +271,13 @@ async fn balance<S>(
 where
     S: Service<Routed, Response = Response<ProxyBody>, Error = ForwardError>,
 {
-    let replay = Replay::of(&req);
+    // Keeping a copy of the head costs an allocation; only worth it when
+    // another member could take the replay.
+    let replay = if members.list.len() > 1 {
+        Replay::of(&req)
+    } else {
+        None
+    };
     let mut pending = Some(req);
     let mut tried = 0u64;
     let mut last_was_connect = true;

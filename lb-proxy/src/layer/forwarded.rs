@@ -83,20 +83,17 @@ fn restore_upgrade(headers: &mut HeaderMap, upgrade: HeaderValue) {
 /// Layer for [`ForwardedHeaders`].
 #[derive(Debug, Clone)]
 pub struct ForwardedHeadersLayer {
+    // A HeaderValue clone is a reference-count bump; this layer is cloned
+    // with the stack for every request, so it holds nothing that allocates.
     client_ip: HeaderValue,
-    client_ip_text: String,
 }
 
 impl ForwardedHeadersLayer {
     /// For requests arriving from `client`.
     pub fn new(client: IpAddr) -> Self {
-        let client_ip_text = client.to_string();
-        let client_ip = HeaderValue::from_str(&client_ip_text)
+        let client_ip = HeaderValue::from_str(&client.to_string())
             .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
-        Self {
-            client_ip,
-            client_ip_text,
-        }
+        Self { client_ip }
     }
 }
 
@@ -138,12 +135,13 @@ where
             restore_upgrade(headers, u);
         }
         // ... then add ours. X-Forwarded-For appends to a client-supplied list, as Apache does.
+        let ours = &self.client.client_ip;
         let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
             Some(prior) => {
-                HeaderValue::from_str(&format!("{prior}, {}", self.client.client_ip_text))
-                    .unwrap_or_else(|_| self.client.client_ip.clone())
+                HeaderValue::from_str(&format!("{prior}, {}", ours.to_str().unwrap_or("unknown")))
+                    .unwrap_or_else(|_| ours.clone())
             }
-            None => self.client.client_ip.clone(),
+            None => ours.clone(),
         };
         headers.insert(X_FORWARDED_FOR.clone(), xff);
         if let Some(host) = headers.get(HOST).cloned() {
