@@ -33,6 +33,13 @@ pub struct FailoverArgs {
     /// Only these pairs: had-had, had-keepalived, keepalived-had, keepalived-keepalived.
     #[arg(long, value_delimiter = ',')]
     pairs: Vec<String>,
+    /// Instead: client-visible outages of the seed's architecture end to end
+    /// (had pair proxying the VIP to nginx members, a client probing every 10 ms).
+    #[arg(long)]
+    e2e: bool,
+    /// Rounds of the end-to-end fault sequence (with --e2e).
+    #[arg(long, default_value_t = 3)]
+    e2e_rounds: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -417,6 +424,9 @@ fn had_binary(explicit: Option<PathBuf>) -> Result<PathBuf> {
 
 /// Entry point.
 pub fn run(args: FailoverArgs) -> Result<()> {
+    if args.e2e {
+        return crate::e2e::run(args.e2e_rounds);
+    }
     if let Some(why) = vip_netlink::lab::unavailable_reason() {
         bail!("cargo xtask failover needs the network lab: {why}");
     }
