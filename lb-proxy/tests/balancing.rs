@@ -395,3 +395,46 @@ async fn member_closing_idle_connections_costs_no_request() {
     assert_eq!(proxy.stats().members[0].failures, 0);
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_idempotent_bodiless_requests_are_replayed_after_a_member_fails_mid_exchange() {
+    use tokio::io::AsyncReadExt;
+    // A member that reads a request and hangs up without answering.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let rude = tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let _ = s.read(&mut buf).await;
+            });
+        }
+    });
+    let good = named("G").await;
+    let mut cfg = config(&[&good]);
+    cfg.members
+        .insert(0, MemberConfig::new(format!("http://{addr}")));
+    let proxy = start(cfg);
+    let mut c = common::Conn::open(proxy.local_addrs()[0]).await;
+    // GET: the first pick is the rude member; the request is replayed on G.
+    assert_eq!(&c.get("/").await.1[..], b"G");
+    // POST with a body: never replayed, 502. (Next pick is G by rotation, so
+    // turn G off to force the rude member.)
+    proxy.set_member_enabled(&good.url(), false).expect("known");
+    let post = http::Request::post("/")
+        .header("host", "h")
+        .body(full("payload"))
+        .expect("request");
+    assert_eq!(c.send(post).await.0.status(), 502);
+    assert_eq!(good.hits(), 1);
+    let stats = proxy.stats();
+    assert_eq!(stats.members[0].failures, 2);
+    assert_eq!(
+        stats.members[0].status,
+        MemberStatus::Up,
+        "a mid-exchange failure is not a connect failure"
+    );
+    rude.abort();
+}

@@ -568,3 +568,25 @@ async fn drain_deadline_cuts_what_is_left() {
     assert_eq!(report.unfinished_connections, 1);
     assert!(t0.elapsed() < Duration::from_secs(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_1_0_client_is_served_and_closed() {
+    let (m, seen) = recorder().await;
+    let proxy = start(config(&[&m]));
+    let (answer, closed) = raw(
+        proxy.local_addrs()[0],
+        b"GET /old HTTP/1.0\r\n\r\n",
+        Duration::from_secs(3),
+    )
+    .await;
+    assert!(
+        answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"),
+        "{answer}"
+    );
+    assert!(answer.ends_with("ok"), "{answer}");
+    assert!(
+        closed,
+        "an HTTP/1.0 request without keep-alive closes the connection"
+    );
+    assert_eq!(seen.lock().expect("lock")[0].0, "/old 0");
+}
