@@ -120,6 +120,9 @@ pub struct FailureCase {
     pub rival: Option<(String, u8)>,
     /// The outcome.
     pub verdict: Verdict,
+    /// When the VIP does not move: the highest weight that would move it if
+    /// every node tracked this object with it.
+    pub suggested_weight: Option<i64>,
 }
 
 impl fmt::Display for FailureCase {
@@ -237,6 +240,13 @@ impl fmt::Display for FailoverReport {
             }
             for c in &i.failures {
                 writeln!(f, "  {c}")?;
+                if let Some(w) = c.suggested_weight {
+                    writeln!(
+                        f,
+                        "    to make it move, give {} weight = {w} or lower on every node",
+                        c.tracked
+                    )?;
+                }
             }
             match &i.takeover {
                 Some(t) => {
@@ -312,6 +322,17 @@ impl Member<'_> {
             .filter(|(_, t)| t.1 != TrackKind::File)
             .map(|(i, t)| Tracked::check(i32::try_from(t.2).unwrap_or(0), Some(i) != failing));
         effective_priority(self.inst.priority(), objects)
+    }
+
+    /// Effective priority with every object OK and the one named `name` (of
+    /// `kind`) contributing nothing: the base a new weight for it adds to.
+    fn priority_without(&self, name: &str, kind: TrackKind) -> Option<u8> {
+        let objects = self
+            .tracked()
+            .into_iter()
+            .filter(|t| t.1 != TrackKind::File && !(t.0 == name && t.1 == kind))
+            .map(|t| Tracked::check(i32::try_from(t.2).unwrap_or(0), true));
+        prio_value(effective_priority(self.inst.priority(), objects))
     }
 
     fn version(&self) -> Version {
@@ -519,6 +540,24 @@ fn one(interface: String, vrid: u8, mut members: Vec<Member<'_>>) -> InstanceRep
                     }
                 }
             };
+            // The weight that would move the VIP if every node used it for
+            // this object: the master without it, minus that weight, must fall
+            // below the best backup without it (negative weights add nothing
+            // while OK).
+            let suggested_weight = match (&verdict, kind) {
+                (Verdict::StillHighest, TrackKind::Script | TrackKind::Process | TrackKind::Interface) => {
+                    let master_base = master.priority_without(&tracked, kind);
+                    let rival_base = backups.iter().filter_map(|b| b.priority_without(&tracked, kind)).max();
+                    match (master_base, rival_base) {
+                        (Some(m), Some(r)) if m < 255 => {
+                            let w = i64::from(r) - i64::from(m) - 1;
+                            (-254..0).contains(&w).then_some(w)
+                        }
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
             FailureCase {
                 instance: master.name.to_string(),
                 tracked,
@@ -528,6 +567,7 @@ fn one(interface: String, vrid: u8, mut members: Vec<Member<'_>>) -> InstanceRep
                 master_after,
                 rival: rival.map(|(b, p)| (b.node.to_string(), p)),
                 verdict,
+                suggested_weight,
             }
         })
         .collect();

@@ -316,6 +316,7 @@ fn the_report_reads_plainly() {
     let expected = [
         "VI_1 (eth0 VRID 51): ha1 is MASTER (effective priorities with all checks OK: ha1 102, ha2 92)",
         "  VI_1: chk_apache failing on ha1 leaves it at 100 against ha2's 92: the VIP does NOT move",
+        "    to make it move, give chk_apache weight = -11 or lower on every node",
         "  ha1 crashes: ha2 takes over after 3.64s (Master_Down_Interval = 3 x 1.00s + skew 0.64s)",
         "  ha1 stops gracefully: ha2 takes over after 0.64s (Skew_Time, after its priority-0 advert)",
     ];
@@ -326,6 +327,84 @@ fn the_report_reads_plainly() {
         );
     }
     assert_eq!(r.non_moving().count(), 1);
+}
+
+/// The suggested weight really moves the VIP: feed it back into the table.
+#[test]
+fn suggested_weights_move_the_vip() {
+    let setups = [
+        (
+            NodeSpec {
+                priority: 100,
+                ..SEED
+            },
+            NodeSpec {
+                priority: 90,
+                ..SEED
+            },
+        ),
+        (
+            NodeSpec {
+                priority: 200,
+                weight: -20,
+                ..SEED
+            },
+            NodeSpec {
+                priority: 100,
+                weight: -20,
+                ..SEED
+            },
+        ),
+        (
+            NodeSpec {
+                priority: 100,
+                weight: 5,
+                ..SEED
+            },
+            NodeSpec {
+                priority: 90,
+                weight: 5,
+                ..SEED
+            },
+        ),
+    ];
+    for (master, backup) in setups {
+        let before = report(&master, &backup);
+        let case = &before.instances[0].failures[0];
+        assert!(!case.verdict.moves());
+        let w = case.suggested_weight.expect("a suggestion");
+        let after = report(
+            &NodeSpec {
+                weight: w,
+                ..master
+            },
+            &NodeSpec {
+                weight: w,
+                ..backup
+            },
+        );
+        assert!(
+            after.instances[0].failures[0].verdict.moves(),
+            "weight {w}: {}",
+            after.instances[0].failures[0]
+        );
+        // One less negative does not move it: the suggestion is the highest that works.
+        let short = report(
+            &NodeSpec {
+                weight: w + 1,
+                ..master
+            },
+            &NodeSpec {
+                weight: w + 1,
+                ..backup
+            },
+        );
+        assert!(
+            !short.instances[0].failures[0].verdict.moves(),
+            "weight {}",
+            w + 1
+        );
+    }
 }
 
 #[test]

@@ -256,6 +256,7 @@ fn load_text(text: &str, file: &Path, env: bool) -> Result<Loaded, ConfigError> 
     if errors.is_empty() {
         validate::validate(&source, &config, &mut errors, &mut warnings);
     }
+    warnings.sort_by_key(|w| w.origin.line().unwrap_or(usize::MAX));
     if errors.is_empty() {
         Ok(Loaded {
             path: file.to_path_buf(),
