@@ -270,3 +270,24 @@ fn keepalived_package_samples() {
     }
     assert!(imported >= 10, "only {imported} samples imported");
 }
+
+#[test]
+fn global_defs_real_time_priority_becomes_realtime() {
+    let imported = had::import::keepalived::import_str(
+        "global_defs {\n  vrrp_rt_priority 50\n  vrrp_no_swap\n  routerid x\n}\n",
+        "keepalived.conf",
+    );
+    // `routerid` is no keepalived keyword: an error, with the fix suggested.
+    let Err(ImportError::Invalid { problems, notes }) = imported else {
+        panic!("routerid must be refused")
+    };
+    assert_eq!(
+        problems[0].to_string(),
+        "keepalived.conf:4: unknown keyword `routerid` in global_defs (`routerid x`); did you mean `router_id`?"
+    );
+    assert_eq!(notes.iter().map(|n| n.at.line).collect::<Vec<_>>(), [2, 3]);
+    let imported =
+        had::import::keepalived::import_str("global_defs {\n  vrrp_rt_priority 50\n}\n", "k.conf")
+            .expect("imports");
+    assert!(imported.config.global.realtime);
+}

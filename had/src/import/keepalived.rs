@@ -392,6 +392,7 @@ impl Importer {
             "vrrp_garp_master_delay",
             "vrrp_garp_master_repeat",
             "vrrp_garp_master_refresh",
+            "vrrp_rt_priority",
         ];
         for st in self.block(s) {
             let kw = st.words.first().map(String::as_str).unwrap_or_default();
@@ -420,6 +421,13 @@ impl Importer {
                     }
                 }
                 "vrrp_garp_master_refresh" => g.vrrp_garp_master_refresh = self.secs(st),
+                "vrrp_rt_priority" => {
+                    g.realtime = true;
+                    self.note(
+                        st,
+                        "imported as realtime = true; had picks its own real-time priority",
+                    );
+                }
                 k if GLOBAL_UNSUPPORTED.contains(&k) => {
                     self.note(st, "not supported by had; dropped");
                 }
@@ -840,6 +848,47 @@ impl Importer {
 }
 
 const GLOBAL_UNSUPPORTED: &[&str] = &[
+    "vrrp_cpu_affinity",
+    "vrrp_rlimit_rtime",
+    "checker_no_swap",
+    "checker_cpu_affinity",
+    "checker_rt_priority",
+    "checker_rlimit_rtime",
+    "bfd_no_swap",
+    "bfd_rt_priority",
+    "bfd_rlimit_rtime",
+    "snmp_socket",
+    "enable_snmp_vrrp",
+    "enable_snmp_rfcv2",
+    "enable_snmp_rfcv3",
+    "enable_dbus",
+    "enable_dbus_instance",
+    "notify_fifo_script",
+    "vrrp_notify_fifo_script",
+    "lvs_notify_fifo",
+    "lvs_notify_fifo_script",
+    "lvs_flush",
+    "lvs_flush_onstop",
+    "process_name",
+    "vrrp_process_name",
+    "checker_process_name",
+    "bfd_process_name",
+    "no_email_faults",
+    "smtp_alert",
+    "smtp_alert_vrrp",
+    "smtp_alert_checker",
+    "checker_log_all_failures",
+    "vrrp_netlink_cmd_rcv_bufs",
+    "vrrp_netlink_cmd_rcv_bufs_force",
+    "vrrp_netlink_monitor_rcv_bufs",
+    "vrrp_netlink_monitor_rcv_bufs_force",
+    "log_unknown_vrids",
+    "namespace_with_ipsets",
+    "min_auto_priority_delay",
+    "random_seed",
+    "reload_check_config",
+    "reload_time_file",
+    "config_save_dir",
     "notification_email",
     "notification_email_from",
     "smtp_server",
@@ -916,6 +965,9 @@ const INSTANCE_KNOWN: &[&str] = &[
 ];
 
 const INSTANCE_UNSUPPORTED: &[&str] = &[
+    "unicast_fault_no_peer",
+    "old_unicast_checksum",
+    "notify_priority_changes",
     "virtual_ipaddress_excluded",
     "virtual_routes",
     "virtual_rules",
