@@ -262,3 +262,67 @@ fn v2_pass_auth_ignores_and_counts_wrong_password_and_version() {
     assert!(n0.terminate().success());
     assert_eq!(holders(&lab, &[0, 1], vip()), vec![1]);
 }
+
+#[test]
+fn v3_unicast_peers_elect_and_fail_over() {
+    let Some(lab) = Lab::for_test("hadunicast", 2) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let conf = |me: usize, peer: usize, priority: u8| {
+        format!(
+            "{}unicast_src_ip = \"{}\"\nunicast_peer = [\"{}\"]\n",
+            instance_v3(priority),
+            lab.node(me).ipv4,
+            lab.node(peer).ipv4
+        )
+    };
+    let mut n0 = HadNode::start(&lab, d, 0, &had_toml(d, 0, &conf(0, 1, 100)));
+    let n1 = HadNode::start(&lab, d, 1, &had_toml(d, 1, &conf(1, 0, 90)));
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            n0.state("VI_1") == Some(State::Master) && n1.state("VI_1") == Some(State::Backup)
+        })
+        .is_some(),
+        "no unicast election:\n{}\n{}",
+        n0.log_text(),
+        n1.log_text()
+    );
+    let heard = wait_until(Duration::from_secs(2), || {
+        n1.status()
+            .and_then(|s| s.instance("VI_1").map(|i| i.adverts.received > 3))
+            .unwrap_or(false)
+    });
+    assert!(heard.is_some(), "unicast adverts received");
+    let before = n1.status().unwrap().instance("VI_1").unwrap().clone();
+    assert_eq!(before.state, State::Backup, "{before:?}\n{}", n1.log_text());
+    assert_eq!(
+        before.transitions,
+        1,
+        "no flapping: {before:?}\n{}",
+        n1.log_text()
+    );
+    let bound = master_down_interval(Version::V3, 90, 10).total();
+    let k0 = Instant::now();
+    n0.kill();
+    wait_until(Duration::from_secs(3), || {
+        n1.state("VI_1") == Some(State::Master)
+    })
+    .expect("unicast takeover");
+    let took = k0.elapsed();
+    note(
+        d,
+        &format!("v3 0.1 s unicast crash takeover: {took:?} (bound {bound:?})"),
+    );
+    assert!(
+        took <= bound + SLACK,
+        "takeover {took:?} > {bound:?} + slack"
+    );
+    // The last advert left at most one interval (0.1 s) before the kill: a
+    // takeover earlier than that would mean the backup was not listening.
+    assert!(
+        took + Duration::from_millis(130) >= bound,
+        "premature takeover {took:?}"
+    );
+}
