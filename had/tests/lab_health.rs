@@ -838,3 +838,138 @@ fn builtin_tcp_check_moves_the_vip_without_forking() {
     drop(port0);
     drop(port1);
 }
+
+/// Test 6: the built-in proxy-members check (`track_proxy`, what the README
+/// example tracks): each node's `[proxy.mycluster]` balances over two
+/// members with active TCP health checks; node 0 stays MASTER while one
+/// member is up (`min_up = 1`) and hands the VIP over when none is, then
+/// takes it back when a member returns.
+///
+/// Bound: `hcinterval × hcfails` for the member to be marked down, plus the
+/// runtime's fixed 0.5 s `track_proxy` polling interval, plus
+/// Master_Down_Interval.
+#[test]
+fn proxy_members_down_moves_the_vip() {
+    let Some(lab) = Lab::for_test("hhprox", 2) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    const MEMBERS: [u16; 2] = [9001, 9002];
+    // The runtime polls a proxy's up-member count every 0.5 s.
+    let poll = Duration::from_millis(500);
+    let hc_interval = Duration::from_millis(100);
+    let checks = format!(
+        "[proxy.mycluster]\nlisten = [\"{VIP}:8080\"]\n\
+         members = [{{ url = \"http://127.0.0.1:{}\" }}, {{ url = \"http://127.0.0.1:{}\" }}]\n\
+         health_check = {{ method = \"TCP\", interval = 0.1, timeout = 0.3, fails = 1, passes = 1 }}\n\n\
+         [track_proxy.chk_proxy]\nproxy = \"mycluster\"\nmin_up = 1\nweight = -20\n",
+        MEMBERS[0], MEMBERS[1]
+    );
+    let track = "[\"chk_proxy\"]";
+    let mut open0: Vec<PortOpen> = MEMBERS
+        .iter()
+        .map(|&p| PortOpen::open(&lab, 0, p))
+        .collect();
+    let open1: Vec<PortOpen> = MEMBERS
+        .iter()
+        .map(|&p| PortOpen::open(&lab, 1, p))
+        .collect();
+    let toml0 = node_toml(d, 0, MASTER_PRIORITY, &checks, track);
+    let toml1 = node_toml(d, 1, BACKUP_PRIORITY, &checks, track);
+    let pair = Pair::start(lab, d, &toml0, &toml1);
+    assert!(
+        wait_until(Duration::from_secs(3), || {
+            json_check(&pair.n0, "chk_proxy").as_deref() == Some("ok")
+                && json_check(&pair.n1, "chk_proxy").as_deref() == Some("ok")
+        })
+        .is_some(),
+        "chk_proxy never OK: {:?}\n{}",
+        json_status(&pair.n0),
+        pair.logs()
+    );
+
+    // One member down (lb-proxy says `health_failed`): one is still up, the
+    // check holds, the VIP stays.
+    drop(open0.remove(0));
+    let member_down = wait_until(Duration::from_secs(2), || {
+        member_status(&pair.n0, MEMBERS[0]).is_some_and(|s| s != "up")
+    });
+    assert!(
+        member_down.is_some(),
+        "member :{} never marked down: {:?}",
+        MEMBERS[0],
+        json_status(&pair.n0)
+    );
+    let t0 = Instant::now();
+    while t0.elapsed() < poll * 2 + mdi(BACKUP_PRIORITY) {
+        assert_eq!(
+            holders(&pair.lab, &[0, 1], vip()),
+            vec![0],
+            "moved with one member up"
+        );
+        assert_eq!(json_check(&pair.n0, "chk_proxy").as_deref(), Some("ok"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // The last member goes: the proxy cannot serve, the VIP leaves.
+    let bound = hc_interval + poll + mdi(BACKUP_PRIORITY);
+    drop(open0.remove(0));
+    let t0 = Instant::now();
+    let took = pair
+        .vip_moves_to(1, t0, bound + MARGIN + Duration::from_secs(2))
+        .unwrap_or_else(|| panic!("no member up, but the VIP stayed\n{}", pair.logs()));
+    elapsed_note(
+        d,
+        "track_proxy: no member up: VIP on the backup",
+        took,
+        bound,
+    );
+    assert!(
+        took <= bound + MARGIN,
+        "VIP moved in {took:?}, bound {bound:?} + {MARGIN:?}\n{}",
+        pair.logs()
+    );
+    assert_eq!(
+        json_check(&pair.n0, "chk_proxy").as_deref(),
+        Some("failing")
+    );
+    assert_eq!(json_priority(&pair.n0), Some(80));
+
+    // A member is back: node 0 preempts.
+    let bound = hc_interval + poll + mdi(MASTER_PRIORITY);
+    open0.push(PortOpen::open(&pair.lab, 0, MEMBERS[1]));
+    let t0 = Instant::now();
+    let took = pair
+        .vip_moves_to(0, t0, bound + MARGIN + Duration::from_secs(2))
+        .unwrap_or_else(|| panic!("a member is back, but no preemption\n{}", pair.logs()));
+    elapsed_note(
+        d,
+        "track_proxy: a member back: VIP on the master",
+        took,
+        bound,
+    );
+    assert!(
+        took <= bound + MARGIN,
+        "came back in {took:?}, bound {bound:?} + {MARGIN:?}\n{}",
+        pair.logs()
+    );
+    drop(open0);
+    drop(open1);
+}
+
+/// `proxies[mycluster].members[127.0.0.1:port].status` of the JSON status.
+fn member_status(n: &HadNode, port: u16) -> Option<String> {
+    let v = json_status(n)?;
+    let proxy = v["proxies"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == "mycluster")?;
+    let url = format!("http://127.0.0.1:{port}");
+    let member = proxy["members"].as_array()?.iter().find(|m| {
+        m["url"]
+            .as_str()
+            .is_some_and(|u| u.trim_end_matches('/') == url)
+    })?;
+    member["status"].as_str().map(str::to_owned)
+}
