@@ -40,6 +40,14 @@ pub struct FailoverArgs {
     /// Rounds of the end-to-end fault sequence (with --e2e).
     #[arg(long, default_value_t = 3)]
     e2e_rounds: usize,
+    /// Instead: had↔had at 0.1 s under CPU contention (busy loops on every
+    /// core for 10 s), without and with `[global] realtime = true`: advert
+    /// timing error and spurious takeovers.
+    #[arg(long)]
+    contention: bool,
+    /// Busy loops per CPU (with --contention).
+    #[arg(long, default_value_t = 4)]
+    hogs_per_cpu: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +88,15 @@ impl Observer {
         let source = IpAddr::V4(lab.node(i).ipv4);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = lab.spawn_thread_in(i, move || {
+            // The observer's own timestamps must not suffer from the CPU
+            // contention it measures: SCHED_FIFO when allowed (root).
+            let _ = thread_priority::set_thread_priority_and_policy(
+                thread_priority::thread_native_id(),
+                thread_priority::ThreadPriority::Max,
+                thread_priority::ThreadSchedulePolicy::Realtime(
+                    thread_priority::RealtimeThreadSchedulePolicy::Fifo,
+                ),
+            );
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -191,6 +208,20 @@ impl Speaker {
         priority: u8,
         advert_cs: u16,
     ) -> Result<Speaker> {
+        Speaker::start_rt(lab, dir, i, kind, had, priority, advert_cs, false)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start_rt(
+        lab: &Lab,
+        dir: &Path,
+        i: usize,
+        kind: Kind,
+        had: &Path,
+        priority: u8,
+        advert_cs: u16,
+        realtime: bool,
+    ) -> Result<Speaker> {
         static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = STARTS.fetch_add(1, Ordering::Relaxed);
         let secs = f64::from(advert_cs) / 100.0;
@@ -201,7 +232,7 @@ impl Speaker {
                 std::fs::write(
                     &conf,
                     format!(
-                        "[global]\nrouter_id = \"n{i}\"\ncontrol_socket = \"{}\"\n\n\
+                        "[global]\nrouter_id = \"n{i}\"\ncontrol_socket = \"{}\"\nrealtime = {realtime}\n\n\
                          [vrrp_instance.VI_1]\ninterface = \"eth0\"\nvirtual_router_id = 51\n\
                          priority = {priority}\nadvert_int = {secs}\nversion = 3\n\
                          virtual_ipaddress = [\"198.18.0.200/24\"]\n",
@@ -422,6 +453,109 @@ fn had_binary(explicit: Option<PathBuf>) -> Result<PathBuf> {
     Ok(target.join("debug/had"))
 }
 
+/// What one contention run saw.
+struct Contention {
+    adverts: usize,
+    max_gap: Duration,
+    p99_error: Duration,
+    spurious: usize,
+}
+
+/// had↔had at 0.1 s while busy loops compete for every CPU.
+fn measure_contention(
+    lab: &Lab,
+    dir: &Path,
+    had: &Path,
+    realtime: bool,
+    hogs_per_cpu: usize,
+) -> Result<Contention> {
+    let adv = Duration::from_millis(100);
+    let a_addr = IpAddr::V4(lab.node(0).ipv4);
+    let b_addr = IpAddr::V4(lab.node(1).ipv4);
+    let obs = Observer::start(lab, 2)?;
+    let _a = Speaker::start_rt(lab, dir, 0, Kind::Had, had, 100, 10, realtime)?;
+    std::thread::sleep(Duration::from_millis(600));
+    let _b = Speaker::start_rt(lab, dir, 1, Kind::Had, had, 90, 10, realtime)?;
+    std::thread::sleep(Duration::from_secs(1));
+    let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let mut hogs = Vec::new();
+    for _ in 0..cpus * hogs_per_cpu {
+        hogs.push(
+            Command::new("sh")
+                .args(["-c", "while :; do :; done"])
+                .stdin(Stdio::null())
+                .spawn()?,
+        );
+    }
+    let t0 = Instant::now();
+    // Bounded: the hogs run 10 s and are killed by PID.
+    std::thread::sleep(Duration::from_secs(10));
+    let t1 = Instant::now();
+    for mut h in hogs {
+        let _ = h.kill();
+        let _ = h.wait();
+    }
+    let seen: Vec<Seen> = obs
+        .seen
+        .lock()
+        .map(|v| {
+            v.iter()
+                .copied()
+                .filter(|s| s.at >= t0 && s.at <= t1)
+                .collect()
+        })
+        .unwrap_or_default();
+    let master: Vec<Instant> = seen
+        .iter()
+        .filter(|s| s.src == a_addr)
+        .map(|s| s.at)
+        .collect();
+    let gaps: Vec<Duration> = master
+        .windows(2)
+        .filter_map(|w| match w {
+            [x, y] => Some(y.saturating_duration_since(*x)),
+            _ => None,
+        })
+        .collect();
+    let mut errors: Vec<Duration> = gaps.iter().map(|g| g.abs_diff(adv)).collect();
+    errors.sort();
+    let p99_error = errors
+        .get(errors.len().saturating_mul(99) / 100)
+        .copied()
+        .unwrap_or_default();
+    Ok(Contention {
+        adverts: master.len(),
+        max_gap: gaps.iter().copied().max().unwrap_or_default(),
+        p99_error,
+        spurious: seen.iter().filter(|s| s.src == b_addr).count(),
+    })
+}
+
+fn run_contention(had: &Path, hogs_per_cpu: usize) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("had-contention-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    println!(
+        "\nhad↔had, VRRPv3 at 0.1 s, {hogs_per_cpu} busy loops per CPU for 10 s \
+         (Master_Down_Interval 364.8 ms at priority 90):\n"
+    );
+    println!(
+        "| realtime | master adverts | max advert gap | p99 timer error | backup adverts (spurious takeover) |\n|---|---|---|---|---|"
+    );
+    for realtime in [false, true] {
+        let lab = Lab::new("contention", 3)?;
+        let c = measure_contention(&lab, &dir, had, realtime, hogs_per_cpu)?;
+        println!(
+            "| {realtime} | {} | {} | {} | {} |",
+            c.adverts,
+            ms(c.max_gap),
+            ms(c.p99_error),
+            c.spurious
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
 /// Entry point.
 pub fn run(args: FailoverArgs) -> Result<()> {
     if args.e2e {
@@ -431,6 +565,9 @@ pub fn run(args: FailoverArgs) -> Result<()> {
         bail!("cargo xtask failover needs the network lab: {why}");
     }
     let had = had_binary(args.had)?;
+    if args.contention {
+        return run_contention(&had, args.hogs_per_cpu);
+    }
     let keepalived = Command::new("keepalived")
         .arg("--version")
         .stdout(Stdio::null())
