@@ -28,7 +28,7 @@ pub struct SyntaxError {
     pub message: String,
 }
 
-fn line_at(text: &str, offset: usize) -> usize {
+pub(crate) fn line_at(text: &str, offset: usize) -> usize {
     text.as_bytes()
         .iter()
         .take(offset)

@@ -212,13 +212,7 @@ fn load_text(text: &str, file: &Path, env: bool) -> Result<Loaded, ConfigError> 
     let table: toml::Table = match toml::from_str(text) {
         Ok(t) => t,
         Err(e) => {
-            let line = e.span().map_or(1, |s| {
-                text.get(..s.start)
-                    .unwrap_or_default()
-                    .lines()
-                    .count()
-                    .max(1)
-            });
+            let line = e.span().map_or(1, |s| lines::line_at(text, s.start));
             return Err(ConfigError::Invalid {
                 path: file.to_path_buf(),
                 errors: vec![Invalid {
