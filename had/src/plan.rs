@@ -137,6 +137,8 @@ pub struct Vip {
     pub prefix_len: u8,
     /// IPv4 label (`eth0:vip`), if any.
     pub label: Option<String>,
+    /// keepalived's `dev`: another interface than the instance's.
+    pub dev: Option<String>,
 }
 
 impl std::fmt::Display for Vip {
@@ -400,6 +402,7 @@ pub fn from_config(loaded: &crate::config::Loaded) -> Result<Plan, PlanError> {
                     addr: v.addr,
                     prefix_len: v.prefix_len,
                     label: v.label.clone(),
+                    dev: v.dev.clone(),
                 })
                 .collect(),
             unicast_src: vi.unicast_src_ip,

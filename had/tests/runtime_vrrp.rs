@@ -34,6 +34,7 @@ fn plan(name: &str, vrid: u8, priority: u8, group: Option<&str>) -> InstancePlan
             addr: vip_for(vrid),
             prefix_len: 24,
             label: None,
+            dev: None,
         }],
         unicast_src: None,
         unicast_peers: vec![],

@@ -499,12 +499,10 @@ impl<W: Wire> Driver<W> {
         };
         // A node killed while MASTER (ours or keepalived) leaves its VIPs
         // behind; never hold them twice on the LAN.
-        if let Err(e) = self
-            .wire
-            .remove_addresses(&plan.interface, &plan.vips)
-            .await
-        {
-            tracing::warn!("{name}: removing leftover VIPs: {e}");
+        for (dev, vips) in by_device(&plan.interface, &plan.vips) {
+            if let Err(e) = self.wire.remove_addresses(&dev, &vips).await {
+                tracing::warn!("{name}: removing leftover VIPs: {e}");
+            }
         }
         if let Err(e) = self
             .wire
@@ -802,18 +800,18 @@ impl<W: Wire> Driver<W> {
                 Action::SendAdvert(advert) => self.send_advert(slot, &advert).await,
                 Action::AddAddresses(addrs) => {
                     let vips = pick(&slot.plan.vips, &addrs);
-                    if let Err(e) = self.wire.add_addresses(&slot.plan.interface, &vips).await {
-                        tracing::error!("{}: adding VIPs: {e}", slot.plan.name);
+                    for (dev, vips) in by_device(&slot.plan.interface, &vips) {
+                        if let Err(e) = self.wire.add_addresses(&dev, &vips).await {
+                            tracing::error!("{}: adding VIPs: {e}", slot.plan.name);
+                        }
                     }
                 }
                 Action::RemoveAddresses(addrs) => {
                     let vips = pick(&slot.plan.vips, &addrs);
-                    if let Err(e) = self
-                        .wire
-                        .remove_addresses(&slot.plan.interface, &vips)
-                        .await
-                    {
-                        tracing::error!("{}: removing VIPs: {e}", slot.plan.name);
+                    for (dev, vips) in by_device(&slot.plan.interface, &vips) {
+                        if let Err(e) = self.wire.remove_addresses(&dev, &vips).await {
+                            tracing::error!("{}: removing VIPs: {e}", slot.plan.name);
+                        }
                     }
                 }
                 Action::Announce(_) => {
@@ -903,13 +901,11 @@ impl<W: Wire> Driver<W> {
                 rounds += n;
             }
             if rounds > 0 {
-                let addrs: Vec<IpAddr> = slot.plan.vips.iter().map(|v| v.addr).collect();
-                if let Err(e) = self
-                    .wire
-                    .announce(&slot.plan.interface, &addrs, rounds)
-                    .await
-                {
-                    tracing::warn!("{}: announcing VIPs: {e}", slot.plan.name);
+                for (dev, vips) in by_device(&slot.plan.interface, &slot.plan.vips) {
+                    let addrs: Vec<IpAddr> = vips.iter().map(|v| v.addr).collect();
+                    if let Err(e) = self.wire.announce(&dev, &addrs, rounds).await {
+                        tracing::warn!("{}: announcing VIPs: {e}", slot.plan.name);
+                    }
                 }
             }
         }
@@ -988,9 +984,24 @@ fn pick(vips: &[Vip], addrs: &[IpAddr]) -> Vec<Vip> {
                 addr: *a,
                 prefix_len: if a.is_ipv4() { 32 } else { 128 },
                 label: None,
+                dev: None,
             })
         })
         .collect()
+}
+
+/// VIPs grouped by the device they live on (keepalived's `dev`; default the
+/// instance's interface), in first-seen order.
+fn by_device(interface: &str, vips: &[Vip]) -> Vec<(String, Vec<Vip>)> {
+    let mut out: Vec<(String, Vec<Vip>)> = Vec::new();
+    for v in vips {
+        let dev = v.dev.as_deref().unwrap_or(interface);
+        match out.iter_mut().find(|(d, _)| d == dev) {
+            Some((_, list)) => list.push(v.clone()),
+            None => out.push((dev.to_owned(), vec![v.clone()])),
+        }
+    }
+    out
 }
 
 /// A short counter key for a decode error (`malformed` plus the variant).
@@ -1007,4 +1018,64 @@ fn drop_key(e: &vrrp_core::DecodeError) -> String {
         }
     }
     key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vip(a: &str, dev: Option<&str>) -> Vip {
+        Vip {
+            addr: a.parse().unwrap(),
+            prefix_len: 24,
+            label: None,
+            dev: dev.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn vips_are_grouped_by_their_device() {
+        let vips = [
+            vip("198.18.0.200", None),
+            vip("198.18.1.200", Some("eth1")),
+            vip("198.18.0.201", None),
+        ];
+        let groups = by_device("eth0", &vips);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].0, "eth0");
+        assert_eq!(groups[0].1.len(), 2);
+        assert_eq!(groups[1].0, "eth1");
+        assert_eq!(groups[1].1[0].addr, vips[1].addr);
+    }
+
+    #[test]
+    fn actions_keep_the_configured_prefix_and_label() {
+        let mut v = vip("198.18.0.200", None);
+        v.label = Some("eth0:vip".into());
+        let picked = pick(
+            std::slice::from_ref(&v),
+            &[v.addr, "198.18.0.9".parse().unwrap()],
+        );
+        assert_eq!(picked[0], v);
+        assert_eq!(
+            picked[1].prefix_len, 32,
+            "an unknown address is a host route"
+        );
+    }
+
+    #[test]
+    fn malformed_adverts_get_a_readable_counter_key() {
+        let e = Advertisement::decode(
+            &[0x31, 51],
+            "198.18.0.1".parse().unwrap(),
+            "224.0.0.18".parse().unwrap(),
+        )
+        .unwrap_err();
+        let key = drop_key(&e);
+        assert!(key.starts_with("malformed_"), "{key}");
+        assert!(
+            key.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            "{key}"
+        );
+    }
 }
