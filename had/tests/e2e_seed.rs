@@ -340,3 +340,142 @@ fn seed_architecture_end_to_end() {
     );
     drop(prober);
 }
+
+/// Resident memory (kB), open file descriptors and threads of a process.
+fn proc_usage(pid: u32) -> (u64, usize, usize) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count);
+    (
+        field("VmRSS:"),
+        fds,
+        usize::try_from(field("Threads:")).unwrap_or(0),
+    )
+}
+
+/// The soak: the pair under steady HTTP load through the VIP (a fresh
+/// connection every 2 ms), the VIP moved every `SOAK_FAILOVER_SECS`
+/// (default 3) by demoting and restoring the master through the control
+/// socket, for `SOAK_SECS` (default 60). Prints `SOAK|…` lines: requests
+/// served and failed, and each daemon's RSS, fds and threads at start and
+/// end. Heavy: run by `cargo xtask soak MINUTES`.
+#[test]
+#[ignore = "long: cargo xtask soak MINUTES"]
+fn soak() {
+    if !e2e_support::tool_available("nginx", "nginx") {
+        return;
+    }
+    let Some(lab) = Lab::for_test("soak", 5) else {
+        return;
+    };
+    let secs: u64 = std::env::var("SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60)
+        .clamp(10, 6 * 3600);
+    let every: u64 = std::env::var("SOAK_FAILOVER_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .clamp(1, 600);
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let members: Vec<Member> = MEMBERS.iter().map(|&i| Member::start(&lab, d, i)).collect();
+    let mut pair = Pair {
+        lab: &lab,
+        dir: d,
+        nodes: [None, None],
+        members: members.iter().map(Member::url).collect(),
+    };
+    pair.start(0);
+    pair.start(1);
+    assert!(pair.settle_on(0, Duration::from_secs(5), None).is_some());
+    let target = SocketAddr::new(vip(), 80);
+    let prober = Prober::start(
+        &lab,
+        CLIENT,
+        target,
+        Duration::from_millis(2),
+        Duration::from_secs(secs + 30),
+    );
+    // The starting figures are taken once both nodes have been MASTER and
+    // served (after the second failover): pools and buffers are warm, so
+    // growth after that is what a leak would show.
+    std::thread::sleep(Duration::from_secs(1));
+    let pids: Vec<u32> = HAD.iter().map(|&i| pair.node(i).pid().unwrap()).collect();
+    let mut start: Vec<_> = pids.iter().map(|&p| proc_usage(p)).collect();
+    let t0 = Instant::now();
+    let mut failovers = 0u64;
+    let mut demoted = false;
+    while t0.elapsed() < Duration::from_secs(secs) {
+        std::thread::sleep(Duration::from_secs(every));
+        let request = if demoted {
+            had::control::Request::Clear {
+                instance: "VI_1".into(),
+            }
+        } else {
+            had::control::Request::Demote {
+                instance: "VI_1".into(),
+            }
+        };
+        assert!(pair.node(0).call(&request).ok, "control request refused");
+        demoted = !demoted;
+        failovers += 1;
+        if failovers == 2 {
+            start = pids.iter().map(|&p| proc_usage(p)).collect();
+        }
+        let m = usize::from(demoted);
+        assert!(
+            pair.settle_on(m, Duration::from_secs(3), None).is_some(),
+            "failover {failovers} did not settle on node {m}:\n{}",
+            pair.logs()
+        );
+    }
+    let elapsed = t0.elapsed();
+    let end: Vec<_> = pids.iter().map(|&p| proc_usage(p)).collect();
+    let all = prober.window(t0, t0 + elapsed);
+    let o = Outage::of(&all);
+    let served = o.total - o.failed;
+    note(
+        d,
+        &format!(
+            "SOAK|load|{:.0} s|{failovers} failovers|{} requests|{served} served|{} failed|longest outage {} ms|{:.0} req/s|failures: {}",
+            elapsed.as_secs_f64(),
+            o.total,
+            o.failed,
+            e2e_support::ms(o.longest),
+            o.total as f64 / elapsed.as_secs_f64(),
+            o.reasons
+                .iter()
+                .map(|(r, n)| format!("{r} x{n}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    );
+    for (k, &i) in HAD.iter().enumerate() {
+        let (r0, f0, t0_) = start[k];
+        let (r1, f1, t1) = end[k];
+        let st = pair.node(i).status().unwrap();
+        let proxied: u64 = st
+            .proxy("web")
+            .map_or(0, |p| p.members.iter().map(|m| m.requests).sum());
+        note(
+            d,
+            &format!(
+                "SOAK|node {i}|rss {r0} kB -> {r1} kB|fds {f0} -> {f1}|threads {t0_} -> {t1} (start = after the 2nd failover)|proxied {proxied}|transitions {}",
+                st.instance("VI_1").map_or(0, |x| x.transitions)
+            ),
+        );
+    }
+    let logs = pair.logs();
+    assert!(e2e_support::panics(&logs).is_empty(), "panic:\n{logs}");
+    assert!(served > 0, "nothing served");
+    drop(prober);
+}

@@ -176,3 +176,32 @@ pub fn run(rounds: usize) -> Result<()> {
     }
     Ok(())
 }
+
+/// Arguments of `cargo xtask chaos-cpu`.
+#[derive(Debug, clap::Args)]
+pub struct ChaosCpuArgs {
+    /// Seconds of saturation (2 to 120).
+    #[arg(long, default_value_t = 10)]
+    pub secs: u64,
+}
+
+/// `cargo xtask chaos-cpu`: the chaos suite's CPU-saturation scenario (two
+/// busy threads per CPU, bounded in time) against three had nodes: whether
+/// the master keeps the VIP, and the crash takeover time under load.
+pub fn run_chaos_cpu(args: ChaosCpuArgs) -> Result<()> {
+    let lines = run_had_test(
+        &HadTest {
+            file: "chaos",
+            name: "cpu_saturation",
+            ignored: true,
+            env: vec![("CHAOS_CPU_SECS", args.secs.to_string())],
+            release: false,
+        },
+        "CHAOS|",
+    )?;
+    println!("\n## Chaos: CPU saturation\n");
+    for line in lines {
+        println!("- {}", line.replace('|', ": "));
+    }
+    Ok(())
+}

@@ -8,6 +8,8 @@ mod e2e;
 mod failover;
 mod fuzz;
 mod lab;
+mod resources;
+mod soak;
 
 /// had's developer tasks.
 #[derive(Parser)]
@@ -30,6 +32,12 @@ enum Task {
     Failover(failover::FailoverArgs),
     /// Run vrrp-core's cargo-fuzz targets for <secs> seconds each.
     Fuzz(fuzz::FuzzArgs),
+    /// The pair under HTTP load with a failover every few seconds: served, failed, RSS, fds.
+    Soak(soak::SoakArgs),
+    /// Chaos with every CPU saturated (kept out of CI): spurious takeovers, crash takeover.
+    ChaosCpu(e2e::ChaosCpuArgs),
+    /// Idle RSS and CPU of 50 instances at 0.1 s, had beside keepalived.
+    Resources(resources::ResourcesArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,5 +48,8 @@ fn main() -> anyhow::Result<()> {
         Task::BenchChecks(args) => bench_checks::run(args),
         Task::Fuzz(args) => fuzz::run(args),
         Task::Failover(args) => failover::run(args),
+        Task::Soak(args) => soak::run(args),
+        Task::ChaosCpu(args) => e2e::run_chaos_cpu(args),
+        Task::Resources(args) => resources::run(args),
     }
 }
