@@ -326,3 +326,86 @@ fn v3_unicast_peers_elect_and_fail_over() {
         "premature takeover {took:?}"
     );
 }
+
+#[test]
+fn three_nodes_partition_heal_and_link_down() {
+    let Some(lab) = Lab::for_test("had3", 3) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let nodes: Vec<HadNode> = [100u8, 90, 80]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| HadNode::start(&lab, d, i, &had_toml(d, i, &instance_v3(*p))))
+        .collect();
+    let states = || -> Vec<Option<State>> { nodes.iter().map(|n| n.state("VI_1")).collect() };
+    let one_master_n0 = || {
+        states()
+            == vec![
+                Some(State::Master),
+                Some(State::Backup),
+                Some(State::Backup),
+            ]
+            && holders(&lab, &[0, 1, 2], vip()) == vec![0]
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), one_master_n0).is_some(),
+        "no election: {:?}",
+        states()
+    );
+
+    // Partition: each segment elects its own master.
+    lab.partition(&[0], &[1, 2]).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(3), || {
+            states()
+                == vec![
+                    Some(State::Master),
+                    Some(State::Master),
+                    Some(State::Backup),
+                ]
+        })
+        .is_some(),
+        "each side of the partition has a master: {:?}",
+        states()
+    );
+    // Heal: the lower-priority master hears 100 and steps down.
+    lab.heal().unwrap();
+    let healed = wait_until(Duration::from_secs(3), one_master_n0);
+    assert!(
+        healed.is_some(),
+        "no convergence after heal: {:?}",
+        states()
+    );
+    note(
+        d,
+        &format!(
+            "3 nodes: one master {:?} after heal",
+            healed.unwrap_or_default()
+        ),
+    );
+
+    // The master's own link goes down: FAULT (link watch), VIP moves.
+    lab.link_down(0).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(3), || {
+            nodes[0].state("VI_1") == Some(State::Fault)
+                && nodes[1].state("VI_1") == Some(State::Master)
+        })
+        .is_some(),
+        "FAULT on link down: {:?}\n{}",
+        states(),
+        nodes[0].log_text()
+    );
+    assert!(
+        !lab_support::has_vip(&lab, 0, vip()),
+        "a FAULT node holds no VIP"
+    );
+    lab.link_up(0).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(3), one_master_n0).is_some(),
+        "back to one master after link up: {:?}",
+        states()
+    );
+}
