@@ -95,8 +95,9 @@ impl Members {
     fn by_requests(&self, set: u64, tick: usize) -> usize {
         if let Some(s) = &*self.schedule.load()
             && s.set == set
+            && let Some(&i) = s.order.get(tick % s.order.len().max(1))
         {
-            return usize::from(s.order[tick % s.order.len()]);
+            return usize::from(i);
         }
         let weights: Vec<u32> = self
             .list
@@ -104,7 +105,12 @@ impl Members {
             .map(|m| m.loadfactor.load(Ordering::Relaxed))
             .collect();
         let order = smooth_weighted(&weights, set);
-        let index = usize::from(order[tick % order.len()]);
+        // Loadfactors are validated to be at least 1, so the period is never
+        // empty; fall back to the lowest usable index all the same.
+        let fallback = usize::try_from(set.trailing_zeros()).unwrap_or(0);
+        let index = order
+            .get(tick % order.len().max(1))
+            .map_or(fallback, |&i| usize::from(i));
         self.schedule.store(Some(Arc::new(Schedule { set, order })));
         index
     }

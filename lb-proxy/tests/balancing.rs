@@ -43,7 +43,7 @@ async fn byrequests_equal_weights_strictly_alternate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bybusyness_avoids_the_busy_member() {
     let a = member(|_req| async {
-        tokio::time::sleep(Duration::from_millis(800)).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
         Response::new(full("A"))
     })
     .await;
@@ -56,7 +56,10 @@ async fn bybusyness_avoids_the_busy_member() {
         let url = url.clone();
         tokio::spawn(async move { get(&client(), &url).await })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let t0 = Instant::now();
+    while a.hits() == 0 && t0.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(a.hits(), 1, "the first request went to A");
     assert_eq!(sequence(6, &url).await, "BBBBBB");
     assert_eq!(slow.await.ok(), Some((200, "A".to_owned())));
