@@ -23,9 +23,8 @@ fn example_config_is_valid_and_mirrors_the_seed() {
         (51, 100, InitialState::Master)
     );
     assert_eq!(vi.virtual_ipaddress[0].to_string(), "198.18.0.200/24");
-    let script = &c.vrrp_script["chk_proxy"];
-    assert_eq!(script.timeout, Some(Duration::from_millis(1500)));
-    assert_eq!(script.argv().expect("argv")[0], "/usr/bin/curl");
+    let check = &c.track_proxy["chk_proxy"];
+    assert_eq!((check.proxy.as_str(), check.min_up, check.weight), ("mycluster", 1, -20));
     let proxy = &c.proxy["mycluster"];
     assert_eq!(proxy.members.len(), 2);
     assert_eq!(proxy.lbmethod, LbMethod::Byrequests);
