@@ -385,3 +385,39 @@ async fn foreign_packets_are_counted_not_obeyed() {
     assert_eq!(state(&a, "VI_1"), State::Master);
     a.vrrp.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_whose_interface_is_missing_shows_fault_and_starts_later() {
+    let lan: SharedLan = Arc::default();
+    lan.lock().unwrap().missing_interfaces.insert(IFACE.into());
+    let a = start(&lan, 1, vec![plan("VI_1", 51, 100, None)]);
+    wait_for(
+        "FAULT while the interface is missing",
+        Duration::from_secs(2),
+        || {
+            a.vrrp
+                .status()
+                .first()
+                .is_some_and(|i| i.state == State::Fault && i.reason.contains("no such interface"))
+        },
+    )
+    .await;
+    let (tx, rx) = oneshot::channel();
+    a.vrrp.send(Command::Override {
+        instance: "VI_1".into(),
+        value: Some(Override::Demoted),
+        reply: tx,
+    });
+    let e = rx.await.unwrap().unwrap_err();
+    assert!(e.contains("not running"), "{e}");
+    // The interface appears: the link watch says so and the instance starts.
+    lan.lock().unwrap().missing_interfaces.clear();
+    a.links.send((IFACE.into(), true)).unwrap();
+    wait_for(
+        "master once the interface exists",
+        Duration::from_secs(3),
+        || state(&a, "VI_1") == State::Master,
+    )
+    .await;
+    a.vrrp.shutdown().await;
+}

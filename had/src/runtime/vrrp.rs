@@ -396,7 +396,21 @@ struct Driver<W: Wire> {
     packets: mpsc::UnboundedReceiver<Received>,
     links: BTreeMap<String, bool>,
     checks: BTreeMap<String, (bool, Option<i64>)>,
+    /// Instances that could not start yet (interface missing, no address):
+    /// shown as FAULT and retried, as keepalived keeps such an instance in FAULT.
+    pending: Vec<Pending>,
 }
+
+/// An instance waiting for its interface.
+struct Pending {
+    plan: InstancePlan,
+    error: String,
+    since: Instant,
+    retry_at: Instant,
+}
+
+/// How often an instance that could not start is tried again.
+const START_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl<W: Wire> Driver<W> {
     fn new(wire: W, board: StatusBoard, reports: mpsc::UnboundedSender<Report>) -> Self {
@@ -410,6 +424,7 @@ impl<W: Wire> Driver<W> {
             packets,
             links: BTreeMap::new(),
             checks: BTreeMap::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -435,7 +450,10 @@ impl<W: Wire> Driver<W> {
             tokio::select! {
                 biased;
                 // Timers first: a takeover must not wait behind a queue of packets.
-                () = sleep => self.fire_timers(),
+                () = sleep => {
+                    self.fire_timers();
+                    self.retry_pending().await;
+                }
                 Some(pkt) = self.packets.recv() => self.receive(&pkt),
                 Some((interface, up)) = async {
                     match links.as_mut() {
@@ -484,18 +502,12 @@ impl<W: Wire> Driver<W> {
                 .await
             {
                 Ok(a) => a,
-                Err(e) => {
-                    tracing::error!("{name}: not started: {e}");
-                    return;
-                }
+                Err(e) => return self.park(plan, e.to_string()),
             },
         };
         let vr = match Instance::new(core) {
             Ok(vr) => vr,
-            Err(e) => {
-                tracing::error!("{name}: not started: {e}");
-                return;
-            }
+            Err(e) => return self.park(plan, e.to_string()),
         };
         // A node killed while MASTER (ours or keepalived) leaves its VIPs
         // behind; never hold them twice on the LAN.
@@ -514,8 +526,7 @@ impl<W: Wire> Driver<W> {
             )
             .await
         {
-            tracing::error!("{name}: not started: {e}");
-            return;
+            return self.park(plan, e.to_string());
         }
         let mut interfaces: Vec<String> = plan
             .track_interfaces
@@ -552,6 +563,52 @@ impl<W: Wire> Driver<W> {
         self.apply_priority(&mut slot, at);
         slot.vr.start(at);
         self.slots.push(slot);
+    }
+
+    /// Keep an instance that cannot start yet; it shows as FAULT and is retried.
+    fn park(&mut self, plan: InstancePlan, error: String) {
+        let at = now();
+        let since = match self.pending.iter().position(|p| p.plan.name == plan.name) {
+            Some(i) => {
+                let old = self.pending.swap_remove(i);
+                if old.error != error {
+                    tracing::error!("{}: not started: {error} (retrying)", plan.name);
+                }
+                old.since
+            }
+            None => {
+                tracing::error!(
+                    "{}: not started: {error} (retrying every {START_RETRY:?})",
+                    plan.name
+                );
+                at
+            }
+        };
+        self.pending.push(Pending {
+            plan,
+            error,
+            since,
+            retry_at: at + START_RETRY,
+        });
+    }
+
+    /// Try again the instances whose retry time has come.
+    async fn retry_pending(&mut self) {
+        let at = now();
+        let (due, wait): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| p.retry_at <= at);
+        self.pending = wait;
+        for p in due {
+            let name = p.plan.name.clone();
+            self.add(p.plan, None).await;
+            if self.slots.iter().any(|s| s.plan.name == name) {
+                tracing::info!(
+                    "{name}: started after {:?}",
+                    at.saturating_duration_since(p.since)
+                );
+            }
+        }
     }
 
     fn refresh_inputs(&self, slot: &mut Slot) {
@@ -593,6 +650,7 @@ impl<W: Wire> Driver<W> {
                 ]
             })
             .flatten()
+            .chain(self.pending.iter().map(|p| p.retry_at))
             .min()
     }
 
@@ -673,6 +731,11 @@ impl<W: Wire> Driver<W> {
             }
             Command::Link { interface, up } => {
                 self.links.insert(interface.clone(), up);
+                for p in &mut self.pending {
+                    if up && p.plan.interface == interface {
+                        p.retry_at = at;
+                    }
+                }
                 let mut slots = std::mem::take(&mut self.slots);
                 for slot in &mut slots {
                     let tracks = slot.plan.interface == interface
@@ -700,7 +763,10 @@ impl<W: Wire> Driver<W> {
                         self.apply_priority(slot, at);
                         Ok(slot.vr.effective_priority())
                     }
-                    None => Err(format!("no instance named {instance:?}")),
+                    None => match self.pending.iter().find(|p| p.plan.name == instance) {
+                        Some(p) => Err(format!("{instance} is not running: {}", p.error)),
+                        None => Err(format!("no instance named {instance:?}")),
+                    },
                 };
                 self.slots = slots;
                 // Answer with the status board already showing the change.
@@ -721,6 +787,8 @@ impl<W: Wire> Driver<W> {
     }
 
     async fn reload(&mut self, instances: Vec<InstancePlan>) -> String {
+        // Waiting instances start over from the new configuration.
+        self.pending.clear();
         let mut old: BTreeMap<String, Slot> = std::mem::take(&mut self.slots)
             .into_iter()
             .map(|s| (s.plan.name.clone(), s))
@@ -763,6 +831,7 @@ impl<W: Wire> Driver<W> {
     }
 
     async fn shutdown_all(&mut self) {
+        self.pending.clear();
         let slots = std::mem::take(&mut self.slots);
         for slot in slots {
             self.stop_slot(slot).await;
@@ -971,7 +1040,29 @@ impl<W: Wire> Driver<W> {
             for s in &self.slots {
                 board.insert(s.plan.name.clone(), s.status(at));
             }
+            for p in &self.pending {
+                board.insert(p.plan.name.clone(), pending_status(p, at));
+            }
         }
+    }
+}
+
+/// How an instance that could not start shows in `hactl status`: FAULT, as
+/// keepalived shows an instance whose interface is missing.
+fn pending_status(p: &Pending, at: Instant) -> InstanceStatus {
+    InstanceStatus {
+        name: p.plan.name.clone(),
+        state: State::Fault,
+        virtual_router_id: p.plan.core.vrid,
+        version: p.plan.core.version.number(),
+        interface: p.plan.interface.clone(),
+        priority: p.plan.core.priority,
+        effective_priority: p.plan.core.priority,
+        virtual_ipaddress: p.plan.vips.iter().map(ToString::to_string).collect(),
+        in_state_secs: at.saturating_duration_since(p.since).as_secs_f64(),
+        reason: format!("not started: {}", p.error),
+        sync_group: p.plan.sync_group.clone(),
+        ..InstanceStatus::default()
     }
 }
 

@@ -19,6 +19,8 @@ pub struct Lan {
     pub isolated: BTreeSet<usize>,
     pub vips: BTreeMap<usize, BTreeSet<IpAddr>>,
     pub announcements: BTreeMap<usize, u64>,
+    /// Interfaces that do not exist (yet): starting an instance on one fails.
+    pub missing_interfaces: BTreeSet<String>,
 }
 
 pub type SharedLan = Arc<Mutex<Lan>>;
@@ -44,7 +46,16 @@ impl Wire for SimWire {
     async fn watch_links(&mut self) -> Option<mpsc::UnboundedReceiver<(String, bool)>> {
         self.links.take()
     }
-    async fn primary_address(&mut self, _: &str, _: IpFamily) -> Result<IpAddr, WireError> {
+    async fn primary_address(&mut self, interface: &str, _: IpFamily) -> Result<IpAddr, WireError> {
+        if self
+            .lan
+            .lock()
+            .unwrap()
+            .missing_interfaces
+            .contains(interface)
+        {
+            return Err(WireError(format!("{interface}: no such interface")));
+        }
         Ok(self.primary)
     }
     async fn link_up(&mut self, _: &str) -> Result<bool, WireError> {
