@@ -34,6 +34,20 @@ pub struct Plan {
     pub notify_timeout: Duration,
     /// The reverse proxies, in name order.
     pub proxies: Vec<(String, lb_proxy::ProxyConfig)>,
+    /// `vrrp_sync_group`s and their notify hooks.
+    pub sync_groups: Vec<SyncGroupPlan>,
+}
+
+/// A `vrrp_sync_group`: instances that change state together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncGroupPlan {
+    /// Group name.
+    pub name: String,
+    /// Member instance names.
+    pub members: Vec<String>,
+    /// Hooks run when the whole group has entered a state (keepalived's
+    /// `GROUP name state` notifications).
+    pub notify: health::NotifyScripts,
 }
 
 impl std::fmt::Debug for Plan {
@@ -170,6 +184,7 @@ impl Plan {
             proxy_checks: Vec::new(),
             notify_timeout: Duration::from_secs(30),
             proxies: Vec::new(),
+            sync_groups: Vec::new(),
         }
     }
 }
@@ -436,7 +451,37 @@ pub fn from_config(loaded: &crate::config::Loaded) -> Result<Plan, PlanError> {
         });
     }
 
+    let mut sync_groups = Vec::new();
+    for (name, grp) in &cfg.vrrp_sync_group {
+        let hook =
+            |key: &str, s: &Option<String>| -> Result<Option<health::ScriptCommand>, PlanError> {
+                s.as_ref()
+                    .map(|s| {
+                        health::ScriptCommand::parse(
+                            &format!("vrrp_sync_group.{name}.{key}"),
+                            s,
+                            run_as(None).as_ref(),
+                            security,
+                        )
+                    })
+                    .transpose()
+                    .map_err(PlanError::from)
+            };
+        sync_groups.push(SyncGroupPlan {
+            name: name.clone(),
+            members: grp.group.clone(),
+            notify: health::NotifyScripts {
+                master: hook("notify_master", &grp.notify_master)?,
+                backup: hook("notify_backup", &grp.notify_backup)?,
+                fault: hook("notify_fault", &grp.notify_fault)?,
+                stop: None,
+                notify: hook("notify", &grp.notify)?,
+            },
+        });
+    }
+
     Ok(Plan {
+        sync_groups,
         router_id: g.router_id.clone().unwrap_or_else(|| {
             // keepalived's default router_id is the host name.
             std::fs::read_to_string("/proc/sys/kernel/hostname")

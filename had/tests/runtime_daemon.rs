@@ -255,3 +255,88 @@ fn checks_notify_events_overrides_and_reload_through_the_daemon() {
     });
     assert!(lan.lock().unwrap().vips[&1].is_empty(), "A's VIP removed");
 }
+
+#[test]
+fn sync_group_hooks_run_when_the_whole_group_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let lan: SharedLan = Arc::default();
+    let config = d.join("g.toml");
+    std::fs::write(d.join("okg"), "").unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            r#"[global]
+router_id = "g"
+control_socket = "{dir}/g.sock"
+
+[vrrp_script.link_ok]
+script = "/usr/bin/test -f {dir}/okg"
+interval = 0.05
+weight = 0
+
+[vrrp_instance.VI_1]
+interface = "lan0"
+virtual_router_id = 51
+advert_int = 0.1
+version = 3
+virtual_ipaddress = ["198.18.0.200/24"]
+track_script = ["link_ok"]
+
+[vrrp_instance.VI_2]
+interface = "lan0"
+virtual_router_id = 52
+advert_int = 0.1
+version = 3
+virtual_ipaddress = ["198.18.0.201/24"]
+
+[vrrp_sync_group.G]
+group = ["VI_1", "VI_2"]
+notify = "/bin/sh -c 'echo \"$@\" >> {dir}/group' notify"
+"#,
+            dir = d.display()
+        ),
+    )
+    .unwrap();
+    let source: Arc<dyn Source> = Arc::new(FileSource::new(&config));
+    let sp = spawner(&lan, 1);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let d = Daemon::start_with(source, sp).await.expect("daemon starts");
+            tx.send(d.stop_handle()).unwrap();
+            d.run().await.unwrap();
+        });
+    });
+    let stop = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let mut node = Node {
+        socket: d.join("g.sock"),
+        stop,
+        thread: Some(thread),
+    };
+    let group = || std::fs::read_to_string(d.join("group")).unwrap_or_default();
+    wait("GROUP G MASTER", Duration::from_secs(5), || {
+        group().contains("GROUP G MASTER")
+    });
+    // A weight-0 check of one member fails: the whole group goes FAULT.
+    std::fs::remove_file(d.join("okg")).unwrap();
+    wait("GROUP G FAULT", Duration::from_secs(5), || {
+        group().contains("GROUP G FAULT")
+    });
+    let st = node.status();
+    assert!(
+        st.instances.iter().all(|i| i.state == State::Fault),
+        "{st:?}"
+    );
+    assert!(
+        st.instances
+            .iter()
+            .all(|i| i.sync_group.as_deref() == Some("G"))
+    );
+    std::fs::write(d.join("okg"), "").unwrap();
+    wait("group back to MASTER", Duration::from_secs(5), || {
+        group().matches("GROUP G MASTER").count() == 2
+    });
+    node.stop();
+}

@@ -110,6 +110,9 @@ pub struct Daemon {
     changes: mpsc::UnboundedReceiver<health::HealthChange>,
     notifier: health::NotifyRunner,
     proxies: Proxies,
+    /// Last reported state of every instance, and of every sync group.
+    states: BTreeMap<String, State>,
+    group_states: BTreeMap<String, State>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -216,6 +219,8 @@ impl Daemon {
             monitor,
             changes,
             proxies,
+            states: BTreeMap::new(),
+            group_states: BTreeMap::new(),
         })
     }
 
@@ -320,6 +325,8 @@ impl Daemon {
                         priority,
                     ));
                 }
+                self.states.insert(instance.clone(), to);
+                self.notify_group(&instance, to, target);
                 self.publish(EventKind::State {
                     instance,
                     from,
@@ -336,6 +343,37 @@ impl Daemon {
                 effective_priority: priority,
                 r#override: value,
             }),
+        }
+    }
+
+    /// keepalived's group notifications: once every member of the
+    /// instance's sync group is in `to`, the group's hooks run with `GROUP`.
+    fn notify_group(&mut self, instance: &str, to: State, target: Option<health::TargetState>) {
+        let Some(group) = self
+            .plan
+            .sync_groups
+            .iter()
+            .find(|g| g.members.iter().any(|m| m == instance))
+        else {
+            return;
+        };
+        let all = group
+            .members
+            .iter()
+            .all(|m| self.states.get(m) == Some(&to));
+        if !all || self.group_states.get(&group.name) == Some(&to) {
+            return;
+        }
+        self.group_states.insert(group.name.clone(), to);
+        tracing::info!("sync group {}: all members {to}", group.name);
+        if let Some(target) = target {
+            drop(self.notifier.state_changed(
+                &group.notify,
+                health::Subject::Group,
+                &group.name,
+                target,
+                0,
+            ));
         }
     }
 
