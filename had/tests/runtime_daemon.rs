@@ -340,3 +340,32 @@ notify = "/bin/sh -c 'echo \"$@\" >> {dir}/group' notify"
     });
     node.stop();
 }
+
+#[test]
+fn a_dead_vrrp_thread_stops_the_daemon_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = write_config(d, 7, 100);
+    let source: Arc<dyn Source> = Arc::new(FileSource::new(config));
+    // A wire that cannot open (as when rtnetlink is refused): the thread ends.
+    let broken: VrrpSpawner = Arc::new(|instances, realtime, reports| {
+        VrrpThread::spawn(
+            || -> Result<SimWire, had::runtime::vrrp::WireError> {
+                Err(had::runtime::vrrp::WireError("netlink refused".into()))
+            },
+            instances,
+            realtime,
+            reports,
+        )
+    });
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let t0 = Instant::now();
+    let result = rt.block_on(async move {
+        let daemon = Daemon::start_with(source, broken).await.expect("starts");
+        daemon.run().await
+    });
+    let err = result.expect_err("the daemon must not run without its VRRP thread");
+    assert!(err.to_string().contains("VRRP thread"), "{err}");
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    assert!(!d.join("n7.sock").exists(), "cleaned up");
+}

@@ -250,8 +250,21 @@ impl Daemon {
         let mut int = signal(SignalKind::interrupt()).map_err(StartError::Signals)?;
         sd_notify::notify("READY=1");
         let stop = self.stop_requested.clone();
+        let mut watchdog = tokio::time::interval(Duration::from_secs(1));
+        let mut failure = None;
         loop {
             tokio::select! {
+                _ = watchdog.tick() => {
+                    if self.vrrp.as_ref().is_some_and(|v| !v.is_running()) {
+                        // Without its VRRP thread the node would hold or
+                        // miss VIPs blindly: stop, and let systemd restart us.
+                        tracing::error!("the VRRP thread stopped unexpectedly; stopping had");
+                        failure = Some(StartError::Vrrp(std::io::Error::other(
+                            "the VRRP thread stopped unexpectedly",
+                        )));
+                        break;
+                    }
+                }
                 _ = hup.recv() => {
                     tracing::info!("SIGHUP: reloading {}", self.source.describe());
                     let _ = self.reload().await;
@@ -268,7 +281,7 @@ impl Daemon {
             }
         }
         self.shutdown().await;
-        Ok(())
+        failure.map_or(Ok(()), Err)
     }
 
     async fn handle(&mut self, request: Request) -> Response {

@@ -221,6 +221,12 @@ impl VrrpThread {
         self.commands.send(command).is_ok()
     }
 
+    /// False once the thread has ended (it only ends on shutdown, or if it
+    /// could not open its runtime or the kernel interfaces).
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
     /// A snapshot of every instance's status.
     pub fn status(&self) -> Vec<InstanceStatus> {
         self.board
