@@ -99,8 +99,26 @@ fn v3_fast_adverts_crash_preempt_and_graceful_handover() {
     );
     let _ = t0;
 
-    // n0 returns: its leftover VIP (a SIGKILL leaves it) is removed at start,
-    // and with the higher priority it preempts.
+    // The SIGKILL left n0's VIP on its interface: a duplicate on the LAN.
+    // A had starting there (as a low-priority backup) removes it at once.
+    assert!(
+        lab_support::has_vip(&lab, 0, vip()),
+        "SIGKILL leaves the VIP behind"
+    );
+    let mut low = HadNode::start(&lab, d, 0, &had_toml(d, 0, &instance_v3(50)));
+    assert!(
+        wait_until(Duration::from_secs(2), || !lab_support::has_vip(
+            &lab,
+            0,
+            vip()
+        ))
+        .is_some(),
+        "leftover VIP removed at start"
+    );
+    assert_eq!(low.state("VI_1"), Some(State::Backup));
+    low.kill();
+
+    // n0 returns with the higher priority and preempts.
     let n0b = HadNode::start(&lab, d, 0, &had_toml(d, 0, &instance_v3(100)));
     let t0 = Instant::now();
     let back = wait_until(Duration::from_secs(3), || {
