@@ -254,6 +254,12 @@ fn checks_notify_events_overrides_and_reload_through_the_daemon() {
         b.state() == State::Master
     });
     assert!(lan.lock().unwrap().vips[&1].is_empty(), "A's VIP removed");
+    // The stop hook ran (and finished) before the daemon returned.
+    assert!(
+        notified(d, 1).contains("INSTANCE VI_1 STOP"),
+        "{}",
+        notified(d, 1)
+    );
 }
 
 #[test]

@@ -110,6 +110,9 @@ pub struct Daemon {
     changes: mpsc::UnboundedReceiver<health::HealthChange>,
     notifier: health::NotifyRunner,
     proxies: Proxies,
+    /// Notify hooks started during shutdown (notify_stop), awaited bounded.
+    /// `None` while running: hooks then run detached.
+    hooks: Option<Vec<health::NotifyHandle>>,
     /// Last reported state of every instance, and of every sync group.
     states: BTreeMap<String, State>,
     group_states: BTreeMap<String, State>,
@@ -219,6 +222,7 @@ impl Daemon {
             monitor,
             changes,
             proxies,
+            hooks: None,
             states: BTreeMap::new(),
             group_states: BTreeMap::new(),
         })
@@ -330,13 +334,14 @@ impl Daemon {
                     self.plan.instances.iter().find(|i| i.name == instance),
                 ) {
                     // Spawned: a slow hook never blocks anything.
-                    drop(self.notifier.state_changed(
+                    let h = self.notifier.state_changed(
                         &plan.notify,
                         health::Subject::Instance,
                         &instance,
                         target,
                         priority,
-                    ));
+                    );
+                    self.keep_hook(h);
                 }
                 self.states.insert(instance.clone(), to);
                 self.notify_group(&instance, to, target);
@@ -356,6 +361,15 @@ impl Daemon {
                 effective_priority: priority,
                 r#override: value,
             }),
+        }
+    }
+
+    /// Keep a hook's handle during shutdown; detach it otherwise.
+    fn keep_hook(&mut self, h: health::NotifyHandle) {
+        if let Some(hooks) = self.hooks.as_mut()
+            && !h.is_empty()
+        {
+            hooks.push(h);
         }
     }
 
@@ -380,13 +394,14 @@ impl Daemon {
         self.group_states.insert(group.name.clone(), to);
         tracing::info!("sync group {}: all members {to}", group.name);
         if let Some(target) = target {
-            drop(self.notifier.state_changed(
+            let h = self.notifier.state_changed(
                 &group.notify,
                 health::Subject::Group,
                 &group.name,
                 target,
                 0,
-            ));
+            );
+            self.keep_hook(h);
         }
     }
 
@@ -647,8 +662,16 @@ impl Daemon {
         if let Some(v) = self.vrrp.take() {
             v.shutdown().await;
             // Deliver the last state changes (notify_stop hooks, events).
+            self.hooks = Some(Vec::new());
             while let Ok(r) = self.reports.try_recv() {
                 self.on_report(r);
+            }
+            // notify_stop and the last hooks: let them finish, bounded.
+            let hooks = self.hooks.take().unwrap_or_default();
+            let limit = self.plan.notify_timeout.min(Duration::from_secs(10));
+            let all = futures_join(hooks.into_iter().map(health::NotifyHandle::wait));
+            if tokio::time::timeout(limit, all).await.is_err() {
+                tracing::warn!("notify hooks still running after {limit:?} at stop");
             }
         }
         let proxies: Vec<(String, lb_proxy::ProxyHandle)> =
@@ -669,6 +692,14 @@ impl Daemon {
         }
         let _ = std::fs::remove_file(&self.control_path);
         tracing::info!("had stopped");
+    }
+}
+
+/// Await every future (sequentially: hooks already run concurrently on
+/// their own tasks, so waiting in order costs nothing extra).
+async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) {
+    for f in futs {
+        f.await;
     }
 }
 
