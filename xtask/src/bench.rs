@@ -49,12 +49,16 @@ struct ProxyArgs {
     /// CPU for wrk and the nginx members.
     #[arg(long, default_value_t = 1)]
     client_cpu: u32,
-    /// Only these proxies (had, had+log, haproxy, nginx, apache).
+    /// Only these proxies (had, had+log, haproxy, nginx, apache, example).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// Use this build of lb-proxy's example runner instead of building one (for A/B runs).
+    /// Use this build of the had daemon instead of building `target/release/had`.
     #[arg(long)]
-    had_bin: Option<PathBuf>,
+    daemon_bin: Option<PathBuf>,
+    /// Also run this build of lb-proxy's example runner (`lb-proxy/examples/proxy.rs`);
+    /// repeat for A/B runs of two builds (rows `example#1`, `example#2`, ...).
+    #[arg(long)]
+    had_bin: Vec<PathBuf>,
 }
 
 /// Entry point.
@@ -204,36 +208,42 @@ fn wait_for_port(port: u16, proc: &mut Proc) -> anyhow::Result<()> {
 /// The proxies under test.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
+    /// The had daemon (`had --config FILE`) with one `[proxy.web]`.
     Had,
+    /// The same with the combined access log on.
     HadLog,
+    /// lb-proxy's example runner, the `--had-bin` build with this index.
+    Example(usize),
     Haproxy,
     Nginx,
     Apache,
 }
 
 impl Kind {
-    const ALL: [Self; 5] = [
-        Self::Had,
-        Self::Haproxy,
-        Self::Nginx,
-        Self::Apache,
-        Self::HadLog,
-    ];
-
-    fn name(self) -> &'static str {
+    fn name(self) -> String {
         match self {
-            Self::Had => "had",
-            Self::HadLog => "had+log",
-            Self::Haproxy => "haproxy",
-            Self::Nginx => "nginx",
-            Self::Apache => "apache",
+            Self::Had => "had".into(),
+            Self::HadLog => "had+log".into(),
+            Self::Example(i) => format!("example#{}", i + 1),
+            Self::Haproxy => "haproxy".into(),
+            Self::Nginx => "nginx".into(),
+            Self::Apache => "apache".into(),
         }
+    }
+
+    /// Whether `--only` selects this kind (`example` selects every example build).
+    fn selected(self, only: &[String]) -> bool {
+        only.is_empty()
+            || only
+                .iter()
+                .any(|o| *o == self.name() || (o == "example" && matches!(self, Self::Example(_))))
     }
 }
 
 struct Env {
     dir: PathBuf,
-    had_bin: PathBuf,
+    daemon_bin: PathBuf,
+    examples: Vec<PathBuf>,
     proxy_cpu: u32,
 }
 
@@ -279,14 +289,38 @@ fn start_proxy(kind: Kind, env: &Env) -> anyhow::Result<Proc> {
     let [m1, m2] = MEMBER_PORTS;
     let (program, args): (PathBuf, Vec<String>) = match kind {
         Kind::Had | Kind::HadLog => {
-            let mut args = Vec::new();
-            if kind == Kind::HadLog {
-                args.push("--access-log".into());
-                args.push(dir.join("had_access.log").display().to_string());
-            }
-            args.push(format!("127.0.0.1:{FRONT_PORT}"));
+            // A proxy-only daemon: no VRRP instance, the seed's Apache settings.
+            let conf = dir.join("had.toml");
+            let members: Vec<String> = member_urls()
+                .iter()
+                .map(|u| format!("{{ url = \"{u}\" }}"))
+                .collect();
+            let access_log = if kind == Kind::HadLog {
+                format!("access_log = \"{d}/had_access.log\"\n")
+            } else {
+                String::new()
+            };
+            std::fs::write(
+                &conf,
+                format!(
+                    "[global]\ncontrol_socket = \"{d}/had.sock\"\n\n[proxy.web]\nlisten = [\"127.0.0.1:{FRONT_PORT}\"]\npreserve_host = true\npass_reverse = true\nlbmethod = \"byrequests\"\nmembers = [{}]\n{access_log}",
+                    members.join(", ")
+                ),
+            )?;
+            (
+                env.daemon_bin.clone(),
+                vec!["--config".into(), conf.display().to_string()],
+            )
+        }
+        Kind::Example(i) => {
+            let program = env
+                .examples
+                .get(i)
+                .context("no such example build")?
+                .clone();
+            let mut args = vec![format!("127.0.0.1:{FRONT_PORT}")];
             args.extend(member_urls());
-            (env.had_bin.clone(), args)
+            (program, args)
         }
         Kind::Haproxy => {
             let conf = dir.join("haproxy.cfg");
@@ -342,7 +376,7 @@ LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b \\\"%{{Referer}}i\\\" \\\"%{{User-Agen
         }
     };
     let mut p = Proc::spawn(
-        kind.name(),
+        &kind.name(),
         env.proxy_cpu,
         &program,
         &args,
@@ -463,6 +497,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+/// Builds the had daemon (release) and returns its path.
 fn had_binary() -> anyhow::Result<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -470,24 +505,24 @@ fn had_binary() -> anyhow::Result<PathBuf> {
         .to_owned();
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    eprintln!("building lb-proxy's example runner (release) ...");
+    eprintln!("building the had daemon (release) ...");
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "-p",
-            "lb-proxy",
-            "--example",
-            "proxy",
-        ])
+        .args(["build", "--quiet", "--release", "-p", "had", "--bin", "had"])
         .current_dir(&root)
         .status()
         .context("cargo build")?;
     if !status.success() {
-        bail!("building lb-proxy's example failed");
+        bail!("building the had daemon failed");
     }
-    Ok(target.join("release/examples/proxy"))
+    Ok(target.join("release/had"))
+}
+
+/// The 1-minute load average, as `/proc/loadavg` prints it.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
@@ -507,13 +542,16 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
             bail!("{tool} is not installed (apt-get install wrk nginx haproxy apache2)");
         }
     }
-    let kinds: Vec<Kind> = Kind::ALL
+    let kinds: Vec<Kind> = [Kind::Had, Kind::Haproxy, Kind::Nginx, Kind::Apache]
         .into_iter()
-        .filter(|k| a.only.is_empty() || a.only.iter().any(|o| o == k.name()))
+        .chain((0..a.had_bin.len()).map(Kind::Example))
+        .chain([Kind::HadLog])
+        .filter(|k| k.selected(&a.only))
         .collect();
-    let had_bin = match &a.had_bin {
+    let daemon_bin = match &a.daemon_bin {
         Some(p) => p.clone(),
-        None => had_binary()?,
+        None if kinds.iter().any(|k| matches!(k, Kind::Had | Kind::HadLog)) => had_binary()?,
+        None => PathBuf::new(),
     };
     let dir = std::env::temp_dir().join(format!("had-bench-proxy-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -521,9 +559,11 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
     let _ = Command::new("chmod").arg("0777").arg(&dir).status();
     let env = Env {
         dir: dir.clone(),
-        had_bin,
+        daemon_bin: daemon_bin.clone(),
+        examples: a.had_bin.clone(),
         proxy_cpu: a.proxy_cpu,
     };
+    let load_before = load_average();
     let result = (|| -> anyhow::Result<Vec<(Kind, u32, Vec<Sample>)>> {
         let _members = start_members(&dir, a.client_cpu)?;
         let mut results: Vec<(Kind, u32, Vec<Sample>)> = a
@@ -560,12 +600,28 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     let results = result?;
     println!(
-        "\n`cargo xtask bench proxy --duration {} --rounds {}`: proxies pinned to CPU {}, wrk -t1 and two nginx members on CPU {}, 127.0.0.1; median of {} interleaved rounds.",
-        a.duration, a.rounds, a.proxy_cpu, a.client_cpu, a.rounds
+        "\n`cargo xtask bench proxy --duration {} --rounds {}`: proxies pinned to CPU {}, wrk -t1 and two nginx members on CPU {}, 127.0.0.1; median of {} interleaved rounds; load average before/after: {load_before} / {}.",
+        a.duration,
+        a.rounds,
+        a.proxy_cpu,
+        a.client_cpu,
+        a.rounds,
+        load_average()
     );
-    println!(
-        "had = lb-proxy through its release example runner (lb-proxy/examples/proxy.rs); the daemon binary is not wired yet.\n"
-    );
+    if kinds.iter().any(|k| matches!(k, Kind::Had | Kind::HadLog)) {
+        println!(
+            "had = the daemon `{} --config had.toml` with one `[proxy.web]` (no VRRP instance); had+log adds `access_log`.",
+            daemon_bin.display()
+        );
+    }
+    for (i, p) in a.had_bin.iter().enumerate() {
+        println!(
+            "example#{} = lb-proxy's example runner `{}` (lb-proxy/examples/proxy.rs).",
+            i + 1,
+            p.display()
+        );
+    }
+    println!();
     println!(
         "| proxy | conns | req/s | p50 ms | p99 ms | errors | CPU µs/req | RSS idle KiB | RSS loaded KiB | req/s per round |"
     );
@@ -600,16 +656,32 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
                 .find(|(kk, c, _)| *kk == k && *c == conns)
                 .map(|(_, _, s)| median(s.iter().map(|x| x.p99_ms).collect()))
         };
-        if let (Some(h), Some(x), Some(hp), Some(xp)) = (
-            rps(Kind::Had),
-            rps(Kind::Haproxy),
-            p99(Kind::Had),
-            p99(Kind::Haproxy),
-        ) {
-            println!(
-                "c={conns}: had/HAProxy req/s = {:.2}; p99 had {hp:.2} ms vs HAProxy {xp:.2} ms",
-                h / x
-            );
+        let cpu = |k: Kind| {
+            results
+                .iter()
+                .find(|(kk, c, _)| *kk == k && *c == conns)
+                .map(|(_, _, s)| median(s.iter().map(|x| x.cpu_us_per_req).collect()))
+        };
+        for ours in kinds
+            .iter()
+            .copied()
+            .filter(|k| matches!(k, Kind::Had | Kind::Example(_)))
+        {
+            if let (Some(h), Some(x), Some(hp), Some(xp), Some(hc), Some(xc)) = (
+                rps(ours),
+                rps(Kind::Haproxy),
+                p99(ours),
+                p99(Kind::Haproxy),
+                cpu(ours),
+                cpu(Kind::Haproxy),
+            ) {
+                println!(
+                    "c={conns}: {name}/HAProxy req/s = {:.2}, CPU µs/req = {:.2}; p99 {name} {hp:.2} ms vs HAProxy {xp:.2} ms",
+                    h / x,
+                    hc / xc,
+                    name = ours.name()
+                );
+            }
         }
     }
     Ok(())
