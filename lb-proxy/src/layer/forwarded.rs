@@ -49,27 +49,60 @@ pub(crate) fn connection_has(headers: &HeaderMap, token: &str) -> bool {
 
 /// Removes every field named in `Connection`, then the fixed hop-by-hop set
 /// and `Upgrade`. Returns the `Upgrade` value when the message asked for one.
+///
+/// Runs on every request and response, so it first looks at the names present
+/// (one pass, comparing constants) and removes only what is there: a typical
+/// message carries at most `Connection`, and removing absent names one by one
+/// cost more than the rest of the header handling together.
 fn strip_hop_by_hop(headers: &mut HeaderMap) -> Option<HeaderValue> {
+    let fixed = hop_by_hop();
+    let mut present = [false; 9];
+    let mut any = false;
+    for name in headers.keys() {
+        if let Some(i) = fixed.iter().position(|f| *f == name) {
+            present[i] = true;
+            any = true;
+        }
+    }
+    if !any {
+        return None;
+    }
     let mut upgrade = None;
-    if headers.contains_key(CONNECTION) {
+    // `Connection` is fixed[0].
+    if present[0] {
         if connection_has(headers, "upgrade") {
             upgrade = headers.get(UPGRADE).cloned();
         }
-        // Cloning a HeaderValue only bumps a reference count.
-        let listed: Vec<HeaderValue> = headers.get_all(CONNECTION).iter().cloned().collect();
-        for token in listed
+        // Names listed in `Connection` that are present and not in the fixed
+        // set (those go below anyway); collected first because removing
+        // needs the map mutably. Usually none, so nothing is allocated.
+        let mut listed: Vec<HeaderName> = Vec::new();
+        for token in headers
+            .get_all(CONNECTION)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
         {
-            let token = token.trim();
-            if !token.is_empty() {
-                headers.remove(token);
+            if fixed.iter().any(|f| f.as_str().eq_ignore_ascii_case(token)) {
+                continue;
+            }
+            if let Some(name) = headers
+                .keys()
+                .find(|k| k.as_str().eq_ignore_ascii_case(token))
+            {
+                listed.push(name.clone());
             }
         }
+        for name in listed {
+            headers.remove(name);
+        }
     }
-    for name in hop_by_hop() {
-        headers.remove(name);
+    for (name, here) in fixed.into_iter().zip(present) {
+        if here {
+            headers.remove(name);
+        }
     }
     upgrade
 }
@@ -274,6 +307,44 @@ mod tests {
             .unwrap_or_default();
         let (parts, _) = through(req, Response::new(())).await;
         assert!(parts.headers.get("upgrade").is_none());
+    }
+
+    #[test]
+    fn strip_removes_every_hop_by_hop_field_and_only_those() {
+        let mut h = HeaderMap::new();
+        for (name, value) in [
+            ("connection", "close, X-Listed"),
+            ("connection", "keep-alive"),
+            ("keep-alive", "timeout=5"),
+            ("proxy-connection", "keep-alive"),
+            ("proxy-authenticate", "Basic"),
+            ("proxy-authorization", "Basic eA=="),
+            ("te", "trailers"),
+            ("te", "gzip"),
+            ("trailer", "x-sum"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("x-listed", "1"),
+            ("x-listed", "2"),
+            ("x-kept", "1"),
+            ("host", "front.example"),
+        ] {
+            h.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        assert!(strip_hop_by_hop(&mut h).is_none());
+        let mut left: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["host", "x-kept"]);
+
+        let mut plain = HeaderMap::new();
+        plain.insert(HOST, HeaderValue::from_static("front.example"));
+        plain.insert("x-kept", HeaderValue::from_static("1"));
+        let before = plain.clone();
+        assert!(strip_hop_by_hop(&mut plain).is_none());
+        assert_eq!(plain, before);
     }
 
     #[tokio::test]
