@@ -69,11 +69,14 @@ fn main() -> ExitCode {
 }
 
 async fn run_demo(port: u16) -> Result<(), String> {
-    let demo = had::demo::prepare(port)
-        .await
-        .map_err(|e| format!("demo backends: {e}"))?;
-    let source: Arc<dyn Source> = Arc::new(demo.source.clone());
-    let daemon = Daemon::start(source).await.map_err(|e| e.to_string())?;
+    let (demo, daemon) = match start_demo(port).await {
+        // The usual port is taken: any free one will do for a demo.
+        Err(had::runtime::StartError::Proxy { source, .. }) if port != 0 => {
+            tracing::warn!("demo port {port}: {source}; using a free port instead");
+            start_demo(0).await.map_err(|e| e.to_string())?
+        }
+        other => other.map_err(|e| e.to_string())?,
+    };
     let proxy = daemon
         .proxy_addrs()
         .get("web")
@@ -83,4 +86,13 @@ async fn run_demo(port: u16) -> Result<(), String> {
     let result = daemon.run().await.map_err(|e| e.to_string());
     drop(demo);
     result
+}
+
+async fn start_demo(port: u16) -> Result<(had::demo::Demo, Daemon), had::runtime::StartError> {
+    let demo = had::demo::prepare(port)
+        .await
+        .map_err(had::runtime::StartError::Demo)?;
+    let source: Arc<dyn Source> = Arc::new(demo.source.clone());
+    let daemon = Daemon::start(source).await?;
+    Ok((demo, daemon))
 }

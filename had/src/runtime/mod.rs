@@ -77,6 +77,9 @@ pub enum StartError {
     /// The VRRP thread could not be started.
     #[error("VRRP thread: {0}")]
     Vrrp(std::io::Error),
+    /// `had --demo`: the built-in backends could not start.
+    #[error("demo backends: {0}")]
+    Demo(std::io::Error),
 }
 
 /// Asks a running [`Daemon`] to stop gracefully (what SIGTERM does).
