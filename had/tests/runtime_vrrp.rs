@@ -200,9 +200,11 @@ async fn two_nodes_elect_fail_over_preempt_and_hand_over() {
         reply: tx,
     });
     assert_eq!(rx.await.unwrap(), Ok(1));
-    wait_for("B master after demote", Duration::from_secs(2), || {
-        state(&b, "VI_1") == State::Master
-    })
+    wait_for(
+        "B master, A backup after demote",
+        Duration::from_secs(2),
+        || state(&b, "VI_1") == State::Master && state(&a, "VI_1") == State::Backup,
+    )
     .await;
     let (tx, rx) = oneshot::channel();
     a.vrrp.send(Command::Override {
@@ -317,7 +319,10 @@ async fn sync_group_faults_together_and_reload_keeps_state() {
         reply: tx,
     });
     let msg = rx.await.unwrap();
-    assert_eq!(msg, "VRRP: 1 kept, 1 stopped, 2 started");
+    assert_eq!(
+        msg,
+        "VRRP: 1 kept, 0 reconfigured as MASTER, 1 stopped, 2 started"
+    );
     let st = a.vrrp.status();
     let vi1 = st.iter().find(|i| i.name == "VI_1").unwrap();
     assert_eq!(vi1.state, State::Master);
@@ -420,4 +425,63 @@ async fn an_instance_whose_interface_is_missing_shows_fault_and_starts_later() {
     )
     .await;
     a.vrrp.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_reconfigured_on_reload_keeps_the_vip_and_no_peer_takes_over() {
+    let lan: SharedLan = Arc::default();
+    let a = start(&lan, 1, vec![plan("VI_1", 51, 100, None)]);
+    let b = start(&lan, 2, vec![plan("VI_1", 51, 90, None)]);
+    wait_for("A master", Duration::from_secs(3), || {
+        state(&a, "VI_1") == State::Master && state(&b, "VI_1") == State::Backup
+    })
+    .await;
+    let extra: IpAddr = "198.18.0.201".parse().unwrap();
+    // Same identity, one more VIP: the state machine is rebuilt.
+    let mut p = plan("VI_1", 51, 100, None);
+    p.core.virtual_addresses.push(extra);
+    p.vips.push(Vip {
+        addr: extra,
+        prefix_len: 24,
+        label: None,
+        dev: None,
+    });
+    let b_before = b.vrrp.status()[0].transitions;
+    let (tx, rx) = oneshot::channel();
+    a.vrrp.send(Command::Reload {
+        instances: vec![p.clone()],
+        reply: tx,
+    });
+    assert_eq!(
+        rx.await.unwrap(),
+        "VRRP: 0 kept, 1 reconfigured as MASTER, 0 stopped, 0 started"
+    );
+    // For a full second: the first VIP never leaves A, B never takes over.
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(1) {
+        assert_eq!(holders(&lan, vip()), vec![1], "VIP held by A throughout");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(b.vrrp.status()[0].transitions, b_before, "B never moved");
+    assert_eq!(state(&a, "VI_1"), State::Master);
+    assert_eq!(holders(&lan, extra), vec![1], "the new VIP is added");
+
+    // Drop the first VIP: removed from the interface, A stays master.
+    p.core.virtual_addresses.retain(|a| *a == extra);
+    p.vips.retain(|v| v.addr == extra);
+    let (tx, rx) = oneshot::channel();
+    a.vrrp.send(Command::Reload {
+        instances: vec![p],
+        reply: tx,
+    });
+    rx.await.unwrap();
+    assert!(
+        holders(&lan, vip()).is_empty(),
+        "a VIP no longer configured is removed"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(state(&a, "VI_1"), State::Master);
+    assert_eq!(b.vrrp.status()[0].transitions, b_before);
+    a.vrrp.shutdown().await;
+    b.vrrp.shutdown().await;
 }

@@ -498,6 +498,13 @@ impl<W: Wire> Driver<W> {
             self.slots.push(slot);
             return;
         }
+        self.start_new(plan, true).await;
+    }
+
+    /// Build and start a state machine for `plan`; `clean` first removes
+    /// VIPs left on the interface (not when resuming a MASTER whose VIPs
+    /// are ours and must stay).
+    async fn start_new(&mut self, plan: InstancePlan, clean: bool) {
         let name = plan.name.clone();
         let mut core = plan.core.clone();
         core.primary_address = match plan.unicast_src {
@@ -517,9 +524,11 @@ impl<W: Wire> Driver<W> {
         };
         // A node killed while MASTER (ours or keepalived) leaves its VIPs
         // behind; never hold them twice on the LAN.
-        for (dev, vips) in by_device(&plan.interface, &plan.vips) {
-            if let Err(e) = self.wire.remove_addresses(&dev, &vips).await {
-                tracing::warn!("{name}: removing leftover VIPs: {e}");
+        if clean {
+            for (dev, vips) in by_device(&plan.interface, &plan.vips) {
+                if let Err(e) = self.wire.remove_addresses(&dev, &vips).await {
+                    tracing::warn!("{name}: removing leftover VIPs: {e}");
+                }
             }
         }
         if let Err(e) = self
@@ -799,7 +808,7 @@ impl<W: Wire> Driver<W> {
             .into_iter()
             .map(|s| (s.plan.name.clone(), s))
             .collect();
-        let (mut kept, mut started, mut stopped) = (0, 0, 0);
+        let (mut kept, mut resumed, mut started, mut stopped) = (0, 0, 0, 0);
         let mut fresh = Vec::new();
         for plan in instances {
             match old.remove(&plan.name) {
@@ -810,6 +819,14 @@ impl<W: Wire> Driver<W> {
                     if let Some(s) = self.slots.last_mut() {
                         s.value = value;
                     }
+                }
+                Some(slot)
+                    if slot.plan.identity() == plan.identity()
+                        && slot.state() == State::Master
+                        && plan.core.preempt =>
+                {
+                    resumed += 1;
+                    self.resume_master(slot, plan).await;
                 }
                 Some(slot) => {
                     stopped += 1;
@@ -827,7 +844,44 @@ impl<W: Wire> Driver<W> {
             started += 1;
             self.add(plan, None).await;
         }
-        format!("VRRP: {kept} kept, {stopped} stopped, {started} started")
+        format!(
+            "VRRP: {kept} kept, {resumed} reconfigured as MASTER, {stopped} stopped, {started} started"
+        )
+    }
+
+    /// A MASTER whose identity is unchanged but whose settings changed (VIP
+    /// list, interval, auth...): the state machine is rebuilt without a
+    /// hand-over. The old one is dropped silently (no priority-0 advert, the
+    /// VIPs it keeps stay on the interface) and the new one starts with
+    /// keepalived's `state MASTER` hint, so it is MASTER again after one
+    /// interval, well before any backup's Master_Down_Interval: the peers
+    /// see no change of master. VIPs no longer configured are removed.
+    async fn resume_master(&mut self, slot: Slot, plan: InstancePlan) {
+        let name = plan.name.clone();
+        tracing::info!("{name}: reconfigured while MASTER, resuming without hand-over");
+        let removed: Vec<Vip> = slot
+            .plan
+            .vips
+            .iter()
+            .filter(|v| !plan.vips.iter().any(|n| n.addr == v.addr))
+            .cloned()
+            .collect();
+        for (dev, vips) in by_device(&slot.plan.interface, &removed) {
+            if let Err(e) = self.wire.remove_addresses(&dev, &vips).await {
+                tracing::warn!("{name}: removing VIPs no longer configured: {e}");
+            }
+        }
+        let value = slot.value;
+        drop(slot);
+        let configured = plan.core.initial_state;
+        let mut resume = plan;
+        resume.core.initial_state = vrrp_core::InitialState::Master;
+        self.start_new(resume, false).await;
+        if let Some(s) = self.slots.iter_mut().find(|s| s.plan.name == name) {
+            // The hint was for this start only; reloads compare the real config.
+            s.plan.core.initial_state = configured;
+            s.value = value;
+        }
     }
 
     async fn stop_slot(&mut self, mut slot: Slot) {
