@@ -426,4 +426,38 @@ fn three_nodes_partition_heal_and_link_down() {
         "back to one master after link up: {:?}",
         states()
     );
+
+    // SIGHUP with a new priority and one more VIP on the master: no peer
+    // ever takes over, the first VIP never leaves it, the new one arrives.
+    std::thread::sleep(Duration::from_millis(500));
+    let extra: IpAddr = "198.18.0.201".parse().unwrap();
+    let conf = instance_v3(110).replace(
+        &format!("[\"{VIP}/24\"]"),
+        &format!("[\"{VIP}/24\", \"{extra}/24\"]"),
+    );
+    std::fs::write(&nodes[0].config, had_toml(d, 0, &conf)).unwrap();
+    let peers_before: Vec<u64> = nodes[1..]
+        .iter()
+        .map(|n| n.status().unwrap().instance("VI_1").unwrap().transitions)
+        .collect();
+    nodes[0].hup();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(1) {
+        assert_eq!(
+            holders(&lab, &[0, 1, 2], vip()),
+            vec![0],
+            "VIP stays on the master"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let peers_after: Vec<u64> = nodes[1..]
+        .iter()
+        .map(|n| n.status().unwrap().instance("VI_1").unwrap().transitions)
+        .collect();
+    assert_eq!(peers_before, peers_after, "no peer moved during the reload");
+    let st = nodes[0].status().unwrap();
+    assert_eq!(st.reloads, 1);
+    let i = st.instance("VI_1").unwrap();
+    assert_eq!((i.state, i.priority), (State::Master, 110));
+    assert!(lab_support::has_vip(&lab, 0, extra), "new VIP added");
 }
