@@ -212,6 +212,9 @@ fn supported(r: Result<(), LabError>, what: &str) -> bool {
 
 #[test]
 fn chaos_three_nodes() {
+    if !e2e_support::tool_available("nft", "nftables") {
+        return;
+    }
     let Some(lab) = Lab::for_test("chaos", 4) else {
         return;
     };

@@ -136,7 +136,10 @@ fn measure(prober: &Prober, dir: &Path, name: &str, goal: &str, from: Instant) -
 
 #[test]
 fn seed_architecture_end_to_end() {
-    if !e2e_support::tool_available("nginx", "nginx") {
+    if !e2e_support::tool_available("nginx", "nginx")
+        || !e2e_support::tool_available("nft", "nftables")
+        || !e2e_support::tool_available("curl", "curl")
+    {
         return;
     }
     let Some(lab) = Lab::for_test("e2e", 5) else {

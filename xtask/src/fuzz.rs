@@ -1,5 +1,6 @@
-//! `cargo xtask fuzz <secs> [target]`: run vrrp-core's cargo-fuzz targets
-//! (`vrrp-core/fuzz`) for a bounded time each.
+//! `cargo xtask fuzz <secs> [target]`: run the cargo-fuzz targets of
+//! vrrp-core (`vrrp-core/fuzz`: the wire decoders) and of had (`had/fuzz`:
+//! the config loader and the two importers) for a bounded time each.
 //!
 //! cargo-fuzz builds with `-Zsanitizer=address` and libFuzzer's coverage
 //! flags, which need a nightly compiler. On a stable toolchain this task sets
@@ -19,7 +20,7 @@ pub struct FuzzArgs {
     /// Seconds to fuzz each target (libFuzzer's -max_total_time).
     pub secs: u64,
     /// Target to run; without it every target in vrrp-core/fuzz/fuzz_targets
-    /// runs, one after the other.
+    /// and had/fuzz/fuzz_targets runs, one after the other.
     pub target: Option<String>,
 }
 
@@ -35,15 +36,26 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<()> {
     if args.secs == 0 {
         bail!("fuzz time must be at least 1 second");
     }
-    let fuzz_dir = workspace_root().join("vrrp-core/fuzz");
-    let available = targets(&fuzz_dir)?;
-    let chosen = match args.target {
-        Some(target) if available.contains(&target) => vec![target],
-        Some(target) => bail!(
-            "no fuzz target `{target}` in {}; available: {}",
-            fuzz_dir.join("fuzz_targets").display(),
-            available.join(", ")
-        ),
+    let mut available: Vec<(PathBuf, String)> = Vec::new();
+    for crate_dir in FUZZ_DIRS {
+        let fuzz_dir = workspace_root().join(crate_dir);
+        for target in targets(&fuzz_dir)? {
+            available.push((fuzz_dir.clone(), target));
+        }
+    }
+    let chosen: Vec<(PathBuf, String)> = match args.target {
+        Some(target) => match available.iter().find(|(_, t)| *t == target) {
+            Some(found) => vec![found.clone()],
+            None => bail!(
+                "no fuzz target `{target}` in {}; available: {}",
+                FUZZ_DIRS.join(", "),
+                available
+                    .iter()
+                    .map(|(_, t)| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
         None => available,
     };
     ensure_cargo_fuzz()?;
@@ -52,7 +64,7 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<()> {
         eprintln!("xtask fuzz: stable rustc, building the fuzz harness with RUSTC_BOOTSTRAP=1");
     }
     let mut outcomes = Vec::new();
-    for target in chosen {
+    for (fuzz_dir, target) in chosen {
         outcomes.push(fuzz_one(&fuzz_dir, &target, args.secs, bootstrap)?);
     }
     for outcome in outcomes {
@@ -67,6 +79,9 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The cargo-fuzz crates, relative to the workspace root.
+const FUZZ_DIRS: [&str; 2] = ["vrrp-core/fuzz", "had/fuzz"];
 
 /// The workspace root: xtask lives one level below it.
 fn workspace_root() -> PathBuf {

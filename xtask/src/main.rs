@@ -30,7 +30,7 @@ enum Task {
     BenchChecks(bench_checks::BenchChecksArgs),
     /// Takeover times: had/keepalived pairs, advert 1 s and 0.1 s, crash/graceful/preemption.
     Failover(failover::FailoverArgs),
-    /// Run vrrp-core's cargo-fuzz targets for <secs> seconds each.
+    /// Run the cargo-fuzz targets (vrrp-core decoders, had config loader and importers) for <secs> seconds each.
     Fuzz(fuzz::FuzzArgs),
     /// The pair under HTTP load with a failover every few seconds: served, failed, RSS, fds.
     Soak(soak::SoakArgs),
