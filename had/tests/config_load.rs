@@ -24,7 +24,10 @@ fn example_config_is_valid_and_mirrors_the_seed() {
     );
     assert_eq!(vi.virtual_ipaddress[0].to_string(), "198.18.0.200/24");
     let check = &c.track_proxy["chk_proxy"];
-    assert_eq!((check.proxy.as_str(), check.min_up, check.weight), ("mycluster", 1, -20));
+    assert_eq!(
+        (check.proxy.as_str(), check.min_up, check.weight),
+        ("mycluster", 1, -20)
+    );
     let proxy = &c.proxy["mycluster"];
     assert_eq!(proxy.members.len(), 2);
     assert_eq!(proxy.lbmethod, LbMethod::Byrequests);
