@@ -168,6 +168,8 @@ pub struct Tracked {
     pub name: String,
     /// Signed weight; 0 = FAULT while failing.
     pub weight: i32,
+    /// keepalived's `reverse` for a `track_file`: the file's value counts negated.
+    pub reverse: bool,
 }
 
 impl Plan {
@@ -293,7 +295,7 @@ pub fn from_config(loaded: &crate::config::Loaded) -> Result<Plan, PlanError> {
             name.clone(),
             health::Probe::TrackFile(health::TrackFileProbe {
                 path: f.file.clone(),
-                reverse: false,
+                reverse: f.reverse,
             }),
         );
         c.weight = weight(f.weight);
@@ -303,11 +305,24 @@ pub fn from_config(loaded: &crate::config::Loaded) -> Result<Plan, PlanError> {
     for (name, p) in &cfg.track_process {
         let mut probe = health::TrackProcessProbe::named(p.process.clone());
         probe.quorum = p.quorum.max(1);
-        if let Some(params) = &p.param_match {
-            probe.params = shlex::split(params).unwrap_or_default();
-        }
+        probe.quorum_max = p.quorum_max;
+        probe.full_command = p.full_command;
+        probe.params.clone_from(&p.params);
+        // Validation allows only these three words (keepalived's param_match).
+        probe.param_match = p.param_match.as_deref().map(|mode| match mode {
+            "partial" => health::ParamMatch::Partial,
+            "initial" => health::ParamMatch::Initial,
+            _ => health::ParamMatch::Exact,
+        });
+        // keepalived: `delay` sets both; the specific keys win over it.
         if let Some(d) = p.delay {
             probe.fork_delay = d;
+            probe.terminate_delay = d;
+        }
+        if let Some(d) = p.fork_delay {
+            probe.fork_delay = d;
+        }
+        if let Some(d) = p.terminate_delay {
             probe.terminate_delay = d;
         }
         let mut c = health::CheckConfig::new(name.clone(), health::Probe::TrackProcess(probe));
@@ -380,6 +395,7 @@ pub fn from_config(loaded: &crate::config::Loaded) -> Result<Plan, PlanError> {
                         .map(weight)
                         .or_else(|| check_weights.get(r.name.as_str()).copied())
                         .unwrap_or(0),
+                    reverse: cfg.track_file.get(&r.name).is_some_and(|f| f.reverse),
                 })
                 .collect::<Vec<_>>()
         };
@@ -438,6 +454,7 @@ pub fn from_config(loaded: &crate::config::Loaded) -> Result<Plan, PlanError> {
                 .map(|r| Tracked {
                     name: r.name.clone(),
                     weight: r.weight.map_or(0, weight),
+                    reverse: false,
                 })
                 .collect(),
             notify: health::NotifyScripts {
@@ -590,4 +607,55 @@ fn http_probe(check: &str, url: &str, status: u16) -> Result<health::HttpProbe, 
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
     probe.expected_status = status;
     Ok(probe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(text: &str) -> Plan {
+        let loaded = crate::config::parse_str(text, "had.toml").expect("valid config");
+        from_config(&loaded).expect("plan")
+    }
+
+    #[test]
+    fn track_process_options_reach_the_probe() {
+        let p = plan(
+            "[track_process.haproxy]\nprocess = \"haproxy\"\nparams = [\"-f\", \"/etc/haproxy\"]\n\
+             param_match = \"initial\"\nfull_command = true\nquorum = 2\nquorum_max = 3\n\
+             delay = 1\nterminate_delay = 2\nweight = -10\n",
+        );
+        let [check] = p.checks.as_slice() else {
+            panic!("one check expected: {:?}", p.checks);
+        };
+        let health::Probe::TrackProcess(probe) = &check.probe else {
+            panic!("not a track_process probe: {:?}", check.probe);
+        };
+        assert_eq!(probe.params, ["-f", "/etc/haproxy"]);
+        assert_eq!(probe.param_match, Some(health::ParamMatch::Initial));
+        assert!(probe.full_command);
+        assert_eq!((probe.quorum, probe.quorum_max), (2, Some(3)));
+        assert_eq!(probe.fork_delay, Duration::from_secs(1));
+        assert_eq!(probe.terminate_delay, Duration::from_secs(2));
+        assert_eq!(check.weight, -10);
+    }
+
+    #[test]
+    fn track_file_reverse_reaches_the_probe_and_the_instance() {
+        let p = plan(
+            "[track_file.maint]\nfile = \"/run/maint\"\nweight = 5\nreverse = true\n\
+             [vrrp_instance.VI_1]\ninterface = \"eth0\"\nvirtual_router_id = 51\n\
+             virtual_ipaddress = [\"198.18.0.200/24\"]\ntrack_file = [\"maint\"]\n",
+        );
+        let [check] = p.checks.as_slice() else {
+            panic!("one check expected: {:?}", p.checks);
+        };
+        let health::Probe::TrackFile(probe) = &check.probe else {
+            panic!("not a track_file probe: {:?}", check.probe);
+        };
+        assert!(probe.reverse);
+        let tracked = &p.instances[0].track_checks;
+        assert_eq!(tracked.len(), 1);
+        assert_eq!((tracked[0].weight, tracked[0].reverse), (5, true));
+    }
 }

@@ -46,6 +46,7 @@ fn plan(name: &str, vrid: u8, priority: u8, group: Option<&str>) -> InstancePlan
         track_checks: vec![Tracked {
             name: "chk".into(),
             weight: -20,
+            reverse: false,
         }],
         track_interfaces: vec![],
         notify: health::NotifyScripts::default(),
@@ -265,6 +266,7 @@ async fn sync_group_faults_together_and_reload_keeps_state() {
     p1.track_checks = vec![Tracked {
         name: "chk".into(),
         weight: 0,
+        reverse: false,
     }];
     p2.track_checks = vec![];
     let a = start(&lan, 1, vec![p1.clone(), p2.clone()]);

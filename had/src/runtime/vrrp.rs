@@ -300,7 +300,7 @@ impl Slot {
             let (healthy, value) = self.checks.get(&t.name).copied().unwrap_or((true, None));
             tracked.push(match value {
                 // keepalived's track_file: the value times the weight.
-                Some(v) => match health::track_file_effect(v, t.weight, false) {
+                Some(v) => match health::track_file_effect(v, t.weight, t.reverse) {
                     health::FileEffect::Fault => vrrp_core::Tracked::check(0, false),
                     health::FileEffect::Delta(d) => vrrp_core::Tracked::check(d, d >= 0),
                 },
