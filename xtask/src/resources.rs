@@ -255,6 +255,15 @@ fn mb(kb: u64) -> String {
     format!("{:.1} MB", kb as f64 / 1024.0)
 }
 
+/// State changes logged so far in `logs` (lines containing `marker`): a
+/// CPU figure taken while instances flap measures elections, not steady state.
+fn transitions(logs: &[PathBuf], marker: &str) -> usize {
+    logs.iter()
+        .filter_map(|l| std::fs::read_to_string(l).ok())
+        .map(|t| t.lines().filter(|l| l.contains(marker)).count())
+        .sum()
+}
+
 /// CPU of each daemon over `secs`, in percent of one core.
 fn cpu_percent(daemons: &[&Daemon], secs: u64) -> Vec<f64> {
     let before: Vec<(Instant, u64)> = daemons
@@ -367,9 +376,12 @@ pub fn run(args: ResourcesArgs) -> Result<()> {
         )?;
         wait_masters(&lab, 0, n, Duration::from_secs(15))?;
         std::thread::sleep(Duration::from_secs(2));
+        let logs = [dir.join("hadm.log"), dir.join("hadb.log")];
+        let t0 = transitions(&logs, " -> ");
         let p = cpu_percent(&[&m, &b], args.secs);
+        let flaps = transitions(&logs, " -> ") - t0;
         let rss: u64 = m.pids().iter().map(|&p| rss_kb(p)).sum();
-        cpu_rows.push(("had", p[0], p[1], rss));
+        cpu_rows.push(("had", p[0], p[1], rss, flaps));
     }
     if keepalived {
         let lab = Lab::new("resk", 2)?;
@@ -382,9 +394,12 @@ pub fn run(args: ResourcesArgs) -> Result<()> {
             ));
         }
         std::thread::sleep(Duration::from_secs(2));
+        let logs = [dir.join("kam.log"), dir.join("kab.log")];
+        let t0 = transitions(&logs, "Entering ");
         let p = cpu_percent(&[&m, &b], args.secs);
+        let flaps = transitions(&logs, "Entering ") - t0;
         let rss: u64 = m.pids().iter().map(|&p| rss_kb(p)).sum();
-        cpu_rows.push(("keepalived 2.2.7", p[0], p[1], rss));
+        cpu_rows.push(("keepalived 2.2.7", p[0], p[1], rss, flaps));
     }
     let _ = std::fs::remove_dir_all(dir);
 
@@ -409,14 +424,19 @@ pub fn run(args: ResourcesArgs) -> Result<()> {
         "\n## CPU of {n} instances at advert 0.1 s ({} s, % of one core)\n",
         args.secs
     );
-    println!("| speaker | MASTER | BACKUP | MASTER RSS | goal (< 2 %) |\n|---|---|---|---|---|");
-    for (name, m, b, rss) in &cpu_rows {
+    println!(
+        "| speaker | MASTER | BACKUP | MASTER RSS | state changes during the window | goal (< 2 %) |\n|---|---|---|---|---|---|"
+    );
+    for (name, m, b, rss, flaps) in &cpu_rows {
         let goal = if name.starts_with("had") {
             if m.max(*b) < 2.0 { "met" } else { "MISSED" }
         } else {
             ""
         };
-        println!("| {name} | {m:.2} % | {b:.2} % | {} | {goal} |", mb(*rss));
+        println!(
+            "| {name} | {m:.2} % | {b:.2} % | {} | {flaps} | {goal} |",
+            mb(*rss)
+        );
     }
     for note in notes {
         println!("\nNote: {note}");
