@@ -13,7 +13,8 @@ fuzz_target!(|data: &[u8]| {
     if text.contains("include") {
         return;
     }
-    if let Ok(imported) = had::import::keepalived::import_str(text, "/nonexistent/keepalived.conf") {
+    if let Ok(imported) = had::import::keepalived::import_str(text, "/nonexistent/keepalived.conf")
+    {
         let _ = had::config::parse_str(&imported.toml(), "imported.toml");
     }
 });
