@@ -599,8 +599,18 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
     })();
     let _ = std::fs::remove_dir_all(&dir);
     let results = result?;
+    let mut extra = String::new();
+    if let Some(p) = &a.daemon_bin {
+        let _ = write!(extra, " --daemon-bin {}", p.display());
+    }
+    for p in &a.had_bin {
+        let _ = write!(extra, " --had-bin {}", p.display());
+    }
+    if !a.only.is_empty() {
+        let _ = write!(extra, " --only {}", a.only.join(","));
+    }
     println!(
-        "\n`cargo xtask bench proxy --duration {} --rounds {}`: proxies pinned to CPU {}, wrk -t1 and two nginx members on CPU {}, 127.0.0.1; median of {} interleaved rounds; load average before/after: {load_before} / {}.",
+        "\n`cargo xtask bench proxy --duration {} --rounds {}{extra}`: proxies pinned to CPU {}, wrk -t1 and two nginx members on CPU {}, 127.0.0.1; median of {} interleaved rounds; load average before/after: {load_before} / {}.",
         a.duration,
         a.rounds,
         a.proxy_cpu,
