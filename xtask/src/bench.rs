@@ -548,6 +548,12 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
         .chain([Kind::HadLog])
         .filter(|k| k.selected(&a.only))
         .collect();
+    if kinds.is_empty() {
+        bail!(
+            "--only {} selects no proxy (had, had+log, haproxy, nginx, apache, or example with --had-bin)",
+            a.only.join(",")
+        );
+    }
     let daemon_bin = match &a.daemon_bin {
         Some(p) => p.clone(),
         None if kinds.iter().any(|k| matches!(k, Kind::Had | Kind::HadLog)) => had_binary()?,
