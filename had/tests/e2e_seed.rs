@@ -482,3 +482,37 @@ fn soak() {
     assert!(served > 0, "nothing served");
     drop(prober);
 }
+
+/// The outage arithmetic the measurements rely on (no lab needed).
+#[test]
+fn outage_is_the_longest_run_of_failures() {
+    let t0 = Instant::now();
+    let probe = |ms: u64, ok: bool| e2e_support::Probe {
+        at: t0 + Duration::from_millis(ms),
+        ok,
+        took: Duration::from_millis(1),
+        error: if ok { String::new() } else { "refused".into() },
+    };
+    // ok, 2 failures (20 ms to the next success), ok, 4 failures (40 ms), ok.
+    let probes = [
+        probe(0, true),
+        probe(10, false),
+        probe(20, false),
+        probe(30, true),
+        probe(40, false),
+        probe(50, false),
+        probe(60, false),
+        probe(70, false),
+        probe(80, true),
+    ];
+    let o = Outage::of(&probes);
+    assert_eq!(o.longest, Duration::from_millis(40));
+    assert_eq!((o.failed, o.total), (6, 9));
+    assert!(o.resumed);
+    assert_eq!(o.reasons, vec![("refused".to_owned(), 6)]);
+    // A run still open at the end lasts to the last probe's end.
+    let o = Outage::of(&probes[3..6]);
+    assert_eq!(o.longest, Duration::from_millis(11));
+    assert!(!o.resumed);
+    assert_eq!(Outage::of(&[]).longest, Duration::ZERO);
+}
