@@ -487,3 +487,27 @@ async fn a_master_reconfigured_on_reload_keeps_the_vip_and_no_peer_takes_over() 
     a.vrrp.shutdown().await;
     b.vrrp.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_group_member_becoming_master_takes_the_group_along() {
+    let lan: SharedLan = Arc::default();
+    let p1 = plan("VI_1", 51, 100, Some("G"));
+    // Alone, VI_2 would wait its own Master_Down_Interval: 3 × 3 s + skew.
+    let mut p2 = plan("VI_2", 52, 100, Some("G"));
+    p2.core.advert_interval_cs = 300;
+    let a = start(&lan, 1, vec![p1, p2]);
+    wait_for("VI_1 master", Duration::from_secs(3), || {
+        state(&a, "VI_1") == State::Master
+    })
+    .await;
+    // Well before its own timer (> 9 s) could have fired.
+    wait_for("VI_2 follows", Duration::from_secs(2), || {
+        state(&a, "VI_2") == State::Master
+    })
+    .await;
+    let st = a.vrrp.status();
+    let vi2 = st.iter().find(|i| i.name == "VI_2").unwrap();
+    assert_eq!(vi2.reason, "sync group member VI_1 became MASTER");
+    assert!(holders(&lan, vip_for(52)).contains(&1));
+    a.vrrp.shutdown().await;
+}

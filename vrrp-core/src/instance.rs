@@ -107,6 +107,12 @@ pub enum Reason {
     FaultCleared,
     /// `shutdown` was called.
     Shutdown,
+    /// Another member of this instance's `vrrp_sync_group` became MASTER and
+    /// the group follows it (see [`Instance::follow_group_to_master`]).
+    SyncGroup {
+        /// The member that became MASTER.
+        leader: String,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -141,6 +147,9 @@ impl fmt::Display for Reason {
             Self::FaultSet => f.write_str("fault"),
             Self::FaultCleared => f.write_str("fault cleared"),
             Self::Shutdown => f.write_str("shutdown"),
+            Self::SyncGroup { leader } => {
+                write!(f, "sync group member {leader} became MASTER")
+            }
         }
     }
 }
@@ -703,6 +712,21 @@ impl Instance {
             }
             // In INIT the flag is remembered for `start`.
             _ => {}
+        }
+    }
+
+    /// Another member of this instance's sync group became MASTER: a BACKUP
+    /// follows it at once, as keepalived's `vrrp_sync_group` does, instead of
+    /// waiting for its own Master_Down_Timer. Other states are left alone: a
+    /// FAULT member holds the whole group in FAULT through [`Instance::set_fault`].
+    pub fn follow_group_to_master(&mut self, now: Instant, leader: &str) {
+        if self.state == State::Backup {
+            self.become_master(
+                now,
+                Reason::SyncGroup {
+                    leader: leader.to_owned(),
+                },
+            );
         }
     }
 

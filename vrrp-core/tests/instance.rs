@@ -748,3 +748,45 @@ fn ipv6_tie_break_compares_addresses_bytewise() {
     assert_eq!(vr.state(), State::Backup);
     assert_eq!(vr.master_address(), Some(v6("2001:db8::a")));
 }
+
+#[test]
+fn sync_group_member_becoming_master_pulls_a_backup_along() {
+    let (mut vr, t0) = backup(config(100));
+    let at = t0 + ms(10);
+    assert!(
+        vr.poll_timeout().is_some_and(|d| d > at),
+        "its own timer is not due"
+    );
+    vr.follow_group_to_master(at, "VI_2");
+    let actions = drain(&mut vr);
+    assert_eq!(vr.state(), State::Master);
+    assert!(matches!(actions.first(), Some(Action::AddAddresses(a)) if a == &vec![vip()]));
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::SendAdvert(ad) if ad.priority == 100))
+    );
+    assert!(actions.contains(&Action::StateChanged {
+        from: State::Backup,
+        to: State::Master,
+        reason: Reason::SyncGroup {
+            leader: "VI_2".into()
+        },
+    }));
+    assert_eq!(
+        Reason::SyncGroup {
+            leader: "VI_2".into()
+        }
+        .to_string(),
+        "sync group member VI_2 became MASTER"
+    );
+    // A master stays, a FAULT member stays in FAULT.
+    vr.follow_group_to_master(at, "VI_2");
+    assert!(drain(&mut vr).is_empty());
+    let (mut faulty, t1) = backup(config(100));
+    faulty.set_fault(t1, true);
+    drain(&mut faulty);
+    faulty.follow_group_to_master(t1, "VI_2");
+    assert!(drain(&mut faulty).is_empty());
+    assert_eq!(faulty.state(), State::Fault);
+}

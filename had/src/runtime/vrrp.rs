@@ -1098,6 +1098,27 @@ impl<W: Wire> Driver<W> {
                 touched = true;
             }
         }
+        // keepalived: a member becoming MASTER takes the group's BACKUPs along.
+        for (name, _, to) in changes {
+            if *to != State::Master {
+                continue;
+            }
+            let group = self
+                .slots
+                .iter()
+                .find(|s| &s.plan.name == name)
+                .and_then(|s| s.plan.sync_group.clone());
+            let Some(group) = group else { continue };
+            for slot in &mut self.slots {
+                if &slot.plan.name != name
+                    && slot.plan.sync_group.as_ref() == Some(&group)
+                    && slot.state() == State::Backup
+                {
+                    slot.vr.follow_group_to_master(at, name);
+                    touched = true;
+                }
+            }
+        }
         for (name, from, to) in changes {
             if !(*from == State::Master && *to == State::Backup) {
                 continue;
