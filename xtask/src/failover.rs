@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use vip_netlink::lab::Lab;
+
+use crate::resources::children_of;
 use vrrp_core::{Advertisement, Version, master_down_interval, skew_time};
 
 /// Arguments of `cargo xtask failover`.
@@ -317,27 +319,6 @@ impl Drop for Speaker {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-fn children_of(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in dir.flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
-            continue;
-        };
-        if let Some((_, rest)) = stat.rsplit_once(')')
-            && rest.split_whitespace().nth(1).and_then(|s| s.parse().ok()) == Some(pid)
-        {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// One measured row.
