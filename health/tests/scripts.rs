@@ -68,8 +68,21 @@ async fn timeout_kills_the_whole_process_group() {
         .trim()
         .parse()
         .unwrap();
-    assert!(!alive(leader), "leader {leader} still running");
-    assert!(!alive(grandchild), "grandchild {grandchild} still running");
+    // The group was signalled; delivery to a process that was not running at
+    // that instant completes when it is next scheduled, so allow a moment on
+    // a loaded machine (a survivor would live on for 10 s).
+    let gone = |pid: u32| {
+        (0..100).any(|_| {
+            if alive(pid) {
+                std::thread::sleep(Duration::from_millis(20));
+                false
+            } else {
+                true
+            }
+        })
+    };
+    assert!(gone(leader), "leader {leader} still running");
+    assert!(gone(grandchild), "grandchild {grandchild} still running");
     assert_eq!(group_members(leader), Vec::<u32>::new());
 }
 
