@@ -320,21 +320,7 @@ pub fn import_str(text: &str, name: impl AsRef<Path>) -> Result<Imported, Import
                 None => im.problem(line, "Listen needs [ADDR:]PORT".into()),
             },
             "balancermember" => {
-                // Inside <Proxy balancer://x>: `BalancerMember URL params`;
-                // outside: `BalancerMember balancer://x URL params`.
-                let (bal, rest) = match (&in_balancer, args.first()) {
-                    (Some(b), _) => (Some(b.clone()), args),
-                    (None, Some(first)) if first.starts_with("balancer://") => (
-                        Some(
-                            first
-                                .trim_start_matches("balancer://")
-                                .trim_end_matches('/')
-                                .to_string(),
-                        ),
-                        args.get(1..).unwrap_or_default(),
-                    ),
-                    _ => (None, args),
-                };
+                let (bal, rest) = addressed_balancer(in_balancer.as_deref(), args);
                 let Some(bal) = bal else {
                     im.problem(line, "BalancerMember outside <Proxy \"balancer://NAME\"> must name its balancer first".into());
                     continue;
@@ -361,19 +347,7 @@ pub fn import_str(text: &str, name: impl AsRef<Path>) -> Result<Imported, Import
                     .push(member);
             }
             "proxyset" => {
-                let (bal, params) = match (&in_balancer, args.first()) {
-                    (Some(b), _) => (Some(b.clone()), args),
-                    (None, Some(first)) if first.starts_with("balancer://") => (
-                        Some(
-                            first
-                                .trim_start_matches("balancer://")
-                                .trim_end_matches('/')
-                                .to_string(),
-                        ),
-                        args.get(1..).unwrap_or_default(),
-                    ),
-                    _ => (None, args),
-                };
+                let (bal, params) = addressed_balancer(in_balancer.as_deref(), args);
                 let Some(bal) = bal else {
                     im.note(
                         line,
@@ -639,6 +613,28 @@ pub fn import_str(text: &str, name: impl AsRef<Path>) -> Result<Imported, Import
             problems: im.problems,
             notes: im.notes,
         })
+    }
+}
+
+/// The balancer a `BalancerMember` or `ProxySet` line addresses, and its
+/// remaining arguments: inside `<Proxy balancer://x>` the section's, outside
+/// it the leading `balancer://x` argument's (`None` when neither names one).
+fn addressed_balancer<'a>(
+    in_balancer: Option<&str>,
+    args: &'a [String],
+) -> (Option<String>, &'a [String]) {
+    match (in_balancer, args.first()) {
+        (Some(b), _) => (Some(b.to_owned()), args),
+        (None, Some(first)) if first.starts_with("balancer://") => (
+            Some(
+                first
+                    .trim_start_matches("balancer://")
+                    .trim_end_matches('/')
+                    .to_owned(),
+            ),
+            args.get(1..).unwrap_or_default(),
+        ),
+        _ => (None, args),
     }
 }
 
