@@ -111,13 +111,21 @@ impl Pair {
     /// VIP; the time it took from `t0`. Then checks the other node gave the
     /// VIP up within one more Master_Down_Interval (it hears the new
     /// master's higher priority).
-    fn vip_moves_to(&self, node: usize, t0: Instant, limit: Duration) -> Option<Duration> {
+    /// `probe` runs on every poll (to watch processes while waiting).
+    fn vip_moves_to(
+        &self,
+        node: usize,
+        t0: Instant,
+        limit: Duration,
+        mut probe: impl FnMut(),
+    ) -> Option<Duration> {
         let (me, other) = if node == 0 {
             (&self.n0, &self.n1)
         } else {
             (&self.n1, &self.n0)
         };
         wait_until(limit, || {
+            probe();
             json_state(me).as_deref() == Some("MASTER") && has_vip(&self.lab, node, vip())
         })?;
         let took = t0.elapsed();
@@ -133,6 +141,31 @@ impl Pair {
             self.logs()
         );
         Some(took)
+    }
+
+    /// [`Pair::vip_moves_to`], then notes the time taken under `what` and
+    /// asserts it is within `bound` + [`MARGIN`].
+    fn expect_vip_moves_to(
+        &self,
+        d: &Path,
+        what: &str,
+        node: usize,
+        t0: Instant,
+        bound: Duration,
+        probe: impl FnMut(),
+    ) -> Duration {
+        let took = self
+            .vip_moves_to(node, t0, bound + MARGIN + Duration::from_secs(2), probe)
+            .unwrap_or_else(|| {
+                panic!("{what}: the VIP did not reach node {node}\n{}", self.logs())
+            });
+        elapsed_note(d, what, took, bound);
+        assert!(
+            took <= bound + MARGIN,
+            "{what}: took {took:?}, bound {bound:?} + {MARGIN:?}\n{}",
+            self.logs()
+        );
+        took
     }
 }
 
@@ -300,19 +333,13 @@ fn script_check_failure_moves_the_vip_and_recovery_preempts() {
     let bound = interval * fall + mdi(BACKUP_PRIORITY);
     std::fs::remove_file(&marker).unwrap();
     let t0 = Instant::now();
-    let took = pair
-        .vip_moves_to(1, t0, bound + MARGIN + Duration::from_secs(2))
-        .unwrap_or_else(|| panic!("the VIP did not move to node 1\n{}", pair.logs()));
-    elapsed_note(
+    pair.expect_vip_moves_to(
         d,
         "script check failing (weight -20): VIP on the backup",
-        took,
+        1,
+        t0,
         bound,
-    );
-    assert!(
-        took <= bound + MARGIN,
-        "VIP moved in {took:?}, bound {bound:?} + {MARGIN:?}\n{}",
-        pair.logs()
+        || {},
     );
     assert_eq!(
         json_check(&pair.n0, "chk_proxy").as_deref(),
@@ -325,19 +352,13 @@ fn script_check_failure_moves_the_vip_and_recovery_preempts() {
     let bound = interval * rise + mdi(MASTER_PRIORITY);
     touch(&marker);
     let t0 = Instant::now();
-    let took = pair
-        .vip_moves_to(0, t0, bound + MARGIN + Duration::from_secs(2))
-        .unwrap_or_else(|| panic!("node 0 did not preempt\n{}", pair.logs()));
-    elapsed_note(
+    pair.expect_vip_moves_to(
         d,
         "script check OK again: VIP back on the master (preempt)",
-        took,
+        0,
+        t0,
         bound,
-    );
-    assert!(
-        took <= bound + MARGIN,
-        "preempted in {took:?}, bound {bound:?} + {MARGIN:?}\n{}",
-        pair.logs()
+        || {},
     );
     assert_eq!(json_priority(&pair.n0), Some(100));
     assert_eq!(json_state(&pair.n1).as_deref(), Some("BACKUP"));
@@ -468,31 +489,13 @@ fn hanging_check_counts_as_failed_and_moves_the_vip() {
     touch(&hang);
     let t0 = Instant::now();
     let mut most_sleeps = 0;
-    let took = wait_until(bound + MARGIN + Duration::from_secs(2), || {
-        most_sleeps = most_sleeps.max(sleeps_running(&sleep_arg));
-        json_state(&pair.n1).as_deref() == Some("MASTER") && has_vip(&pair.lab, 1, vip())
-    })
-    .map(|_| t0.elapsed())
-    .unwrap_or_else(|| panic!("a hanging check did not move the VIP\n{}", pair.logs()));
-    elapsed_note(
+    pair.expect_vip_moves_to(
         d,
         "hanging check (timeout 0.3 s): VIP on the backup",
-        took,
+        1,
+        t0,
         bound,
-    );
-    assert!(
-        took <= bound + MARGIN,
-        "VIP moved in {took:?}, bound {bound:?} + {MARGIN:?}\n{}",
-        pair.logs()
-    );
-    assert!(
-        wait_until(mdi(BACKUP_PRIORITY) + MARGIN, || holders(
-            &pair.lab,
-            &[0, 1],
-            vip()
-        ) == vec![1])
-        .is_some(),
-        "the old master kept the VIP"
+        || most_sleeps = most_sleeps.max(sleeps_running(&sleep_arg)),
     );
     // Keep hanging a while: each run is killed at its timeout, so at most the
     // current run's sleep exists (two for an instant while one is reaped).
@@ -525,11 +528,14 @@ fn hanging_check_counts_as_failed_and_moves_the_vip() {
     std::fs::remove_file(&hang).unwrap();
     let t0 = Instant::now();
     let bound = interval + mdi(MASTER_PRIORITY) + timeout;
-    let took = pair
-        .vip_moves_to(0, t0, bound + MARGIN + Duration::from_secs(2))
-        .unwrap_or_else(|| panic!("node 0 did not preempt\n{}", pair.logs()));
-    elapsed_note(d, "check no longer hangs: VIP back (preempt)", took, bound);
-    assert!(took <= bound + MARGIN, "{took:?} > {bound:?} + {MARGIN:?}");
+    pair.expect_vip_moves_to(
+        d,
+        "check no longer hangs: VIP back (preempt)",
+        0,
+        t0,
+        bound,
+        || {},
+    );
     // The last hung sleep was killed, not left behind.
     assert!(
         wait_until(Duration::from_secs(1), || sleeps_running(&sleep_arg) == 0).is_some(),
@@ -597,14 +603,13 @@ fn weight_zero_failure_is_fault_and_recovery_goes_backup_then_master() {
         d,
         &format!("weight 0 failing: node 0 FAULT after {fault:?}"),
     );
-    let took = pair
-        .vip_moves_to(1, t0, bound + MARGIN + Duration::from_secs(2))
-        .unwrap_or_else(|| panic!("the VIP did not move to node 1\n{}", pair.logs()));
-    elapsed_note(d, "weight 0 failing: VIP on the backup", took, bound);
-    assert!(
-        took <= bound + MARGIN,
-        "VIP moved in {took:?}, bound {bound:?} + {MARGIN:?}\n{}",
-        pair.logs()
+    pair.expect_vip_moves_to(
+        d,
+        "weight 0 failing: VIP on the backup",
+        1,
+        t0,
+        bound,
+        || {},
     );
     assert!(!has_vip(&pair.lab, 0, vip()), "a FAULT node holds no VIP");
     assert_eq!(json_state(&pair.n0).as_deref(), Some("FAULT"));
@@ -612,14 +617,13 @@ fn weight_zero_failure_is_fault_and_recovery_goes_backup_then_master() {
     let bound = interval * rise + mdi(MASTER_PRIORITY);
     touch(&marker);
     let t0 = Instant::now();
-    let took = pair
-        .vip_moves_to(0, t0, bound + MARGIN + Duration::from_secs(2))
-        .unwrap_or_else(|| panic!("node 0 did not come back\n{}", pair.logs()));
-    elapsed_note(d, "weight 0 OK again: VIP back on the master", took, bound);
-    assert!(
-        took <= bound + MARGIN,
-        "came back in {took:?}, bound {bound:?} + {MARGIN:?}\n{}",
-        pair.logs()
+    pair.expect_vip_moves_to(
+        d,
+        "weight 0 OK again: VIP back on the master",
+        0,
+        t0,
+        bound,
+        || {},
     );
 
     // The event stream saw MASTER → FAULT → BACKUP → MASTER, in that order.
@@ -757,31 +761,13 @@ fn builtin_tcp_check_moves_the_vip_without_forking() {
     let bound = interval * fall + mdi(BACKUP_PRIORITY);
     drop(port0);
     let t0 = Instant::now();
-    let took = wait_until(bound + MARGIN + Duration::from_secs(2), || {
-        forks_seen += lab_support::children_of(had_pid).len();
-        json_state(&pair.n1).as_deref() == Some("MASTER") && has_vip(&pair.lab, 1, vip())
-    })
-    .map(|_| t0.elapsed())
-    .unwrap_or_else(|| panic!("closing the port did not move the VIP\n{}", pair.logs()));
-    elapsed_note(
+    pair.expect_vip_moves_to(
         d,
         "tcp check failing (port closed): VIP on the backup",
-        took,
+        1,
+        t0,
         bound,
-    );
-    assert!(
-        took <= bound + MARGIN,
-        "VIP moved in {took:?}, bound {bound:?} + {MARGIN:?}\n{}",
-        pair.logs()
-    );
-    assert!(
-        wait_until(mdi(BACKUP_PRIORITY) + MARGIN, || holders(
-            &pair.lab,
-            &[0, 1],
-            vip()
-        ) == vec![1])
-        .is_some(),
-        "the old master kept the VIP"
+        || forks_seen += lab_support::children_of(had_pid).len(),
     );
     assert_eq!(
         json_check(&pair.n0, "chk_proxy_port").as_deref(),
@@ -792,31 +778,13 @@ fn builtin_tcp_check_moves_the_vip_without_forking() {
     let bound = interval * rise + mdi(MASTER_PRIORITY);
     let port0 = PortOpen::open(&pair.lab, 0, PORT);
     let t0 = Instant::now();
-    let took = wait_until(bound + MARGIN + Duration::from_secs(2), || {
-        forks_seen += lab_support::children_of(had_pid).len();
-        json_state(&pair.n0).as_deref() == Some("MASTER") && has_vip(&pair.lab, 0, vip())
-    })
-    .map(|_| t0.elapsed())
-    .unwrap_or_else(|| {
-        panic!(
-            "reopening the port did not bring the VIP back\n{}",
-            pair.logs()
-        )
-    });
-    elapsed_note(d, "tcp check OK again: VIP back on the master", took, bound);
-    assert!(
-        took <= bound + MARGIN,
-        "came back in {took:?}, bound {bound:?} + {MARGIN:?}\n{}",
-        pair.logs()
-    );
-    assert!(
-        wait_until(mdi(BACKUP_PRIORITY) + MARGIN, || holders(
-            &pair.lab,
-            &[0, 1],
-            vip()
-        ) == vec![0])
-        .is_some(),
-        "node 1 kept the VIP"
+    pair.expect_vip_moves_to(
+        d,
+        "tcp check OK again: VIP back on the master",
+        0,
+        t0,
+        bound,
+        || forks_seen += lab_support::children_of(had_pid).len(),
     );
     let st = json_status(&pair.n0).unwrap();
     let check = st["checks"]
@@ -916,19 +884,13 @@ fn proxy_members_down_moves_the_vip() {
     let bound = hc_interval + poll + mdi(BACKUP_PRIORITY);
     drop(open0.remove(0));
     let t0 = Instant::now();
-    let took = pair
-        .vip_moves_to(1, t0, bound + MARGIN + Duration::from_secs(2))
-        .unwrap_or_else(|| panic!("no member up, but the VIP stayed\n{}", pair.logs()));
-    elapsed_note(
+    pair.expect_vip_moves_to(
         d,
         "track_proxy: no member up: VIP on the backup",
-        took,
+        1,
+        t0,
         bound,
-    );
-    assert!(
-        took <= bound + MARGIN,
-        "VIP moved in {took:?}, bound {bound:?} + {MARGIN:?}\n{}",
-        pair.logs()
+        || {},
     );
     assert_eq!(
         json_check(&pair.n0, "chk_proxy").as_deref(),
@@ -940,19 +902,13 @@ fn proxy_members_down_moves_the_vip() {
     let bound = hc_interval + poll + mdi(MASTER_PRIORITY);
     open0.push(PortOpen::open(&pair.lab, 0, MEMBERS[1]));
     let t0 = Instant::now();
-    let took = pair
-        .vip_moves_to(0, t0, bound + MARGIN + Duration::from_secs(2))
-        .unwrap_or_else(|| panic!("a member is back, but no preemption\n{}", pair.logs()));
-    elapsed_note(
+    pair.expect_vip_moves_to(
         d,
         "track_proxy: a member back: VIP on the master",
-        took,
+        0,
+        t0,
         bound,
-    );
-    assert!(
-        took <= bound + MARGIN,
-        "came back in {took:?}, bound {bound:?} + {MARGIN:?}\n{}",
-        pair.logs()
+        || {},
     );
     drop(open0);
     drop(open1);
