@@ -574,11 +574,7 @@ fn cpu_saturation() {
     let Some(lab) = Lab::for_test("chaoscpu", 3) else {
         return;
     };
-    let secs: u64 = std::env::var("CHAOS_CPU_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10)
-        .clamp(2, 120);
+    let secs: u64 = e2e_support::env_knob("CHAOS_CPU_SECS", 10, 2, 120);
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let mut c = Cluster {

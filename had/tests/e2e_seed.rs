@@ -145,11 +145,7 @@ fn seed_architecture_end_to_end() {
     let Some(lab) = Lab::for_test("e2e", 5) else {
         return;
     };
-    let rounds: usize = std::env::var("E2E_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
-        .clamp(1, 50);
+    let rounds: usize = e2e_support::env_knob("E2E_ROUNDS", 1, 1, 50);
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
 
@@ -378,16 +374,8 @@ fn soak() {
     let Some(lab) = Lab::for_test("soak", 5) else {
         return;
     };
-    let secs: u64 = std::env::var("SOAK_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60)
-        .clamp(10, 6 * 3600);
-    let every: u64 = std::env::var("SOAK_FAILOVER_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3)
-        .clamp(1, 600);
+    let secs: u64 = e2e_support::env_knob("SOAK_SECS", 60, 10, 6 * 3600);
+    let every: u64 = e2e_support::env_knob("SOAK_FAILOVER_SECS", 3, 1, 600);
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let members: Vec<Member> = MEMBERS.iter().map(|&i| Member::start(&lab, d, i)).collect();

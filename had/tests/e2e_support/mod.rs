@@ -477,3 +477,14 @@ pub fn panics(log: &str) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// A run-length knob from the environment (set by the xtask that runs the
+/// heavy variants): `default` when unset or unparsable, clamped to `min..=max`
+/// so every loop stays bounded.
+pub fn env_knob<T: std::str::FromStr + Ord>(name: &str, default: T, min: T, max: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+        .clamp(min, max)
+}
