@@ -59,11 +59,18 @@ struct ProxyArgs {
     /// repeat for A/B runs of two builds (rows `example#1`, `example#2`, ...).
     #[arg(long)]
     had_bin: Vec<PathBuf>,
+    /// Count instructions per request under `valgrind --tool=callgrind`
+    /// instead of timing: each proxy runs under callgrind, counters are
+    /// zeroed after a warm-up, then `wrk` runs for `--duration` seconds at the
+    /// first of `--conns`. Repeatable whatever else the machine is doing.
+    #[arg(long)]
+    callgrind: bool,
 }
 
 /// Entry point.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
+        What::Proxy(a) if a.callgrind => callgrind(&a),
         What::Proxy(a) => proxy(&a),
         What::Checks(a) => crate::bench_checks::run(a),
     }
@@ -191,7 +198,8 @@ fn rss_tree_kib(root: u32) -> u64 {
 
 fn wait_for_port(port: u16, proc: &mut Proc) -> anyhow::Result<()> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let until = Instant::now() + Duration::from_secs(10);
+    // Generous: a proxy under valgrind takes seconds to start.
+    let until = Instant::now() + Duration::from_secs(30);
     while Instant::now() < until {
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
             return Ok(());
@@ -245,6 +253,8 @@ struct Env {
     daemon_bin: PathBuf,
     examples: Vec<PathBuf>,
     proxy_cpu: u32,
+    /// Run proxies under callgrind, writing its files into this directory.
+    callgrind_dir: Option<PathBuf>,
 }
 
 fn member_urls() -> Vec<String> {
@@ -373,6 +383,23 @@ LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b \\\"%{{Referer}}i\\\" \\\"%{{User-Agen
                     "-DFOREGROUND".into(),
                 ],
             )
+        }
+    };
+    let (program, args) = match &env.callgrind_dir {
+        None => (program, args),
+        Some(out) => {
+            let mut wrapped = vec![
+                "--tool=callgrind".to_owned(),
+                "--trace-children=yes".to_owned(),
+                format!(
+                    "--callgrind-out-file={}/callgrind.{}.%p",
+                    out.display(),
+                    kind.name()
+                ),
+                program.display().to_string(),
+            ];
+            wrapped.extend(args);
+            (PathBuf::from("valgrind"), wrapped)
         }
     };
     let mut p = Proc::spawn(
@@ -568,6 +595,7 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
         daemon_bin: daemon_bin.clone(),
         examples: a.had_bin.clone(),
         proxy_cpu: a.proxy_cpu,
+        callgrind_dir: None,
     };
     let load_before = load_average();
     let result = (|| -> anyhow::Result<Vec<(Kind, u32, Vec<Sample>)>> {
@@ -701,4 +729,156 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// One callgrind round: (instructions per request, requests counted).
+type Counted = (f64, f64);
+
+/// `bench proxy --callgrind`: instructions per request, each proxy under
+/// callgrind in turn (same members, same wrk load), as a ratio to HAProxy.
+fn callgrind(a: &ProxyArgs) -> anyhow::Result<()> {
+    for tool in ["valgrind", "callgrind_control", "taskset", "wrk"] {
+        if Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .map_or(true, |s| !s.success())
+        {
+            bail!("{tool} is not installed (apt-get install valgrind wrk)");
+        }
+    }
+    // Apache's thread pool under valgrind is too slow to be meaningful.
+    let kinds: Vec<Kind> = [Kind::Had, Kind::Haproxy, Kind::Nginx]
+        .into_iter()
+        .chain((0..a.had_bin.len()).map(Kind::Example))
+        .chain([Kind::HadLog])
+        .filter(|k| k.selected(&a.only))
+        .collect();
+    let conns = a.conns.first().copied().unwrap_or(50);
+    let daemon_bin = match &a.daemon_bin {
+        Some(p) => p.clone(),
+        None if kinds.iter().any(|k| matches!(k, Kind::Had | Kind::HadLog)) => had_binary()?,
+        None => PathBuf::new(),
+    };
+    let dir = std::env::temp_dir().join(format!("had-bench-callgrind-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let result = (|| -> anyhow::Result<Vec<(Kind, Vec<Counted>)>> {
+        let _members = start_members(&dir, a.client_cpu)?;
+        let mut results: Vec<(Kind, Vec<Counted>)> =
+            kinds.iter().map(|&k| (k, Vec::new())).collect();
+        for round in 1..=a.rounds {
+            for (kind, samples) in &mut results {
+                let out = dir.join(format!("cg-{}-{round}", kind.name()));
+                std::fs::create_dir_all(&out)?;
+                let env = Env {
+                    dir: dir.clone(),
+                    daemon_bin: daemon_bin.clone(),
+                    examples: a.had_bin.clone(),
+                    proxy_cpu: a.proxy_cpu,
+                    callgrind_dir: Some(out.clone()),
+                };
+                let mut p = start_proxy(*kind, &env)?;
+                // Warm-up (pools filled, code paged in), then count only the run.
+                wrk(a.client_cpu, conns, 2)?;
+                callgrind_control(&["-z"])?;
+                let s = wrk(a.client_cpu, conns, a.duration)?;
+                callgrind_control(&["-d"])?;
+                p.stop();
+                #[allow(clippy::cast_precision_loss)]
+                let requests = s.rps * a.duration as f64;
+                let instructions = dumped_instructions(&out)?;
+                let per_request = if requests > 0.0 {
+                    instructions / requests
+                } else {
+                    f64::NAN
+                };
+                eprintln!(
+                    "round {round} c={conns} {:<9} {requests:>8.0} requests  {:>9.0} instructions/request  errors {}",
+                    kind.name(),
+                    per_request,
+                    s.errors
+                );
+                samples.push((per_request, requests));
+            }
+        }
+        Ok(results)
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    let results = result?;
+    println!(
+        "\n`cargo xtask bench proxy --callgrind --duration {} --rounds {} --conns {conns}`: each proxy under valgrind --tool=callgrind pinned to CPU {}, wrk -t1 -c{conns} and two nginx members on CPU {}; counters zeroed after a 2 s warm-up; instructions of the proxy's processes / requests wrk completed; median of {} rounds.\n",
+        a.duration, a.rounds, a.proxy_cpu, a.client_cpu, a.rounds
+    );
+    println!("| proxy | instructions/request | requests counted | per round |");
+    println!("|---|---:|---:|---|");
+    let median_of = |k: Kind| {
+        results
+            .iter()
+            .find(|(kk, _)| *kk == k)
+            .map(|(_, s)| median(s.iter().map(|x| x.0).collect()))
+    };
+    for (kind, samples) in &results {
+        let per_round: Vec<String> = samples.iter().map(|s| format!("{:.0}", s.0)).collect();
+        println!(
+            "| {} | {:.0} | {:.0} | {} |",
+            kind.name(),
+            median(samples.iter().map(|s| s.0).collect()),
+            median(samples.iter().map(|s| s.1).collect()),
+            per_round.join(" / ")
+        );
+    }
+    if let Some(hx) = median_of(Kind::Haproxy) {
+        println!();
+        for (kind, _) in results.iter().filter(|(k, _)| *k != Kind::Haproxy) {
+            if let Some(x) = median_of(*kind) {
+                println!(
+                    "{}/HAProxy instructions per request = {:.2}",
+                    kind.name(),
+                    x / hx
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn callgrind_control(args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new("callgrind_control")
+        .args(args)
+        .output()
+        .context("run callgrind_control")?;
+    if !out.status.success() {
+        bail!(
+            "callgrind_control {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// Sum of the instruction totals of the dumps callgrind wrote into `dir`
+/// on request (`callgrind_control -d`: files ending in `.1`), over every
+/// process of the proxy.
+fn dumped_instructions(dir: &Path) -> anyhow::Result<f64> {
+    let mut total = 0.0;
+    let mut files = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("1") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let value = text
+            .lines()
+            .find_map(|l| l.strip_prefix("totals:").or_else(|| l.strip_prefix("summary:")))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .with_context(|| format!("no totals in {}", path.display()))?;
+        total += value;
+        files += 1;
+    }
+    if files == 0 {
+        bail!("callgrind wrote no dump into {}", dir.display());
+    }
+    Ok(total)
 }
