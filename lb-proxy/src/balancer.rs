@@ -218,16 +218,7 @@ struct Replay {
 impl Replay {
     fn of(req: &Request<RequestBody>) -> Option<Self> {
         // RFC 9110 §9.2.2: only idempotent methods may be retried automatically.
-        let idempotent = matches!(
-            *req.method(),
-            Method::GET
-                | Method::HEAD
-                | Method::OPTIONS
-                | Method::TRACE
-                | Method::PUT
-                | Method::DELETE
-        );
-        (idempotent && req.body().is_end_stream()).then(|| Self {
+        (crate::forward::is_idempotent(req.method()) && req.body().is_end_stream()).then(|| Self {
             method: req.method().clone(),
             uri: req.uri().clone(),
             version: req.version(),

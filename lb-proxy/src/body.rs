@@ -9,7 +9,8 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
 use crate::member::Member;
-use crate::pool::{Pooled, checkin};
+use crate::member_conn::{Ended, MemberBody};
+use crate::pool::checkin;
 use std::sync::Arc;
 
 /// Boxed error carried by bodies.
@@ -89,26 +90,21 @@ impl Drop for InFlight {
     }
 }
 
-/// A member's response body; when it ends cleanly the connection goes back to
-/// the member's pool, otherwise it is dropped (and closed).
+/// A member's response body; when it ends cleanly (and both sides allow it)
+/// the connection goes back to the member's pool, otherwise it is closed.
 #[derive(Debug)]
 pub struct BackendBody {
-    body: Incoming,
-    conn: Option<Pooled>,
+    body: MemberBody,
     in_flight: InFlight,
 }
 
 impl BackendBody {
-    pub(crate) fn new(body: Incoming, conn: Option<Pooled>, in_flight: InFlight) -> Self {
-        Self {
-            body,
-            conn,
-            in_flight,
-        }
+    pub(crate) fn new(body: MemberBody, in_flight: InFlight) -> Self {
+        Self { body, in_flight }
     }
 
     fn release(&mut self) {
-        if let Some(conn) = self.conn.take() {
+        if let Ended::Reusable(conn) = self.body.take_if_done() {
             checkin(&self.in_flight.0, conn);
         }
     }
@@ -116,9 +112,7 @@ impl BackendBody {
 
 impl Drop for BackendBody {
     fn drop(&mut self) {
-        if self.body.is_end_stream() {
-            self.release();
-        }
+        self.release();
     }
 }
 

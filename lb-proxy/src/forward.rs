@@ -8,16 +8,12 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use http::header::HOST;
-use http::{Request, Response, StatusCode, Uri, Version};
+use http::{Method, Request, Response, Uri, Version};
 use tower::Service;
 
 use crate::body::{BackendBody, BoxError, InFlight, ProxyBody, RequestBody};
 use crate::member::Member;
-use crate::pool::Pooled;
-use bytes::Bytes;
-use http_body::Body as _;
-use http_body_util::BodyExt as _;
-use hyper::body::Incoming;
+use crate::member_conn::{Ended, ExchangeError};
 
 /// A request with the member it goes to.
 #[derive(Debug)]
@@ -122,26 +118,6 @@ fn address(member: &Member, req: &mut Request<RequestBody>, preserve_host: bool)
 /// of two (the body otherwise arrives one task wake-up after the head).
 const BUFFER_UP_TO: u64 = 16 * 1024;
 
-async fn buffered(
-    resp: Response<Incoming>,
-    member: &Arc<Member>,
-    conn: Pooled,
-) -> Result<Response<ProxyBody>, ForwardError> {
-    let (parts, mut body) = resp.into_parts();
-    let mut data: Option<Bytes> = None;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ForwardError::Exchange { source: e.into() })?;
-        if let Ok(chunk) = frame.into_data() {
-            data = Some(match data {
-                None => chunk,
-                Some(prev) => [prev, chunk].concat().into(),
-            });
-        }
-    }
-    crate::pool::checkin(member, conn);
-    Ok(Response::from_parts(parts, ProxyBody::Local(data)))
-}
-
 async fn forward(
     member: Arc<Member>,
     req: Request<RequestBody>,
@@ -149,13 +125,16 @@ async fn forward(
 ) -> Result<Response<ProxyBody>, ForwardError> {
     let in_flight = InFlight::new(member.clone());
     let start = Instant::now();
-    let (mut conn, mut reused) = match member.pool.checkout() {
-        Some(conn) => (conn, true),
-        None => match member
+    let head_only = req.method() == Method::HEAD;
+    let idempotent = is_idempotent(req.method());
+    let connect = || {
+        member
             .pool
             .connect(settings.connect_timeout, settings.pool_idle_timeout)
-            .await
-        {
+    };
+    let (conn, reused) = match member.pool.checkout() {
+        Some(conn) => (conn, true),
+        None => match connect().await {
             Ok(conn) => (conn, false),
             Err(e) => {
                 return Err(ForwardError::Connect {
@@ -165,60 +144,55 @@ async fn forward(
             }
         },
     };
-    let mut req = req;
-    loop {
-        match conn.sender.try_send_request(req).await {
-            Ok(resp) => {
-                member.record_latency(start.elapsed());
-                if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-                    // An upgraded connection belongs to the tunnel, never to the pool.
-                    return Ok(resp
-                        .map(|body| ProxyBody::Backend(BackendBody::new(body, None, in_flight))));
-                }
-                let small = resp
-                    .body()
-                    .size_hint()
-                    .exact()
-                    .is_some_and(|n| n > 0 && n <= BUFFER_UP_TO);
-                if small {
-                    return buffered(resp, &member, conn).await;
-                }
-                return Ok(resp.map(|body| {
-                    ProxyBody::Backend(BackendBody::new(body, Some(conn), in_flight))
-                }));
+    let result = match conn.exchange(req).await {
+        // A pooled connection the member had closed: once more on a fresh
+        // one. Unsent requests always; sent ones only when bodiless and
+        // idempotent (the member may have seen them, RFC 9110 §9.2.2).
+        Err(ExchangeError::NotSent { request, .. }) if reused => match connect().await {
+            Ok(fresh) => fresh.exchange(*request).await,
+            Err(e) => {
+                return Err(ForwardError::Connect {
+                    request,
+                    source: e.into(),
+                });
             }
-            Err(mut e) => match e.take_message() {
-                // The pooled connection was closed under us before the request
-                // went out: retry once on a fresh connection.
-                Some(unsent) if reused => {
-                    reused = false;
-                    req = unsent;
-                    conn = match member
-                        .pool
-                        .connect(settings.connect_timeout, settings.pool_idle_timeout)
-                        .await
-                    {
-                        Ok(c) => c,
-                        Err(e) => {
-                            return Err(ForwardError::Connect {
-                                request: Box::new(req),
-                                source: e.into(),
-                            });
-                        }
-                    };
-                }
-                Some(unsent) => {
-                    return Err(ForwardError::Connect {
-                        request: Box::new(unsent),
-                        source: e.into_error().into(),
-                    });
-                }
-                None => {
-                    return Err(ForwardError::Exchange {
-                        source: e.into_error().into(),
-                    });
-                }
-            },
+        },
+        Err(ExchangeError::ClosedBeforeResponse {
+            resend: Some(bytes),
+        }) if reused && idempotent => match connect().await {
+            Ok(fresh) => fresh.resend(bytes, head_only).await,
+            Err(e) => Err(ExchangeError::Failed(e.into())),
+        },
+        other => other,
+    };
+    let mut resp = match result {
+        Ok(resp) => resp,
+        Err(ExchangeError::NotSent { request, source }) => {
+            return Err(ForwardError::Connect {
+                request,
+                source: source.into(),
+            });
         }
+        Err(e) => return Err(ForwardError::Exchange { source: e.into() }),
+    };
+    member.record_latency(start.elapsed());
+    if let Some(read) = resp.body_mut().read_small(BUFFER_UP_TO).await {
+        let data = read.map_err(|source| ForwardError::Exchange { source })?;
+        if let Ended::Reusable(conn) = resp.body_mut().take_if_done() {
+            crate::pool::checkin(&member, conn);
+        }
+        return Ok(resp.map(|_| ProxyBody::Local(Some(data))));
     }
+    // Streamed (or empty) bodies hand the connection back when they end; an
+    // upgraded connection belongs to the tunnel (the body is empty and holds
+    // none).
+    Ok(resp.map(|body| ProxyBody::Backend(BackendBody::new(body, in_flight))))
+}
+
+/// RFC 9110 §9.2.2.
+pub(crate) fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
 }

@@ -38,6 +38,7 @@ pub mod forward;
 mod health;
 pub mod layer;
 pub mod member;
+mod member_conn;
 mod pool;
 mod server;
 mod stack;

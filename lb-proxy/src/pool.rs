@@ -7,12 +7,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
-
-use crate::body::RequestBody;
 use crate::member::Member;
+use crate::member_conn::MemberConn;
 
 thread_local! {
     /// Index of the worker running on this thread (0 outside workers).
@@ -29,11 +25,7 @@ fn worker() -> usize {
 }
 
 /// A connection to a member, idle or in use.
-#[derive(Debug)]
-pub(crate) struct Pooled {
-    pub(crate) sender: SendRequest<RequestBody>,
-    pub(crate) idle_timeout: Duration,
-}
+pub(crate) type Pooled = MemberConn;
 
 #[derive(Debug)]
 struct Idle {
@@ -66,35 +58,26 @@ impl Pool {
         self.slots.get(worker() % n.max(1))
     }
 
-    /// The most recently used idle connection that is still open, ready and
-    /// younger than its idle timeout; stale ones are dropped on the way.
+    /// The most recently used idle connection that is still open and younger
+    /// than its idle timeout; closed and stale ones are dropped on the way.
     pub(crate) fn checkout(&self) -> Option<Pooled> {
         let slot = self.slot()?;
         let mut idle = slot
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
-        while let Some(entry) = idle.pop() {
-            if entry.conn.sender.is_closed()
-                || now.duration_since(entry.since) >= entry.conn.idle_timeout
+        while let Some(mut entry) = idle.pop() {
+            if now.duration_since(entry.since) >= entry.conn.idle_timeout
+                || !entry.conn.usable_when_idle()
             {
                 continue;
             }
-            if entry.conn.sender.is_ready() {
-                return Some(entry.conn);
-            }
-            // Not ready yet (its last response is still being wound down):
-            // keep it for later rather than waiting on it.
-            idle.insert(0, entry);
-            return None;
+            return Some(entry.conn);
         }
         None
     }
 
     fn checkin(&self, conn: Pooled) {
-        if conn.sender.is_closed() {
-            return;
-        }
         if let Some(slot) = self.slot() {
             let mut idle = slot
                 .lock()
@@ -117,32 +100,13 @@ impl Pool {
         }
     }
 
-    /// Opens a new connection: TCP connect within `connect_timeout`, then the
-    /// HTTP/1.1 handshake; the connection's I/O runs as a task on this thread.
+    /// Opens a new connection within `connect_timeout`.
     pub(crate) async fn connect(
         &self,
         connect_timeout: Duration,
         idle_timeout: Duration,
     ) -> std::io::Result<Pooled> {
-        let stream = tokio::time::timeout(connect_timeout, TcpStream::connect(self.addr))
-            .await
-            .map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
-            })??;
-        stream.set_nodelay(true)?;
-        let (sender, conn) = hyper::client::conn::http1::Builder::new()
-            .handshake::<_, RequestBody>(TokioIo::new(stream))
-            .await
-            .map_err(std::io::Error::other)?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.with_upgrades().await {
-                tracing::debug!(error = %e, "member connection ended with an error");
-            }
-        });
-        Ok(Pooled {
-            sender,
-            idle_timeout,
-        })
+        MemberConn::connect(self.addr, connect_timeout, idle_timeout).await
     }
 }
 

@@ -524,14 +524,21 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+/// The workspace's target directory (`CARGO_TARGET_DIR` if set).
+fn workspace_target() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or_else(|| Path::new("."));
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
 /// Builds the had daemon (release) and returns its path.
 fn had_binary() -> anyhow::Result<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .context("workspace root")?
         .to_owned();
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let target = workspace_target();
     eprintln!("building the had daemon (release) ...");
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["build", "--quiet", "--release", "-p", "had", "--bin", "had"])
@@ -762,13 +769,16 @@ fn callgrind(a: &ProxyArgs) -> anyhow::Result<()> {
     };
     let dir = std::env::temp_dir().join(format!("had-bench-callgrind-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    let keep = workspace_target().join("bench-callgrind");
     let result = (|| -> anyhow::Result<Vec<(Kind, Vec<Counted>)>> {
         let _members = start_members(&dir, a.client_cpu)?;
         let mut results: Vec<(Kind, Vec<Counted>)> =
             kinds.iter().map(|&k| (k, Vec::new())).collect();
         for round in 1..=a.rounds {
             for (kind, samples) in &mut results {
-                let out = dir.join(format!("cg-{}-{round}", kind.name()));
+                // Kept after the run for callgrind_annotate.
+                let out = keep.join(format!("{}-{round}", kind.name()));
+                let _ = std::fs::remove_dir_all(&out);
                 std::fs::create_dir_all(&out)?;
                 let env = Env {
                     dir: dir.clone(),
@@ -806,8 +816,13 @@ fn callgrind(a: &ProxyArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     let results = result?;
     println!(
-        "\n`cargo xtask bench proxy --callgrind --duration {} --rounds {} --conns {conns}`: each proxy under valgrind --tool=callgrind pinned to CPU {}, wrk -t1 -c{conns} and two nginx members on CPU {}; counters zeroed after a 2 s warm-up; instructions of the proxy's processes / requests wrk completed; median of {} rounds.\n",
-        a.duration, a.rounds, a.proxy_cpu, a.client_cpu, a.rounds
+        "\n`cargo xtask bench proxy --callgrind --duration {} --rounds {} --conns {conns}`: each proxy under valgrind --tool=callgrind pinned to CPU {}, wrk -t1 -c{conns} and two nginx members on CPU {}; counters zeroed after a 2 s warm-up; instructions of the proxy's processes / requests wrk completed; median of {} rounds. Profiles: `callgrind_annotate --inclusive=yes {}/<proxy>-<round>/callgrind.*.1`.\n",
+        a.duration,
+        a.rounds,
+        a.proxy_cpu,
+        a.client_cpu,
+        a.rounds,
+        keep.display()
     );
     println!("| proxy | instructions/request | requests counted | per round |");
     println!("|---|---:|---:|---|");
@@ -871,7 +886,10 @@ fn dumped_instructions(dir: &Path) -> anyhow::Result<f64> {
         let text = std::fs::read_to_string(&path)?;
         let value = text
             .lines()
-            .find_map(|l| l.strip_prefix("totals:").or_else(|| l.strip_prefix("summary:")))
+            .find_map(|l| {
+                l.strip_prefix("totals:")
+                    .or_else(|| l.strip_prefix("summary:"))
+            })
             .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
             .with_context(|| format!("no totals in {}", path.display()))?;
         total += value;

@@ -13,6 +13,7 @@ use tower::{Layer, Service};
 
 use super::{Mapped, OnResponse};
 use crate::body::{ProxyBody, local_response};
+use crate::member_conn::UpgradeSlot;
 
 /// Layer for [`Tunnel`].
 #[derive(Debug, Clone, Copy)]
@@ -92,12 +93,25 @@ impl OnResponse<ProxyBody> for Join {
             tracing::warn!("member switched protocols without an upgrade request");
             return local_response(StatusCode::BAD_GATEWAY, "unexpected 101 from member\n");
         };
-        let member = hyper::upgrade::on(&mut resp);
+        let Some(member) = resp
+            .extensions_mut()
+            .remove::<UpgradeSlot>()
+            .and_then(|slot| slot.take())
+        else {
+            tracing::warn!("101 from member without its connection");
+            return local_response(StatusCode::BAD_GATEWAY, "upgrade failed\n");
+        };
         let idle = self.idle_timeout;
         tokio::spawn(async move {
-            match tokio::try_join!(client, member) {
-                Ok((c, m)) => {
-                    if let Err(e) = splice(TokioIo::new(c), TokioIo::new(m), idle).await {
+            match client.await {
+                Ok(c) => {
+                    let mut c = TokioIo::new(c);
+                    // What the member sent right after its 101 goes first.
+                    let joined = async {
+                        c.write_all(&member.read_ahead).await?;
+                        splice(c, member.io, idle).await
+                    };
+                    if let Err(e) = joined.await {
                         tracing::debug!(error = %e, "tunnel ended with an error");
                     }
                 }

@@ -1,0 +1,830 @@
+//! The member side of the proxy: one HTTP/1.1 keep-alive connection to a
+//! member, driven by the task that serves the client's request.
+//!
+//! hyper's client runs each connection as its own task and hands requests
+//! and responses over channels; under callgrind that hand-off plus hyper's
+//! general-purpose client codec was a third of the instructions per proxied
+//! request (lb-proxy/README.md). A proxy needs far less: write one request
+//! head (it has already been checked by hyper's server and our layers), parse
+//! one response head with `httparse` (what hyper uses too), and frame the
+//! body by RFC 9112 §6.3. The request's own task does all of it, so nothing
+//! crosses a channel and no task is woken in between.
+//!
+//! What the connection guarantees:
+//! - A request whose head could not be written comes back untouched
+//!   ([`ExchangeError::NotSent`]): safe to send elsewhere.
+//! - A reused connection the member closed before answering is reported as
+//!   [`ExchangeError::ClosedBeforeResponse`], so the caller can resend a
+//!   bodiless request once on a fresh connection.
+//! - A connection goes back to the pool only when its response was read to
+//!   its framed end, neither side asked to close, and the request was sent
+//!   whole.
+
+use std::fmt::Write as _;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use crate::body::{BoxError, RequestBody};
+
+/// Most header fields accepted in a member's response (hyper's default).
+const MAX_HEADERS: usize = 100;
+/// Largest response head accepted from a member.
+const MAX_HEAD: usize = 64 * 1024;
+/// Largest chunk-size line (with extensions) accepted in a chunked body.
+const MAX_CHUNK_LINE: usize = 4096;
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// An open HTTP/1.1 connection to a member.
+#[derive(Debug)]
+pub(crate) struct MemberConn {
+    io: TcpStream,
+    /// Bytes read from the member and not consumed yet.
+    buf: BytesMut,
+    /// How long it may sit idle in the pool.
+    pub(crate) idle_timeout: Duration,
+}
+
+/// Why an exchange failed, by what the caller may still do.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ExchangeError {
+    /// The request head could not be written: nothing usable reached the
+    /// member, and the request comes back.
+    #[error("sending the request: {source}")]
+    NotSent {
+        /// The request, as it was given.
+        request: Box<Request<RequestBody>>,
+        /// The write error.
+        source: io::Error,
+    },
+    /// The member closed the connection without a byte of response after the
+    /// request went out (on a reused connection: it was closing it as idle).
+    #[error("member closed the connection before answering")]
+    ClosedBeforeResponse {
+        /// The request as sent, when it had no streamed body: sending these
+        /// bytes again is sending the same request.
+        resend: Option<Bytes>,
+    },
+    /// Anything else: the request went out (at least partly) and no usable
+    /// response came back.
+    #[error("{0}")]
+    Failed(BoxError),
+}
+
+/// A member's response that switched protocols: the raw connection and the
+/// bytes the member already sent after its 101 head, for the tunnel.
+#[derive(Debug)]
+pub(crate) struct Upgraded {
+    pub(crate) io: TcpStream,
+    pub(crate) read_ahead: Bytes,
+}
+
+/// Carries an [`Upgraded`] connection in a response's extensions (which must
+/// be `Clone`); the tunnel takes it out once.
+#[derive(Debug, Clone)]
+pub(crate) struct UpgradeSlot(pub(crate) std::sync::Arc<std::sync::Mutex<Option<Upgraded>>>);
+
+impl UpgradeSlot {
+    /// The connection, the first time it is asked for.
+    pub(crate) fn take(&self) -> Option<Upgraded> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+}
+
+impl MemberConn {
+    /// Opens a connection to `addr` within `connect_timeout`.
+    pub(crate) async fn connect(
+        addr: SocketAddr,
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+    ) -> io::Result<Self> {
+        let io = tokio::time::timeout(connect_timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+        io.set_nodelay(true)?;
+        Ok(Self {
+            io,
+            buf: BytesMut::new(),
+            idle_timeout,
+        })
+    }
+
+    /// Whether an idle connection may still carry a request: the member has
+    /// not closed it and sent nothing unasked. Costs a system call only when
+    /// the socket reports something readable.
+    pub(crate) fn usable_when_idle(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match self.io.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            Poll::Ready(Ok(())) => {
+                let mut probe = [0u8; 1];
+                // WouldBlock: nothing there after all (readiness was stale);
+                // 0: closed; data: a response nobody asked for.
+                matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+
+    /// Sends `req` and reads the response head; the body is read through the
+    /// returned response, which owns the connection until its end.
+    pub(crate) async fn exchange(
+        self,
+        req: Request<RequestBody>,
+    ) -> Result<Response<MemberBody>, ExchangeError> {
+        let head_only = req.method() == Method::HEAD;
+        let framing = RequestFraming::of(&req);
+        let mut out = BytesMut::with_capacity(512);
+        encode_head(&req, framing, &mut out);
+        // A fixed body goes out with the head, in one write.
+        let streamed = match req.body() {
+            RequestBody::Full(data) => {
+                let data = data.as_deref().unwrap_or_default();
+                match framing {
+                    RequestFraming::Chunked => {
+                        push_chunk(&mut out, data);
+                        out.extend_from_slice(b"0\r\n\r\n");
+                    }
+                    _ => out.extend_from_slice(data),
+                }
+                false
+            }
+            RequestBody::Incoming(_) => framing != RequestFraming::None,
+        };
+        self.send(out.freeze(), Some(req), streamed, framing, head_only)
+            .await
+    }
+
+    /// Writes the encoded request bytes again on this (fresh) connection:
+    /// the resend of a bodiless request the member closed on.
+    pub(crate) async fn resend(
+        self,
+        bytes: Bytes,
+        head_only: bool,
+    ) -> Result<Response<MemberBody>, ExchangeError> {
+        self.send(bytes, None, false, RequestFraming::None, head_only)
+            .await
+    }
+
+    async fn send(
+        mut self,
+        out: Bytes,
+        req: Option<Request<RequestBody>>,
+        streamed: bool,
+        framing: RequestFraming,
+        head_only: bool,
+    ) -> Result<Response<MemberBody>, ExchangeError> {
+        if let Err(source) = self.io.write_all(&out).await {
+            return Err(match req {
+                Some(request) => ExchangeError::NotSent {
+                    request: Box::new(request),
+                    source,
+                },
+                None => ExchangeError::Failed(source.into()),
+            });
+        }
+        if streamed
+            && let Some(req) = req
+            && let Err(e) = self.send_body(req.into_body(), framing).await
+        {
+            // The member may have answered early (413, 401) and closed;
+            // its answer is still worth reading. If there is none, the
+            // send error is the story.
+            tracing::debug!(error = %e, "request body not sent whole");
+            return match self.read_head(head_only).await {
+                Ok(Some(resp)) => Ok(resp.not_reusable()),
+                _ => Err(ExchangeError::Failed(e)),
+            };
+        }
+        // Without a streamed body, the bytes written are the whole request.
+        let resend = (!streamed).then_some(out);
+        match self.read_head(head_only).await? {
+            Some(resp) => Ok(resp),
+            None => Err(ExchangeError::ClosedBeforeResponse { resend }),
+        }
+    }
+
+    async fn send_body(
+        &mut self,
+        mut body: RequestBody,
+        framing: RequestFraming,
+    ) -> Result<(), BoxError> {
+        let mut sent: u64 = 0;
+        while let Some(frame) = body.frame().await {
+            let frame = frame?;
+            let Ok(data) = frame.into_data() else {
+                // Trailers: not forwarded (hyper's server hands them over
+                // only for chunked bodies, and members rarely use them).
+                continue;
+            };
+            if data.is_empty() {
+                continue;
+            }
+            sent += data.len() as u64;
+            match framing {
+                RequestFraming::Chunked => {
+                    let mut out = BytesMut::with_capacity(data.len() + 16);
+                    push_chunk(&mut out, &data);
+                    self.io.write_all(&out).await?;
+                }
+                RequestFraming::Length(n) => {
+                    if sent > n {
+                        return Err("request body longer than its Content-Length".into());
+                    }
+                    self.io.write_all(&data).await?;
+                }
+                RequestFraming::None => {
+                    return Err("request body where none was framed".into());
+                }
+            }
+        }
+        match framing {
+            RequestFraming::Chunked => self.io.write_all(b"0\r\n\r\n").await?,
+            RequestFraming::Length(n) if sent != n => {
+                return Err("request body shorter than its Content-Length".into());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Reads until a final response head is parsed (1xx other than 101 are
+    /// skipped). `None`: the member closed before sending a byte.
+    async fn read_head(
+        mut self,
+        head_only: bool,
+    ) -> Result<Option<Response<MemberBody>>, ExchangeError> {
+        let mut got_any = false;
+        loop {
+            if !self.buf.is_empty() {
+                got_any = true;
+                match parse_head(&mut self.buf).map_err(ExchangeError::Failed)? {
+                    Some(head)
+                        if head.status.is_informational()
+                            && head.status != StatusCode::SWITCHING_PROTOCOLS =>
+                    {
+                        continue;
+                    }
+                    Some(head) => return self.into_response(head, head_only).map(Some),
+                    None if self.buf.len() > MAX_HEAD => {
+                        return Err(ExchangeError::Failed(
+                            format!("member response head larger than {MAX_HEAD} bytes").into(),
+                        ));
+                    }
+                    None => {}
+                }
+            }
+            self.buf.reserve(READ_CHUNK);
+            let n = self
+                .io
+                .read_buf(&mut self.buf)
+                .await
+                .map_err(|e| ExchangeError::Failed(e.into()))?;
+            if n == 0 {
+                return if got_any {
+                    Err(ExchangeError::Failed(
+                        "member closed the connection mid-head".into(),
+                    ))
+                } else {
+                    Ok(None)
+                };
+            }
+        }
+    }
+
+    fn into_response(
+        self,
+        head: Head,
+        head_only: bool,
+    ) -> Result<Response<MemberBody>, ExchangeError> {
+        let Head {
+            status,
+            version,
+            mut headers,
+        } = head;
+        let mut keep_alive = match version {
+            Version::HTTP_10 => crate::layer::forwarded::connection_has(&headers, "keep-alive"),
+            _ => !crate::layer::forwarded::connection_has(&headers, "close"),
+        };
+        let mut resp = Response::new(MemberBody::empty());
+        *resp.status_mut() = status;
+        *resp.version_mut() = version;
+        if status == StatusCode::SWITCHING_PROTOCOLS {
+            let upgraded = Upgraded {
+                io: self.io,
+                read_ahead: self.buf.freeze(),
+            };
+            *resp.headers_mut() = headers;
+            resp.extensions_mut()
+                .insert(UpgradeSlot(std::sync::Arc::new(std::sync::Mutex::new(
+                    Some(upgraded),
+                ))));
+            return Ok(resp);
+        }
+        // RFC 9112 §6.3, in its order.
+        let framing = if head_only
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+        {
+            Framing::Length(0)
+        } else if let Some(chunked) =
+            last_transfer_coding(&headers).map(|te| te.eq_ignore_ascii_case("chunked"))
+        {
+            // Transfer-Encoding overrides Content-Length; a message with both
+            // must not be reused (§6.3 point 3).
+            if headers.contains_key(CONTENT_LENGTH) {
+                headers.remove(CONTENT_LENGTH);
+                keep_alive = false;
+            }
+            if chunked {
+                Framing::Chunked(Chunked::Size)
+            } else {
+                keep_alive = false;
+                Framing::Close
+            }
+        } else if headers.contains_key(CONTENT_LENGTH) {
+            Framing::Length(content_length(&headers).map_err(ExchangeError::Failed)?)
+        } else {
+            keep_alive = false;
+            Framing::Close
+        };
+        *resp.headers_mut() = headers;
+        *resp.body_mut() = MemberBody {
+            conn: Some(self),
+            framing,
+            keep_alive,
+        };
+        Ok(resp)
+    }
+}
+
+/// How the request body is framed towards the member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RequestFraming {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+impl RequestFraming {
+    fn of(req: &Request<RequestBody>) -> Self {
+        let body = req.body();
+        if body.is_end_stream() {
+            return Self::None;
+        }
+        match body.size_hint().exact() {
+            Some(n) => Self::Length(n),
+            None => Self::Chunked,
+        }
+    }
+}
+
+/// Writes the request line and the fields, with the body's framing.
+fn encode_head(req: &Request<RequestBody>, framing: RequestFraming, out: &mut BytesMut) {
+    out.extend_from_slice(req.method().as_str().as_bytes());
+    out.extend_from_slice(b" ");
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str);
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in req.headers() {
+        // Framing is ours to set; hop-by-hop fields were removed upstream.
+        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    match framing {
+        RequestFraming::Length(n) => {
+            let _ = write!(out, "content-length: {n}\r\n");
+        }
+        RequestFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        RequestFraming::None => {
+            // RFC 9110 §8.6: a POST/PUT without a body still says so.
+            if matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) {
+                out.extend_from_slice(b"content-length: 0\r\n");
+            }
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn push_chunk(out: &mut BytesMut, data: &[u8]) {
+    let _ = write!(out, "{:x}\r\n", data.len());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A parsed response head.
+#[derive(Debug)]
+struct Head {
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+}
+
+/// Parses one response head off the front of `buf`; `Ok(None)`: incomplete.
+fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, BoxError> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut fields);
+    let len = match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(format!("invalid response head from member: {e}").into()),
+    };
+    let code = parsed.code.ok_or("response head without a status")?;
+    let status = StatusCode::from_u16(code).map_err(|_| format!("invalid status {code}"))?;
+    let version = if parsed.version == Some(0) {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    // Offsets into `buf` so the values can share the frozen head's memory.
+    let base = buf.as_ptr() as usize;
+    let mut spans = Vec::with_capacity(parsed.headers.len());
+    for field in parsed.headers.iter() {
+        let name = HeaderName::from_bytes(field.name.as_bytes())
+            .map_err(|_| format!("invalid header name {:?} from member", field.name))?;
+        let start = field.value.as_ptr() as usize - base;
+        spans.push((name, start, start + field.value.len()));
+    }
+    let head = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(spans.len());
+    for (name, start, end) in spans {
+        let value = HeaderValue::from_maybe_shared(head.slice(start..end))
+            .map_err(|_| format!("invalid value of header {name} from member"))?;
+        headers.append(name, value);
+    }
+    Ok(Some(Head {
+        status,
+        version,
+        headers,
+    }))
+}
+
+/// The last coding of `Transfer-Encoding`, if the field is present.
+fn last_transfer_coding(headers: &HeaderMap) -> Option<&str> {
+    let mut last = None;
+    for value in headers.get_all(TRANSFER_ENCODING) {
+        // A value that is not text cannot name `chunked`: treat it as an
+        // unknown coding (read until close).
+        let text = value.to_str().unwrap_or("unknown");
+        if let Some(coding) = text.rsplit(',').map(str::trim).find(|c| !c.is_empty()) {
+            last = Some(coding);
+        }
+    }
+    last
+}
+
+/// The response's Content-Length; several fields or a list must agree
+/// (RFC 9112 §6.3 point 5).
+fn content_length(headers: &HeaderMap) -> Result<u64, BoxError> {
+    let mut found: Option<u64> = None;
+    for value in headers.get_all(CONTENT_LENGTH) {
+        let text = value.to_str().map_err(|_| "Content-Length is not text")?;
+        for part in text.split(',').map(str::trim) {
+            let n: u64 = part
+                .parse()
+                .map_err(|_| format!("invalid Content-Length {part:?} from member"))?;
+            if found.is_some_and(|f| f != n) {
+                return Err("conflicting Content-Length values from member".into());
+            }
+            found = Some(n);
+        }
+    }
+    found.ok_or_else(|| "empty Content-Length from member".into())
+}
+
+/// How the member's response body ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// This many bytes still to come.
+    Length(u64),
+    /// Chunked, in this decoder state.
+    Chunked(Chunked),
+    /// Until the member closes.
+    Close,
+    /// Ended.
+    Done,
+}
+
+/// States of the chunked decoder (RFC 9112 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunked {
+    /// Expecting a chunk-size line.
+    Size,
+    /// Inside chunk data, this many bytes left.
+    Data(u64),
+    /// After chunk data, expecting CRLF.
+    DataEnd,
+    /// After the last chunk: trailer lines up to an empty line.
+    Trailers,
+}
+
+/// A member's response body; the connection goes back to the pool when the
+/// body ends cleanly and both sides allow reuse.
+#[derive(Debug)]
+pub(crate) struct MemberBody {
+    conn: Option<MemberConn>,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+/// What a finished body leaves behind.
+pub(crate) enum Ended {
+    /// The connection, fit for the pool.
+    Reusable(MemberConn),
+    /// Not reusable (or already taken).
+    Closed,
+}
+
+impl MemberBody {
+    fn empty() -> Self {
+        Self {
+            conn: None,
+            framing: Framing::Done,
+            keep_alive: false,
+        }
+    }
+
+    /// The connection, if the body is complete and reuse is allowed.
+    pub(crate) fn take_if_done(&mut self) -> Ended {
+        // A body of length 0 (204, 304, HEAD) may be dropped unpolled.
+        self.settle();
+        if self.framing == Framing::Done
+            && self.keep_alive
+            && let Some(conn) = self.conn.take()
+        {
+            return Ended::Reusable(conn);
+        }
+        Ended::Closed
+    }
+
+    /// Marks a zero-length body complete: there is nothing to read.
+    fn settle(&mut self) {
+        if self.framing == Framing::Length(0) {
+            self.framing = Framing::Done;
+        }
+    }
+
+    /// The whole body if it is framed by a length of at most `limit` bytes,
+    /// read now; the connection then comes back through [`Self::take_if_done`].
+    pub(crate) async fn read_small(&mut self, limit: u64) -> Option<Result<Bytes, BoxError>> {
+        self.settle();
+        let Framing::Length(n) = self.framing else {
+            return None;
+        };
+        if n > limit {
+            return None;
+        }
+        let conn = self.conn.as_mut()?;
+        let want = usize::try_from(n).ok()?;
+        while conn.buf.len() < want {
+            conn.buf.reserve(want - conn.buf.len());
+            match conn.io.read_buf(&mut conn.buf).await {
+                Ok(0) => {
+                    self.conn = None;
+                    return Some(Err("member closed the connection mid-body".into()));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.conn = None;
+                    return Some(Err(e.into()));
+                }
+            }
+        }
+        let data = conn.buf.split_to(want).freeze();
+        self.framing = Framing::Done;
+        Some(Ok(data))
+    }
+
+    fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Poll::Ready(Err(io::Error::other("member connection gone")));
+        };
+        conn.buf.reserve(READ_CHUNK);
+        loop {
+            ready!(conn.io.poll_read_ready(cx))?;
+            match conn.io.try_read_buf(&mut conn.buf) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    fn buffered(&self) -> usize {
+        self.conn.as_ref().map_or(0, |c| c.buf.len())
+    }
+
+    fn take_buffered(&mut self, at_most: usize) -> Bytes {
+        self.conn.as_mut().map_or_else(Bytes::new, |c| {
+            let n = at_most.min(c.buf.len());
+            c.buf.split_to(n).freeze()
+        })
+    }
+
+    fn fail(&mut self, why: impl Into<BoxError>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.conn = None;
+        self.framing = Framing::Done;
+        self.keep_alive = false;
+        Poll::Ready(Some(Err(why.into())))
+    }
+
+    /// Steps the chunked decoder over buffered bytes; `Ok(None)`: needs more.
+    fn step_chunked(&mut self, state: Chunked) -> Result<Option<Step>, BoxError> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Err("member connection gone".into());
+        };
+        let buf = &mut conn.buf;
+        match state {
+            Chunked::Size => {
+                let Some(line_end) = find_crlf(buf) else {
+                    if buf.len() > MAX_CHUNK_LINE {
+                        return Err("chunk-size line too long".into());
+                    }
+                    return Ok(None);
+                };
+                let line = buf.get(..line_end).unwrap_or_default();
+                let size_part = line.split(|&b| b == b';').next().unwrap_or_default();
+                let size_text = std::str::from_utf8(size_part)
+                    .map_err(|_| "chunk size is not text")?
+                    .trim_matches([' ', '\t']);
+                let size = u64::from_str_radix(size_text, 16)
+                    .map_err(|_| format!("invalid chunk size {size_text:?}"))?;
+                buf.advance(line_end + 2);
+                Ok(Some(Step::State(if size == 0 {
+                    Chunked::Trailers
+                } else {
+                    Chunked::Data(size)
+                })))
+            }
+            Chunked::Data(left) => {
+                if buf.is_empty() {
+                    return Ok(None);
+                }
+                let n = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+                let data = buf.split_to(n).freeze();
+                let left = left - n as u64;
+                Ok(Some(Step::Data(
+                    data,
+                    if left == 0 {
+                        Chunked::DataEnd
+                    } else {
+                        Chunked::Data(left)
+                    },
+                )))
+            }
+            Chunked::DataEnd => {
+                if buf.len() < 2 {
+                    return Ok(None);
+                }
+                if buf.get(..2) != Some(b"\r\n") {
+                    return Err("chunk data not followed by CRLF".into());
+                }
+                buf.advance(2);
+                Ok(Some(Step::State(Chunked::Size)))
+            }
+            Chunked::Trailers => {
+                let Some(line_end) = find_crlf(buf) else {
+                    if buf.len() > MAX_HEAD {
+                        return Err("trailer section too long".into());
+                    }
+                    return Ok(None);
+                };
+                buf.advance(line_end + 2);
+                // An empty line ends the message; trailer fields are dropped.
+                Ok(Some(if line_end == 0 {
+                    Step::End
+                } else {
+                    Step::State(Chunked::Trailers)
+                }))
+            }
+        }
+    }
+}
+
+/// One step of the chunked decoder.
+enum Step {
+    State(Chunked),
+    Data(Bytes, Chunked),
+    End,
+}
+
+fn find_crlf(buf: &[u8]) -> Option<usize> {
+    buf.windows(2).position(|w| w == b"\r\n")
+}
+
+impl Body for MemberBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        this.settle();
+        loop {
+            match this.framing {
+                Framing::Done => return Poll::Ready(None),
+                Framing::Length(left) => {
+                    if this.buffered() > 0 {
+                        let n = usize::try_from(left).unwrap_or(usize::MAX);
+                        let data = this.take_buffered(n);
+                        let left = left - data.len() as u64;
+                        this.framing = if left == 0 {
+                            Framing::Done
+                        } else {
+                            Framing::Length(left)
+                        };
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                    match ready!(this.poll_read_more(cx)) {
+                        Ok(0) => return this.fail("member closed the connection mid-body"),
+                        Ok(_) => {}
+                        Err(e) => return this.fail(e),
+                    }
+                }
+                Framing::Close => {
+                    if this.buffered() > 0 {
+                        let data = this.take_buffered(usize::MAX);
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                    match ready!(this.poll_read_more(cx)) {
+                        Ok(0) => {
+                            this.framing = Framing::Done;
+                            this.conn = None;
+                            return Poll::Ready(None);
+                        }
+                        Ok(_) => {}
+                        Err(e) => return this.fail(e),
+                    }
+                }
+                Framing::Chunked(state) => match this.step_chunked(state) {
+                    Ok(Some(Step::State(next))) => this.framing = Framing::Chunked(next),
+                    Ok(Some(Step::Data(data, next))) => {
+                        this.framing = Framing::Chunked(next);
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                    Ok(Some(Step::End)) => {
+                        this.framing = Framing::Done;
+                        return Poll::Ready(None);
+                    }
+                    Ok(None) => match ready!(this.poll_read_more(cx)) {
+                        Ok(0) => return this.fail("member closed the connection mid-body"),
+                        Ok(_) => {}
+                        Err(e) => return this.fail(e),
+                    },
+                    Err(e) => return this.fail(e),
+                },
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.framing, Framing::Done | Framing::Length(0))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.framing {
+            Framing::Done => SizeHint::with_exact(0),
+            Framing::Length(n) => SizeHint::with_exact(n),
+            _ => SizeHint::default(),
+        }
+    }
+}
+
+/// Marks a response's connection as not to be reused.
+trait NotReusable {
+    fn not_reusable(self) -> Self;
+}
+
+impl NotReusable for Response<MemberBody> {
+    fn not_reusable(mut self) -> Self {
+        self.body_mut().keep_alive = false;
+        self
+    }
+}
