@@ -15,8 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use http::{Method, Request, Response, StatusCode};
-use http_body::Body;
+use http::{Request, Response, StatusCode};
 use tower::{Layer, Service, ServiceExt};
 
 use crate::body::{ProxyBody, RequestBody, local_response};
@@ -207,35 +206,6 @@ pub struct Balance<S> {
     inner: S,
 }
 
-/// The request head kept to replay an idempotent, bodiless request.
-struct Replay {
-    method: Method,
-    uri: http::Uri,
-    version: http::Version,
-    headers: http::HeaderMap,
-}
-
-impl Replay {
-    fn of(req: &Request<RequestBody>) -> Option<Self> {
-        // RFC 9110 §9.2.2: only idempotent methods may be retried automatically.
-        (crate::forward::is_idempotent(req.method()) && req.body().is_end_stream()).then(|| Self {
-            method: req.method().clone(),
-            uri: req.uri().clone(),
-            version: req.version(),
-            headers: req.headers().clone(),
-        })
-    }
-
-    fn request(&self) -> Request<RequestBody> {
-        let mut req = Request::new(RequestBody::empty());
-        *req.method_mut() = self.method.clone();
-        *req.uri_mut() = self.uri.clone();
-        *req.version_mut() = self.version;
-        *req.headers_mut() = self.headers.clone();
-        req
-    }
-}
-
 impl<S> Service<Request<RequestBody>> for Balance<S>
 where
     S: Service<Routed, Response = Response<ProxyBody>, Error = ForwardError>
@@ -268,13 +238,6 @@ async fn balance<S>(
 where
     S: Service<Routed, Response = Response<ProxyBody>, Error = ForwardError>,
 {
-    // Keeping a copy of the head costs an allocation; only worth it when
-    // another member could take the replay.
-    let replay = if members.list.len() > 1 {
-        Replay::of(&req)
-    } else {
-        None
-    };
     let mut pending = Some(req);
     let mut tried = 0u64;
     let mut last_was_connect = true;
@@ -290,10 +253,7 @@ where
             });
         };
         tried |= 1 << index;
-        let Some(req) = pending
-            .take()
-            .or_else(|| replay.as_ref().map(Replay::request))
-        else {
+        let Some(req) = pending.take() else {
             return Ok(local_response(StatusCode::BAD_GATEWAY, "member failed\n"));
         };
         let result = match inner.ready().await {
@@ -315,12 +275,20 @@ where
                 pending = Some(*request);
                 last_was_connect = true;
             }
-            Err(ForwardError::Exchange { source }) => {
+            Err(ForwardError::Exchange { source, request }) => {
                 tracing::warn!(member = %member.url, error = %source, "member failed");
                 member.record_failure();
                 last_was_connect = false;
-                if replay.is_none() {
-                    return Ok(local_response(StatusCode::BAD_GATEWAY, "member failed\n"));
+                // RFC 9110 §9.2.2: only an idempotent request, and only one
+                // whose body was not streamed (it came back whole), is
+                // replayed on another member.
+                match request {
+                    Some(request) if crate::forward::is_idempotent(request.method()) => {
+                        pending = Some(*request);
+                    }
+                    _ => {
+                        return Ok(local_response(StatusCode::BAD_GATEWAY, "member failed\n"));
+                    }
                 }
             }
         }

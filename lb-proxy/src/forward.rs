@@ -40,6 +40,9 @@ pub enum ForwardError {
     Exchange {
         /// The cause.
         source: BoxError,
+        /// The request, when no body of it was streamed: as the client sent
+        /// it, for a replay on another member if its method allows.
+        request: Option<Box<Request<RequestBody>>>,
     },
 }
 
@@ -81,14 +84,50 @@ impl Service<Routed> for Forward {
             member,
             mut request,
         } = routed;
-        address(&member, &mut request, self.settings.preserve_host);
-        Box::pin(forward(member, request, self.settings))
+        let original = address(&member, &mut request, self.settings.preserve_host);
+        Box::pin(forward(member, request, original, self.settings))
+    }
+}
+
+/// What [`address`] changed in a request, to give it back as the client sent
+/// it when it goes to another member (whose prefix and host differ).
+#[derive(Debug, Default)]
+struct Original {
+    uri: Option<Uri>,
+    host: Option<Option<http::HeaderValue>>,
+    version: Version,
+}
+
+impl Original {
+    fn restore(self, req: &mut Request<RequestBody>) {
+        if let Some(uri) = self.uri {
+            *req.uri_mut() = uri;
+        }
+        match self.host {
+            Some(Some(host)) => {
+                req.headers_mut().insert(HOST, host);
+            }
+            Some(None) => {
+                req.headers_mut().remove(HOST);
+            }
+            None => {}
+        }
+        *req.version_mut() = self.version;
+    }
+
+    fn restored(self, mut req: Box<Request<RequestBody>>) -> Box<Request<RequestBody>> {
+        self.restore(&mut req);
+        req
     }
 }
 
 /// Rewrites the request target to origin-form under the member's prefix and
-/// sets `Host` unless the client's is preserved.
-fn address(member: &Member, req: &mut Request<RequestBody>, preserve_host: bool) {
+/// sets `Host` unless the client's is preserved; returns what it replaced.
+fn address(member: &Member, req: &mut Request<RequestBody>, preserve_host: bool) -> Original {
+    let mut original = Original {
+        version: req.version(),
+        ..Original::default()
+    };
     let target = &member.target;
     let needs_rewrite = !target.prefix.is_empty()
         || req.uri().scheme().is_some()
@@ -104,13 +143,14 @@ fn address(member: &Member, req: &mut Request<RequestBody>, preserve_host: bool)
             format!("{}{pq}", target.prefix)
         };
         if let Ok(uri) = Uri::try_from(joined) {
-            *req.uri_mut() = uri;
+            original.uri = Some(std::mem::replace(req.uri_mut(), uri));
         }
     }
     if !preserve_host || !req.headers().contains_key(HOST) {
-        req.headers_mut().insert(HOST, target.authority.clone());
+        original.host = Some(req.headers_mut().insert(HOST, target.authority.clone()));
     }
     *req.version_mut() = Version::HTTP_11;
+    original
 }
 
 /// Responses with a known length up to this size are read whole before the
@@ -121,16 +161,21 @@ const BUFFER_UP_TO: u64 = 16 * 1024;
 async fn forward(
     member: Arc<Member>,
     req: Request<RequestBody>,
+    original: Original,
     settings: ForwardSettings,
 ) -> Result<Response<ProxyBody>, ForwardError> {
     let in_flight = InFlight::new(member.clone());
     let start = Instant::now();
     let head_only = req.method() == Method::HEAD;
     let idempotent = is_idempotent(req.method());
+    // Boxed: opening a connection is the rare path, and its future (address,
+    // timer) would otherwise be carried, and copied, with every request's.
     let connect = || {
-        member
-            .pool
-            .connect(settings.connect_timeout, settings.pool_idle_timeout)
+        Box::pin(
+            member
+                .pool
+                .connect(settings.connect_timeout, settings.pool_idle_timeout),
+        )
     };
     let (conn, reused) = match member.pool.checkout() {
         Some(conn) => (conn, true),
@@ -138,7 +183,7 @@ async fn forward(
             Ok(conn) => (conn, false),
             Err(e) => {
                 return Err(ForwardError::Connect {
-                    request: Box::new(req),
+                    request: original.restored(Box::new(req)),
                     source: e.into(),
                 });
             }
@@ -149,35 +194,53 @@ async fn forward(
         // one. Unsent requests always; sent ones only when bodiless and
         // idempotent (the member may have seen them, RFC 9110 §9.2.2).
         Err(ExchangeError::NotSent { request, .. }) if reused => match connect().await {
-            Ok(fresh) => fresh.exchange(*request).await,
+            Ok(fresh) => Box::pin(fresh.exchange(*request)).await,
             Err(e) => {
                 return Err(ForwardError::Connect {
-                    request,
+                    request: original.restored(request),
                     source: e.into(),
                 });
             }
         },
         Err(ExchangeError::ClosedBeforeResponse {
             resend: Some(bytes),
-        }) if reused && idempotent => match connect().await {
-            Ok(fresh) => fresh.resend(bytes, head_only).await,
-            Err(e) => Err(ExchangeError::Failed(e.into())),
-        },
+            request,
+        }) if reused && idempotent => {
+            let again = match connect().await {
+                Ok(fresh) => Box::pin(fresh.resend(bytes, head_only)).await,
+                Err(e) => Err(ExchangeError::Failed {
+                    source: e.into(),
+                    request: None,
+                }),
+            };
+            // The resend carried only bytes; the request stays with us.
+            again.map_err(|e| ExchangeError::Failed {
+                source: e.into(),
+                request,
+            })
+        }
         other => other,
     };
     let mut resp = match result {
         Ok(resp) => resp,
         Err(ExchangeError::NotSent { request, source }) => {
             return Err(ForwardError::Connect {
-                request,
+                request: original.restored(request),
                 source: source.into(),
             });
         }
-        Err(e) => return Err(ForwardError::Exchange { source: e.into() }),
+        Err(e) => {
+            let source = e.to_string().into();
+            let request = e.into_request().map(|r| original.restored(r));
+            return Err(ForwardError::Exchange { source, request });
+        }
     };
     member.record_latency(start.elapsed());
     if let Some(read) = resp.body_mut().read_small(BUFFER_UP_TO).await {
-        let data = read.map_err(|source| ForwardError::Exchange { source })?;
+        let data = read.map_err(|source| ForwardError::Exchange {
+            source,
+            request: None,
+        })?;
         if let Ended::Reusable(conn) = resp.body_mut().take_if_done() {
             crate::pool::checkin(&member, conn);
         }

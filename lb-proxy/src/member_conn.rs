@@ -75,11 +75,36 @@ pub(crate) enum ExchangeError {
         /// The request as sent, when it had no streamed body: sending these
         /// bytes again is sending the same request.
         resend: Option<Bytes>,
+        /// The request itself in that case, for another member.
+        request: Option<Box<Request<RequestBody>>>,
     },
     /// Anything else: the request went out (at least partly) and no usable
     /// response came back.
-    #[error("{0}")]
-    Failed(BoxError),
+    #[error("{source}")]
+    Failed {
+        /// What went wrong.
+        source: BoxError,
+        /// The request, when it had no streamed body (nothing of it was
+        /// consumed, so it can go to another member).
+        request: Option<Box<Request<RequestBody>>>,
+    },
+}
+
+impl ExchangeError {
+    fn failed(source: impl Into<BoxError>) -> Self {
+        Self::Failed {
+            source: source.into(),
+            request: None,
+        }
+    }
+
+    /// The request, when this error gives it back unconsumed.
+    pub(crate) fn into_request(self) -> Option<Box<Request<RequestBody>>> {
+        match self {
+            Self::NotSent { request, .. } => Some(request),
+            Self::ClosedBeforeResponse { request, .. } | Self::Failed { request, .. } => request,
+        }
+    }
 }
 
 /// A member's response that switched protocols: the raw connection and the
@@ -145,10 +170,13 @@ impl MemberConn {
 
     /// Sends `req` and reads the response head; the body is read through the
     /// returned response, which owns the connection until its end.
-    pub(crate) async fn exchange(
+    ///
+    /// The request is encoded before the returned future exists, so the
+    /// future (boxed and moved with every request) carries only the bytes.
+    pub(crate) fn exchange(
         self,
         req: Request<RequestBody>,
-    ) -> Result<Response<MemberBody>, ExchangeError> {
+    ) -> impl Future<Output = Result<Response<MemberBody>, ExchangeError>> + Send {
         let head_only = req.method() == Method::HEAD;
         let framing = RequestFraming::of(&req);
         let mut out = BytesMut::with_capacity(512);
@@ -169,7 +197,6 @@ impl MemberConn {
             RequestBody::Incoming(_) => framing != RequestFraming::None,
         };
         self.send(out.freeze(), Some(req), streamed, framing, head_only)
-            .await
     }
 
     /// Writes the encoded request bytes again on this (fresh) connection:
@@ -197,27 +224,38 @@ impl MemberConn {
                     request: Box::new(request),
                     source,
                 },
-                None => ExchangeError::Failed(source.into()),
+                None => ExchangeError::failed(source),
             });
         }
-        if streamed
-            && let Some(req) = req
-            && let Err(e) = self.send_body(req.into_body(), framing).await
-        {
-            // The member may have answered early (413, 401) and closed;
-            // its answer is still worth reading. If there is none, the
-            // send error is the story.
-            tracing::debug!(error = %e, "request body not sent whole");
-            return match self.read_head(head_only).await {
-                Ok(Some(resp)) => Ok(resp.not_reusable()),
-                _ => Err(ExchangeError::Failed(e)),
-            };
-        }
-        // Without a streamed body, the bytes written are the whole request.
-        let resend = (!streamed).then_some(out);
-        match self.read_head(head_only).await? {
-            Some(resp) => Ok(resp),
-            None => Err(ExchangeError::ClosedBeforeResponse { resend }),
+        // Without a streamed body, the bytes written are the whole request,
+        // and the request itself is intact for another member.
+        let (resend, kept) = match req {
+            Some(req) if streamed => {
+                if let Err(e) = Box::pin(self.send_body(req.into_body(), framing)).await {
+                    // The member may have answered early (413, 401) and
+                    // closed; its answer is still worth reading. If there is
+                    // none, the send error is the story.
+                    tracing::debug!(error = %e, "request body not sent whole");
+                    return match Box::pin(self.read_head(head_only)).await {
+                        Ok(Some(resp)) => Ok(resp.not_reusable()),
+                        _ => Err(ExchangeError::failed(e)),
+                    };
+                }
+                (None, None)
+            }
+            req => (Some(out), req.map(Box::new)),
+        };
+        match self.read_head(head_only).await {
+            Ok(Some(resp)) => Ok(resp),
+            Ok(None) => Err(ExchangeError::ClosedBeforeResponse {
+                resend,
+                request: kept,
+            }),
+            Err(ExchangeError::Failed { source, .. }) => Err(ExchangeError::Failed {
+                source,
+                request: kept,
+            }),
+            Err(other) => Err(other),
         }
     }
 
@@ -275,7 +313,7 @@ impl MemberConn {
         loop {
             if !self.buf.is_empty() {
                 got_any = true;
-                match parse_head(&mut self.buf).map_err(ExchangeError::Failed)? {
+                match parse_head(&mut self.buf).map_err(ExchangeError::failed)? {
                     Some(head)
                         if head.status.is_informational()
                             && head.status != StatusCode::SWITCHING_PROTOCOLS =>
@@ -284,9 +322,9 @@ impl MemberConn {
                     }
                     Some(head) => return self.into_response(head, head_only).map(Some),
                     None if self.buf.len() > MAX_HEAD => {
-                        return Err(ExchangeError::Failed(
-                            format!("member response head larger than {MAX_HEAD} bytes").into(),
-                        ));
+                        return Err(ExchangeError::failed(format!(
+                            "member response head larger than {MAX_HEAD} bytes"
+                        )));
                     }
                     None => {}
                 }
@@ -296,11 +334,11 @@ impl MemberConn {
                 .io
                 .read_buf(&mut self.buf)
                 .await
-                .map_err(|e| ExchangeError::Failed(e.into()))?;
+                .map_err(ExchangeError::failed)?;
             if n == 0 {
                 return if got_any {
-                    Err(ExchangeError::Failed(
-                        "member closed the connection mid-head".into(),
+                    Err(ExchangeError::failed(
+                        "member closed the connection mid-head",
                     ))
                 } else {
                     Ok(None)
@@ -360,7 +398,7 @@ impl MemberConn {
                 Framing::Close
             }
         } else if headers.contains_key(CONTENT_LENGTH) {
-            Framing::Length(content_length(&headers).map_err(ExchangeError::Failed)?)
+            Framing::Length(content_length(&headers).map_err(ExchangeError::failed)?)
         } else {
             keep_alive = false;
             Framing::Close

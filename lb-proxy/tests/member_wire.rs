@@ -439,3 +439,30 @@ async fn request_framing_towards_the_member() {
     );
     assert_eq!(m.conns(), 1, "a 204 leaves the connection reusable");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_failed_over_is_addressed_as_the_client_sent_it() {
+    // Member A (prefix /a) refuses connections; the request moves to B
+    // (prefix /b, another host) and must carry only B's prefix and Host.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead = closed.local_addr().expect("addr");
+    drop(closed);
+    let b =
+        Scripted::start(|_, _| Act::Reply(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nB")).await;
+    let mut cfg: ProxyConfig = config(&[]);
+    cfg.members = vec![
+        MemberConfig::new(format!("http://{dead}/a")),
+        MemberConfig::new(format!("{}/b", b.url())),
+    ];
+    cfg.workers = Some(1);
+    let proxy = start(cfg);
+    let (status, body) = send(&proxy, get("/x?y=1")).await;
+    assert_eq!((status, &body[..]), (200, &b"B"[..]));
+    let head = b.heads.lock().expect("heads")[0].clone();
+    assert!(head.starts_with("GET /b/x?y=1 HTTP/1.1\r\n"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("host: {}\r\n", b.addr)),
+        "{head}"
+    );
+}
