@@ -356,10 +356,14 @@ impl MemberConn {
             status,
             version,
             mut headers,
+            close,
+            keep_alive: asked_keep_alive,
+            chunked,
+            content_length,
         } = head;
         let mut keep_alive = match version {
-            Version::HTTP_10 => crate::layer::forwarded::connection_has(&headers, "keep-alive"),
-            _ => !crate::layer::forwarded::connection_has(&headers, "close"),
+            Version::HTTP_10 => asked_keep_alive && !close,
+            _ => !close,
         };
         let mut resp = Response::new(MemberBody::empty());
         *resp.status_mut() = status;
@@ -382,12 +386,10 @@ impl MemberConn {
             || status == StatusCode::NOT_MODIFIED
         {
             Framing::Length(0)
-        } else if let Some(chunked) =
-            last_transfer_coding(&headers).map(|te| te.eq_ignore_ascii_case("chunked"))
-        {
+        } else if let Some(chunked) = chunked {
             // Transfer-Encoding overrides Content-Length; a message with both
             // must not be reused (§6.3 point 3).
-            if headers.contains_key(CONTENT_LENGTH) {
+            if content_length.is_some() {
                 headers.remove(CONTENT_LENGTH);
                 keep_alive = false;
             }
@@ -397,8 +399,8 @@ impl MemberConn {
                 keep_alive = false;
                 Framing::Close
             }
-        } else if headers.contains_key(CONTENT_LENGTH) {
-            Framing::Length(content_length(&headers).map_err(ExchangeError::failed)?)
+        } else if let Some(n) = content_length {
+            Framing::Length(n)
         } else {
             keep_alive = false;
             Framing::Close
@@ -475,12 +477,50 @@ fn push_chunk(out: &mut BytesMut, data: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// A parsed response head.
+/// A parsed response head, with what its connection-level fields said.
 #[derive(Debug)]
 struct Head {
     status: StatusCode,
     version: Version,
+    /// End-to-end fields only (all fields for a 101, which the tunnel and
+    /// the client still need).
     headers: HeaderMap,
+    /// `Connection: close`.
+    close: bool,
+    /// `Connection: keep-alive` (what keeps an HTTP/1.0 answer open).
+    keep_alive: bool,
+    /// `Transfer-Encoding` was present; `Some(true)` when its last coding is
+    /// `chunked`.
+    chunked: Option<bool>,
+    /// The agreed `Content-Length`, if any.
+    content_length: Option<u64>,
+}
+
+/// Fields that describe the member connection, not the message (RFC 9110
+/// §7.6.1, plus `Keep-Alive` and `Proxy-Connection`): the member side
+/// consumes them, so they never reach the client.
+fn is_hop_by_hop(name: &[u8]) -> bool {
+    const HOP: [&[u8]; 9] = [
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    ];
+    HOP.iter()
+        .any(|h| h.len() == name.len() && h.eq_ignore_ascii_case(name))
+}
+
+/// Comma-separated list elements of a field value, trimmed, empty ones left out.
+fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty())
 }
 
 /// Parses one response head off the front of `buf`; `Ok(None)`: incomplete.
@@ -499,60 +539,82 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, BoxError> {
     } else {
         Version::HTTP_11
     };
-    // Offsets into `buf` so the values can share the frozen head's memory.
-    let base = buf.as_ptr() as usize;
-    let mut spans = Vec::with_capacity(parsed.headers.len());
-    for field in parsed.headers.iter() {
-        let name = HeaderName::from_bytes(field.name.as_bytes())
-            .map_err(|_| format!("invalid header name {:?} from member", field.name))?;
-        let start = field.value.as_ptr() as usize - base;
-        spans.push((name, start, start + field.value.len()));
-    }
-    let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(spans.len());
-    for (name, start, end) in spans {
-        let value = HeaderValue::from_maybe_shared(head.slice(start..end))
-            .map_err(|_| format!("invalid value of header {name} from member"))?;
-        headers.append(name, value);
-    }
-    Ok(Some(Head {
+    let keep_all = status == StatusCode::SWITCHING_PROTOCOLS;
+    let mut head = Head {
         status,
         version,
-        headers,
-    }))
-}
-
-/// The last coding of `Transfer-Encoding`, if the field is present.
-fn last_transfer_coding(headers: &HeaderMap) -> Option<&str> {
-    let mut last = None;
-    for value in headers.get_all(TRANSFER_ENCODING) {
-        // A value that is not text cannot name `chunked`: treat it as an
-        // unknown coding (read until close).
-        let text = value.to_str().unwrap_or("unknown");
-        if let Some(coding) = text.rsplit(',').map(str::trim).find(|c| !c.is_empty()) {
-            last = Some(coding);
-        }
-    }
-    last
-}
-
-/// The response's Content-Length; several fields or a list must agree
-/// (RFC 9112 §6.3 point 5).
-fn content_length(headers: &HeaderMap) -> Result<u64, BoxError> {
-    let mut found: Option<u64> = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
-        let text = value.to_str().map_err(|_| "Content-Length is not text")?;
-        for part in text.split(',').map(str::trim) {
-            let n: u64 = part
-                .parse()
-                .map_err(|_| format!("invalid Content-Length {part:?} from member"))?;
-            if found.is_some_and(|f| f != n) {
-                return Err("conflicting Content-Length values from member".into());
+        headers: HeaderMap::with_capacity(parsed.headers.len()),
+        close: false,
+        keep_alive: false,
+        chunked: None,
+        content_length: None,
+    };
+    // Names listed in `Connection` besides its keywords: rare, removed last.
+    let mut listed: Vec<HeaderName> = Vec::new();
+    // Offsets into `buf` so the values can share the frozen head's memory.
+    let base = buf.as_ptr() as usize;
+    let mut kept: Vec<(HeaderName, usize, usize)> = Vec::with_capacity(parsed.headers.len());
+    for field in parsed.headers.iter() {
+        let name = field.name.as_bytes();
+        let value = field.value;
+        if name.eq_ignore_ascii_case(b"content-length") {
+            for part in list(value) {
+                let n = std::str::from_utf8(part)
+                    .ok()
+                    .and_then(|t| t.parse::<u64>().ok())
+                    .ok_or_else(|| {
+                        format!(
+                            "invalid Content-Length {:?} from member",
+                            String::from_utf8_lossy(part)
+                        )
+                    })?;
+                if head.content_length.is_some_and(|f| f != n) {
+                    return Err("conflicting Content-Length values from member".into());
+                }
+                head.content_length = Some(n);
             }
-            found = Some(n);
+            if head.content_length.is_none() {
+                return Err("empty Content-Length from member".into());
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            if let Some(last) = list(value).last() {
+                head.chunked = Some(last.eq_ignore_ascii_case(b"chunked"));
+            } else if head.chunked.is_none() {
+                // Present but empty: an unknown coding (read until close).
+                head.chunked = Some(false);
+            }
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in list(value) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    head.close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    head.keep_alive = true;
+                } else if !keep_all
+                    && !is_hop_by_hop(token)
+                    && let Ok(n) = HeaderName::from_bytes(token)
+                {
+                    listed.push(n);
+                }
+            }
         }
+        if !keep_all && is_hop_by_hop(name) {
+            continue;
+        }
+        let name = HeaderName::from_bytes(name)
+            .map_err(|_| format!("invalid header name {:?} from member", field.name))?;
+        let start = value.as_ptr() as usize - base;
+        kept.push((name, start, start + value.len()));
     }
-    found.ok_or_else(|| "empty Content-Length from member".into())
+    let bytes = buf.split_to(len).freeze();
+    for (name, start, end) in kept {
+        let value = HeaderValue::from_maybe_shared(bytes.slice(start..end))
+            .map_err(|_| format!("invalid value of header {name} from member"))?;
+        head.headers.append(name, value);
+    }
+    for name in listed {
+        head.headers.remove(name);
+    }
+    Ok(Some(head))
 }
 
 /// How the member's response body ends.

@@ -466,3 +466,29 @@ async fn a_request_failed_over_is_addressed_as_the_client_sent_it() {
         "{head}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_members_connection_fields_stay_on_the_member_side() {
+    // Connection, the fields it names, Keep-Alive and Proxy-Connection are
+    // about the member connection; the client gets the rest.
+    let m = Scripted::start(|_, _| {
+        Act::Reply(
+            b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Internal\r\nKeep-Alive: timeout=5\r\n\
+              X-Internal: secret\r\nProxy-Connection: keep-alive\r\nX-Kept: yes\r\n\
+              Content-Length: 2\r\n\r\nok",
+        )
+    })
+    .await;
+    let proxy = proxy_for(&m);
+    let mut c = common::Conn::open(proxy.local_addrs()[0]).await;
+    for _ in 0..2 {
+        let (resp, body) = c.get("/").await;
+        assert_eq!(&body[..], b"ok");
+        let h = resp.headers();
+        assert_eq!(h.get("x-kept").map(http::HeaderValue::as_bytes), Some(&b"yes"[..]));
+        for gone in ["x-internal", "keep-alive", "proxy-connection"] {
+            assert!(h.get(gone).is_none(), "{gone} reached the client: {h:?}");
+        }
+    }
+    assert_eq!(m.conns(), 1, "keep-alive honoured");
+}
