@@ -485,7 +485,10 @@ async fn the_members_connection_fields_stay_on_the_member_side() {
         let (resp, body) = c.get("/").await;
         assert_eq!(&body[..], b"ok");
         let h = resp.headers();
-        assert_eq!(h.get("x-kept").map(http::HeaderValue::as_bytes), Some(&b"yes"[..]));
+        assert_eq!(
+            h.get("x-kept").map(http::HeaderValue::as_bytes),
+            Some(&b"yes"[..])
+        );
         for gone in ["x-internal", "keep-alive", "proxy-connection"] {
             assert!(h.get(gone).is_none(), "{gone} reached the client: {h:?}");
         }

@@ -614,7 +614,14 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
             .collect();
         for round in 1..=a.rounds {
             for &conns in &a.conns {
-                for &kind in &kinds {
+                // Every other round runs the proxies in reverse order, so no
+                // proxy always goes first (or right after a given one).
+                let order: Vec<Kind> = if round % 2 == 0 {
+                    kinds.iter().rev().copied().collect()
+                } else {
+                    kinds.clone()
+                };
+                for kind in order {
                     let s = measure(kind, &env, a.client_cpu, conns, a.duration)?;
                     eprintln!(
                         "round {round} c={conns:<3} {:<8} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}  cpu {:.1} us/req  rss {} KiB idle / {} KiB loaded",
@@ -707,6 +714,12 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
                 .find(|(kk, c, _)| *kk == k && *c == conns)
                 .map(|(_, _, s)| median(s.iter().map(|x| x.p99_ms).collect()))
         };
+        let samples_of = |k: Kind| {
+            results
+                .iter()
+                .find(|(kk, c, _)| *kk == k && *c == conns)
+                .map(|(_, _, s)| s.as_slice())
+        };
         let cpu = |k: Kind| {
             results
                 .iter()
@@ -726,9 +739,24 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
                 cpu(ours),
                 cpu(Kind::Haproxy),
             ) {
+                // Each round runs the proxies back to back, so the ratio
+                // within a round is less exposed to the VM's slow drifts
+                // than the ratio of medians.
+                let paired: Vec<f64> = match (samples_of(ours), samples_of(Kind::Haproxy)) {
+                    (Some(o), Some(x)) => o
+                        .iter()
+                        .zip(x)
+                        .filter(|(_, x)| x.rps > 0.0)
+                        .map(|(o, x)| o.rps / x.rps)
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                let lowest = paired.iter().copied().fold(f64::INFINITY, f64::min);
+                let highest = paired.iter().copied().fold(0.0, f64::max);
                 println!(
-                    "c={conns}: {name}/HAProxy req/s = {:.2}, CPU µs/req = {:.2}; p99 {name} {hp:.2} ms vs HAProxy {xp:.2} ms",
+                    "c={conns}: {name}/HAProxy req/s = {:.2} (median of per-round ratios {:.2}, range {lowest:.2}-{highest:.2}), CPU µs/req = {:.2}; p99 {name} {hp:.2} ms vs HAProxy {xp:.2} ms",
                     h / x,
+                    median(paired.clone()),
                     hc / xc,
                     name = ours.name()
                 );
