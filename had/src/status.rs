@@ -154,7 +154,9 @@ pub struct AdvertCounters {
     /// Adverts received and accepted for this instance.
     pub received: u64,
     /// Adverts received for this instance's VRID but dropped, by reason
-    /// (`auth`, `version`, `interval`, `ttl`, `addresses`, `malformed`, ...).
+    /// (`auth`, `version`, `interval`, `ttl`, `addresses`, `malformed`, ...),
+    /// plus what the interface's raw socket discarded before any instance
+    /// saw it (`socket_not_peer`, `socket_malformed`; shared totals).
     pub dropped: BTreeMap<String, u64>,
 }
 

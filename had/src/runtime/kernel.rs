@@ -111,6 +111,21 @@ impl Wire for KernelWire {
         Ok(())
     }
 
+    fn socket_drops(&self, interface: &str, source: IpAddr) -> Vec<(&'static str, u64)> {
+        let (mut malformed, mut not_peer) = (0, 0);
+        for ((name, src, _), socket) in &self.sockets {
+            if name == interface && *src == source {
+                let c = socket.counters();
+                malformed += c.dropped_malformed;
+                not_peer += c.dropped_not_peer;
+            }
+        }
+        vec![
+            ("socket_malformed", malformed),
+            ("socket_not_peer", not_peer),
+        ]
+    }
+
     async fn watch_links(&mut self) -> Option<mpsc::UnboundedReceiver<(String, bool)>> {
         let mut watcher = match LinkWatcher::new() {
             Ok(w) => w,

@@ -83,6 +83,14 @@ pub trait Wire: 'static {
         addrs: &[IpAddr],
         rounds: u32,
     ) -> Result<(), WireError>;
+    /// Packets the receiving side for (`interface`, `source`) discarded
+    /// before they reached the driver, by reason; shown in `hactl status`
+    /// beside the instance's own drop counters. Wires that discard nothing
+    /// themselves (the test LAN) keep the default.
+    fn socket_drops(&self, interface: &str, source: IpAddr) -> Vec<(&'static str, u64)> {
+        let _ = (interface, source);
+        Vec::new()
+    }
 }
 
 /// What the rest of the daemon tells the VRRP thread.
@@ -1154,7 +1162,18 @@ impl<W: Wire> Driver<W> {
         if let Ok(mut board) = self.board.lock() {
             board.clear();
             for s in &self.slots {
-                board.insert(s.plan.name.clone(), s.status(at));
+                let mut status = s.status(at);
+                // The socket is shared by the instances on its interface
+                // and family: each shows the socket's totals.
+                for (reason, n) in self
+                    .wire
+                    .socket_drops(&s.plan.interface, s.vr.config().primary_address)
+                {
+                    if n > 0 {
+                        *status.adverts.dropped.entry(reason.to_owned()).or_default() += n;
+                    }
+                }
+                board.insert(s.plan.name.clone(), status);
             }
             for p in &self.pending {
                 board.insert(p.plan.name.clone(), pending_status(p, at));
