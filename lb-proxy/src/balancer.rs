@@ -230,64 +230,72 @@ where
     }
 }
 
-async fn balance<S>(
+/// Not an `async fn`, which would hold its arguments twice in the
+/// request's future (see `forward::forward`).
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice in its state"
+)]
+fn balance<S>(
     members: Arc<Members>,
     mut inner: S,
     req: Request<RequestBody>,
-) -> Result<Response<ProxyBody>, std::convert::Infallible>
+) -> impl Future<Output = Result<Response<ProxyBody>, std::convert::Infallible>>
 where
     S: Service<Routed, Response = Response<ProxyBody>, Error = ForwardError>,
 {
-    let mut pending = Some(req);
-    let mut tried = 0u64;
-    let mut last_was_connect = true;
-    loop {
-        let Some((index, member)) = members.pick(tried) else {
-            if tried == 0 {
-                members.force_recovery();
-            }
-            return Ok(if last_was_connect {
-                local_response(StatusCode::SERVICE_UNAVAILABLE, "no member is available\n")
-            } else {
-                local_response(StatusCode::BAD_GATEWAY, "member failed\n")
-            });
-        };
-        tried |= 1 << index;
-        let Some(req) = pending.take() else {
-            return Ok(local_response(StatusCode::BAD_GATEWAY, "member failed\n"));
-        };
-        let result = match inner.ready().await {
-            Ok(svc) => {
-                svc.call(Routed {
-                    member: member.clone(),
-                    request: req,
-                })
-                .await
-            }
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(resp) => return Ok(resp),
-            Err(ForwardError::Connect { request, source }) => {
-                tracing::warn!(member = %member.url, error = %source, "connect failed, trying the next member");
-                member.record_failure();
-                member.mark_error();
-                pending = Some(*request);
-                last_was_connect = true;
-            }
-            Err(ForwardError::Exchange { source, request }) => {
-                tracing::warn!(member = %member.url, error = %source, "member failed");
-                member.record_failure();
-                last_was_connect = false;
-                // RFC 9110 §9.2.2: only an idempotent request, and only one
-                // whose body was not streamed (it came back whole), is
-                // replayed on another member.
-                match request {
-                    Some(request) if crate::forward::is_idempotent(request.method()) => {
-                        pending = Some(*request);
-                    }
-                    _ => {
-                        return Ok(local_response(StatusCode::BAD_GATEWAY, "member failed\n"));
+    async move {
+        let mut pending = Some(req);
+        let mut tried = 0u64;
+        let mut last_was_connect = true;
+        loop {
+            let Some((index, member)) = members.pick(tried) else {
+                if tried == 0 {
+                    members.force_recovery();
+                }
+                return Ok(if last_was_connect {
+                    local_response(StatusCode::SERVICE_UNAVAILABLE, "no member is available\n")
+                } else {
+                    local_response(StatusCode::BAD_GATEWAY, "member failed\n")
+                });
+            };
+            tried |= 1 << index;
+            let Some(req) = pending.take() else {
+                return Ok(local_response(StatusCode::BAD_GATEWAY, "member failed\n"));
+            };
+            let result = match inner.ready().await {
+                Ok(svc) => {
+                    svc.call(Routed {
+                        member: member.clone(),
+                        request: req,
+                    })
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(resp) => return Ok(resp),
+                Err(ForwardError::Connect { request, source }) => {
+                    tracing::warn!(member = %member.url, error = %source, "connect failed, trying the next member");
+                    member.record_failure();
+                    member.mark_error();
+                    pending = Some(*request);
+                    last_was_connect = true;
+                }
+                Err(ForwardError::Exchange { source, request }) => {
+                    tracing::warn!(member = %member.url, error = %source, "member failed");
+                    member.record_failure();
+                    last_was_connect = false;
+                    // RFC 9110 §9.2.2: only an idempotent request, and only one
+                    // whose body was not streamed (it came back whole), is
+                    // replayed on another member.
+                    match request {
+                        Some(request) if crate::forward::is_idempotent(request.method()) => {
+                            pending = Some(*request);
+                        }
+                        _ => {
+                            return Ok(local_response(StatusCode::BAD_GATEWAY, "member failed\n"));
+                        }
                     }
                 }
             }

@@ -210,52 +210,59 @@ impl MemberConn {
             .await
     }
 
-    async fn send(
+    // Not an `async fn`: see `forward::forward` (arguments held once).
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn keeps its arguments twice in its state"
+    )]
+    fn send(
         mut self,
         out: Bytes,
         req: Option<Request<RequestBody>>,
         streamed: bool,
         framing: RequestFraming,
         head_only: bool,
-    ) -> Result<Response<MemberBody>, ExchangeError> {
-        if let Err(source) = self.io.write_all(&out).await {
-            return Err(match req {
-                Some(request) => ExchangeError::NotSent {
-                    request: Box::new(request),
-                    source,
-                },
-                None => ExchangeError::failed(source),
-            });
-        }
-        // Without a streamed body, the bytes written are the whole request,
-        // and the request itself is intact for another member.
-        let (resend, kept) = match req {
-            Some(req) if streamed => {
-                if let Err(e) = Box::pin(self.send_body(req.into_body(), framing)).await {
-                    // The member may have answered early (413, 401) and
-                    // closed; its answer is still worth reading. If there is
-                    // none, the send error is the story.
-                    tracing::debug!(error = %e, "request body not sent whole");
-                    return match Box::pin(self.read_head(head_only)).await {
-                        Ok(Some(resp)) => Ok(resp.not_reusable()),
-                        _ => Err(ExchangeError::failed(e)),
-                    };
-                }
-                (None, None)
+    ) -> impl Future<Output = Result<Response<MemberBody>, ExchangeError>> + Send {
+        async move {
+            if let Err(source) = self.io.write_all(&out).await {
+                return Err(match req {
+                    Some(request) => ExchangeError::NotSent {
+                        request: Box::new(request),
+                        source,
+                    },
+                    None => ExchangeError::failed(source),
+                });
             }
-            req => (Some(out), req.map(Box::new)),
-        };
-        match self.read_head(head_only).await {
-            Ok(Some(resp)) => Ok(resp),
-            Ok(None) => Err(ExchangeError::ClosedBeforeResponse {
-                resend,
-                request: kept,
-            }),
-            Err(ExchangeError::Failed { source, .. }) => Err(ExchangeError::Failed {
-                source,
-                request: kept,
-            }),
-            Err(other) => Err(other),
+            // Without a streamed body, the bytes written are the whole request,
+            // and the request itself is intact for another member.
+            let (resend, kept) = match req {
+                Some(req) if streamed => {
+                    if let Err(e) = Box::pin(self.send_body(req.into_body(), framing)).await {
+                        // The member may have answered early (413, 401) and
+                        // closed; its answer is still worth reading. If there is
+                        // none, the send error is the story.
+                        tracing::debug!(error = %e, "request body not sent whole");
+                        return match Box::pin(self.read_head(head_only)).await {
+                            Ok(Some(resp)) => Ok(resp.not_reusable()),
+                            _ => Err(ExchangeError::failed(e)),
+                        };
+                    }
+                    (None, None)
+                }
+                req => (Some(out), req.map(Box::new)),
+            };
+            match self.read_head(head_only).await {
+                Ok(Some(resp)) => Ok(resp),
+                Ok(None) => Err(ExchangeError::ClosedBeforeResponse {
+                    resend,
+                    request: kept,
+                }),
+                Err(ExchangeError::Failed { source, .. }) => Err(ExchangeError::Failed {
+                    source,
+                    request: kept,
+                }),
+                Err(other) => Err(other),
+            }
         }
     }
 
