@@ -3,11 +3,13 @@
 //! preemption, graceful hand-over within Skew_Time, and packets with a wrong
 //! password or version ignored and counted.
 
+mod e2e_support;
 mod lab_support;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use e2e_support::Forgery;
 use had::control::Request;
 use had::status::State;
 use lab_support::{HadNode, had_toml, holders, note, wait_until};
@@ -317,7 +319,21 @@ fn v3_unicast_peers_elect_and_fail_over() {
     // Priority-254 adverts sent straight to node 1 from a node that is not
     // its peer: obeyed, they would silence node 0. Node 1's socket drops
     // them, and `hactl status` counts them (socket_not_peer).
-    let forged = forge_unicast(&lab, 2, 1, 100);
+    let forged = e2e_support::forge_to(
+        &lab,
+        2,
+        Some(IpAddr::V4(lab.node(1).ipv4)),
+        Forgery::Advert(vrrp_core::Advertisement {
+            version: Version::V3,
+            vrid: 51,
+            priority: 254,
+            interval_cs: 10,
+            auth: vrrp_core::Auth::None,
+            addresses: vec![vip()],
+        }),
+        100,
+        Duration::from_millis(2),
+    );
     assert!(forged >= 90, "the forger could not send: {forged}");
     let not_peer = || {
         n1.status()
@@ -482,43 +498,4 @@ fn three_nodes_partition_heal_and_link_down() {
     let i = st.instance("VI_1").unwrap();
     assert_eq!((i.state, i.priority), (State::Master, 110));
     assert!(lab_support::has_vip(&lab, 0, extra), "new VIP added");
-}
-
-/// Sends `count` VRRPv3 adverts for VRID 51 at priority 254 from node `from`
-/// to node `to`'s address (unicast, one every 2 ms); returns how many went out.
-fn forge_unicast(lab: &Lab, from: usize, to: usize, count: usize) -> usize {
-    let src = IpAddr::V4(lab.node(from).ipv4);
-    let dst = IpAddr::V4(lab.node(to).ipv4);
-    lab.run_in(from, move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let nl = vip_netlink::Netlink::connect().unwrap();
-            let eth0 = nl.interface("eth0").await.unwrap();
-            let socket =
-                vip_netlink::VrrpSocket::open(&eth0, src, vip_netlink::Peers::Unicast(vec![dst]))
-                    .unwrap();
-            let advert = vrrp_core::Advertisement {
-                version: Version::V3,
-                vrid: 51,
-                priority: 254,
-                interval_cs: 10,
-                auth: vrrp_core::Auth::None,
-                addresses: vec![vip()],
-            };
-            let mut buf = vec![0u8; advert.encoded_len()];
-            advert.encode(src, dst, &mut buf).unwrap();
-            let mut sent = 0;
-            for _ in 0..count {
-                if socket.send(&buf).await.is_ok() {
-                    sent += 1;
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            sent
-        })
-    })
-    .unwrap()
 }

@@ -420,8 +420,27 @@ pub enum Forgery {
 /// `gap` (bounded: at most `count` packets), through a VRRP raw socket.
 /// Returns how many were sent.
 pub fn forge(lab: &Lab, i: usize, forgery: Forgery, count: usize, gap: Duration) -> usize {
+    forge_to(lab, i, None, forgery, count, gap)
+}
+
+/// [`forge`], sent to `unicast` (one node's address) instead of the group
+/// when given.
+pub fn forge_to(
+    lab: &Lab,
+    i: usize,
+    unicast: Option<IpAddr>,
+    forgery: Forgery,
+    count: usize,
+    gap: Duration,
+) -> usize {
     let src = IpAddr::V4(lab.node(i).ipv4);
-    let dst = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18));
+    let (dst, peers) = match unicast {
+        Some(to) => (to, vip_netlink::Peers::Unicast(vec![to])),
+        None => (
+            IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18)),
+            vip_netlink::Peers::Multicast,
+        ),
+    };
     lab.run_in(i, move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -430,8 +449,7 @@ pub fn forge(lab: &Lab, i: usize, forgery: Forgery, count: usize, gap: Duration)
         rt.block_on(async move {
             let nl = vip_netlink::Netlink::connect().unwrap();
             let eth0 = nl.interface("eth0").await.unwrap();
-            let socket =
-                vip_netlink::VrrpSocket::open(&eth0, src, vip_netlink::Peers::Multicast).unwrap();
+            let socket = vip_netlink::VrrpSocket::open(&eth0, src, peers).unwrap();
             // A fixed-seed xorshift: the garbage is random-looking but the
             // run is repeatable.
             let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
