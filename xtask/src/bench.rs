@@ -524,6 +524,32 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+/// Fails naming the first of `tools` that is not on this machine, with the
+/// Debian packages that bring them.
+fn require_tools(tools: &[&str], packages: &str) -> anyhow::Result<()> {
+    for tool in tools {
+        if Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .map_or(true, |s| !s.success())
+        {
+            bail!("{tool} is not installed (apt-get install {packages})");
+        }
+    }
+    Ok(())
+}
+
+/// The daemon the `had` rows run: `--daemon-bin`, else a fresh release
+/// build when a `had` row is selected (empty path when none is).
+fn daemon_binary(a: &ProxyArgs, kinds: &[Kind]) -> anyhow::Result<PathBuf> {
+    match &a.daemon_bin {
+        Some(p) => Ok(p.clone()),
+        None if kinds.iter().any(|k| matches!(k, Kind::Had | Kind::HadLog)) => had_binary(),
+        None => Ok(PathBuf::new()),
+    }
+}
+
 /// The workspace's target directory (`CARGO_TARGET_DIR` if set).
 fn workspace_target() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -560,22 +586,16 @@ fn load_average() -> String {
 }
 
 fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
-    for tool in [
-        "taskset",
-        "wrk",
-        "/usr/sbin/nginx",
-        "/usr/sbin/haproxy",
-        "/usr/sbin/apache2",
-    ] {
-        if Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .stdout(Stdio::null())
-            .status()
-            .map_or(true, |s| !s.success())
-        {
-            bail!("{tool} is not installed (apt-get install wrk nginx haproxy apache2)");
-        }
-    }
+    require_tools(
+        &[
+            "taskset",
+            "wrk",
+            "/usr/sbin/nginx",
+            "/usr/sbin/haproxy",
+            "/usr/sbin/apache2",
+        ],
+        "wrk nginx haproxy apache2",
+    )?;
     let kinds: Vec<Kind> = [Kind::Had, Kind::Haproxy, Kind::Nginx, Kind::Apache]
         .into_iter()
         .chain((0..a.had_bin.len()).map(Kind::Example))
@@ -588,11 +608,7 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
             a.only.join(",")
         );
     }
-    let daemon_bin = match &a.daemon_bin {
-        Some(p) => p.clone(),
-        None if kinds.iter().any(|k| matches!(k, Kind::Had | Kind::HadLog)) => had_binary()?,
-        None => PathBuf::new(),
-    };
+    let daemon_bin = daemon_binary(a, &kinds)?;
     let dir = std::env::temp_dir().join(format!("had-bench-proxy-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     // Apache drops privileges to www-data; let it reach its run dir.
@@ -772,16 +788,17 @@ type Counted = (f64, f64);
 /// `bench proxy --callgrind`: instructions per request, each proxy under
 /// callgrind in turn (same members, same wrk load), as a ratio to HAProxy.
 fn callgrind(a: &ProxyArgs) -> anyhow::Result<()> {
-    for tool in ["valgrind", "callgrind_control", "taskset", "wrk"] {
-        if Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .stdout(Stdio::null())
-            .status()
-            .map_or(true, |s| !s.success())
-        {
-            bail!("{tool} is not installed (apt-get install valgrind wrk)");
-        }
-    }
+    require_tools(
+        &[
+            "valgrind",
+            "callgrind_control",
+            "taskset",
+            "wrk",
+            "/usr/sbin/nginx",
+            "/usr/sbin/haproxy",
+        ],
+        "valgrind wrk nginx haproxy",
+    )?;
     // Apache's thread pool under valgrind is too slow to be meaningful.
     let kinds: Vec<Kind> = [Kind::Had, Kind::Haproxy, Kind::Nginx]
         .into_iter()
@@ -790,11 +807,7 @@ fn callgrind(a: &ProxyArgs) -> anyhow::Result<()> {
         .filter(|k| k.selected(&a.only))
         .collect();
     let conns = a.conns.first().copied().unwrap_or(50);
-    let daemon_bin = match &a.daemon_bin {
-        Some(p) => p.clone(),
-        None if kinds.iter().any(|k| matches!(k, Kind::Had | Kind::HadLog)) => had_binary()?,
-        None => PathBuf::new(),
-    };
+    let daemon_bin = daemon_binary(a, &kinds)?;
     let dir = std::env::temp_dir().join(format!("had-bench-callgrind-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let keep = workspace_target().join("bench-callgrind");
