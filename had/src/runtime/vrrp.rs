@@ -1111,12 +1111,9 @@ impl<W: Wire> Driver<W> {
             if *to != State::Master {
                 continue;
             }
-            let group = self
-                .slots
-                .iter()
-                .find(|s| &s.plan.name == name)
-                .and_then(|s| s.plan.sync_group.clone());
-            let Some(group) = group else { continue };
+            let Some(group) = self.sync_group_of(name) else {
+                continue;
+            };
             for slot in &mut self.slots {
                 if &slot.plan.name != name
                     && slot.plan.sync_group.as_ref() == Some(&group)
@@ -1131,12 +1128,9 @@ impl<W: Wire> Driver<W> {
             if !(*from == State::Master && *to == State::Backup) {
                 continue;
             }
-            let group = self
-                .slots
-                .iter()
-                .find(|s| &s.plan.name == name)
-                .and_then(|s| s.plan.sync_group.clone());
-            let Some(group) = group else { continue };
+            let Some(group) = self.sync_group_of(name) else {
+                continue;
+            };
             for slot in &mut self.slots {
                 if &slot.plan.name != name
                     && slot.plan.sync_group.as_ref() == Some(&group)
@@ -1153,6 +1147,14 @@ impl<W: Wire> Driver<W> {
             }
         }
         touched
+    }
+
+    /// The sync group of the instance named `name`, if it has one.
+    fn sync_group_of(&self, name: &str) -> Option<String> {
+        self.slots
+            .iter()
+            .find(|s| s.plan.name == name)
+            .and_then(|s| s.plan.sync_group.clone())
     }
 
     fn publish(&mut self) {
