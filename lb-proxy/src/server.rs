@@ -496,6 +496,7 @@ async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
+        .writev(false)
         .keep_alive(true);
     let conn = builder
         .serve_connection(TokioIo::new(stream), service)
