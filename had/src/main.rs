@@ -10,11 +10,13 @@ use std::sync::Arc;
 use clap::Parser;
 use had::runtime::{Daemon, Source, logging, source::FileSource};
 
+mod allocator;
+
 /// mimalloc instead of glibc's malloc: the proxy allocates a few small
 /// buffers per request, and glibc's allocator was 11 % of the instructions
 /// per proxied request under callgrind (see lb-proxy/README.md).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: allocator::MiMalloc = allocator::MiMalloc;
 
 /// The had daemon: floats a virtual IP between nodes (VRRP, keepalived
 /// compatible), moves it on health, and reverse-proxies HTTP on it.
