@@ -294,47 +294,115 @@ pub struct LoggedBody<B> {
 }
 
 impl<B> LoggedBody<B> {
+    /// Appends the request's line. Formatted by hand rather than with
+    /// `write!`: under callgrind, `core::fmt` and the per-request date
+    /// arithmetic made logging cost 5.5k instructions per request (23.9k
+    /// without the log, 29.4k with it).
     fn log(&mut self) {
         let Some(r) = self.record.take() else { return };
-        let mut line = String::with_capacity(200);
-        let _ = write!(line, "{} - - ", r.client);
-        clf_time(r.time, &mut line);
-        let target = r
-            .uri
-            .path_and_query()
-            .map_or_else(|| r.uri.to_string(), ToString::to_string);
-        let _ = write!(
-            line,
-            " \"{} {} {:?}\" {} ",
-            r.method,
-            escape(&target),
-            r.version,
-            r.status
-        );
+        let target = r.uri.path_and_query().map(http::uri::PathAndQuery::as_str);
+        let mut line = String::with_capacity(128 + target.map_or(0, str::len));
+        push_ip(&mut line, r.client);
+        line.push_str(" - - ");
+        CLF_NOW.with_borrow_mut(|clock| clock.push(r.time, &mut line));
+        line.push_str(" \"");
+        line.push_str(r.method.as_str());
+        line.push(' ');
+        match target {
+            Some(t) => push_escaped(&mut line, t),
+            None => push_escaped(&mut line, &r.uri.to_string()),
+        }
+        line.push(' ');
+        line.push_str(version_str(r.version));
+        line.push_str("\" ");
+        line.push_str(itoa::Buffer::new().format(r.status));
+        line.push(' ');
         if self.bytes == 0 {
             line.push('-');
         } else {
-            let _ = write!(line, "{}", self.bytes);
+            line.push_str(itoa::Buffer::new().format(self.bytes));
         }
-        let header = |v: &Option<HeaderValue>| {
-            v.as_ref().map_or_else(
-                || "-".to_owned(),
-                |v| escape(&String::from_utf8_lossy(v.as_bytes())),
-            )
-        };
-        let _ = writeln!(
-            line,
-            " \"{}\" \"{}\"",
-            header(&r.referer),
-            header(&r.user_agent)
-        );
+        for field in [&r.referer, &r.user_agent] {
+            line.push_str(" \"");
+            match field {
+                None => line.push('-'),
+                Some(v) => match std::str::from_utf8(v.as_bytes()) {
+                    Ok(v) => push_escaped(&mut line, v),
+                    Err(_) => push_escaped(&mut line, &String::from_utf8_lossy(v.as_bytes())),
+                },
+            }
+            line.push('"');
+        }
+        line.push('\n');
         r.writer.append(line.as_bytes());
     }
 }
 
-/// Escapes `"`, `\` and control bytes as Apache does in logged strings.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+/// `%h`: IPv4 octet by octet (the common case), anything else by `Display`.
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                out.push_str(itoa::Buffer::new().format(octet));
+            }
+        }
+        IpAddr::V6(_) => {
+            let _ = write!(out, "{ip}");
+        }
+    }
+}
+
+/// `%r`'s protocol, as Apache writes it.
+fn version_str(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+thread_local! {
+    /// `%t` of the second last logged on this thread: lines of the same
+    /// second share one formatting.
+    static CLF_NOW: std::cell::RefCell<ClfClock> = const {
+        std::cell::RefCell::new(ClfClock { second: u64::MAX, text: String::new() })
+    };
+}
+
+/// A cached [`clf_time`] for one second.
+struct ClfClock {
+    second: u64,
+    text: String,
+}
+
+impl ClfClock {
+    fn push(&mut self, t: SystemTime, out: &mut String) {
+        let second = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if second != self.second {
+            self.text.clear();
+            clf_time(t, &mut self.text);
+            self.second = second;
+        }
+        out.push_str(&self.text);
+    }
+}
+
+/// Whether Apache would escape `c` in a logged string.
+fn needs_escape(c: char) -> bool {
+    c == '"' || c == '\\' || c.is_control()
+}
+
+/// Appends `s`, escaping `"`, `\` and control characters as Apache does.
+fn push_escaped(out: &mut String, s: &str) {
+    if !s.chars().any(needs_escape) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -345,7 +413,6 @@ fn escape(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 impl<B> Drop for LoggedBody<B> {
@@ -400,7 +467,54 @@ mod tests {
     }
 
     #[test]
+    fn the_cached_clock_changes_with_the_second() {
+        let mut clock = ClfClock {
+            second: u64::MAX,
+            text: String::new(),
+        };
+        let at = |secs: u64, nanos: u32| UNIX_EPOCH + Duration::new(secs, nanos);
+        let mut seen = Vec::new();
+        for t in [
+            at(971_186_136, 0),
+            at(971_186_136, 999_999_999),
+            at(971_186_137, 0),
+            at(971_186_136, 5),
+        ] {
+            let mut out = String::from(">");
+            clock.push(t, &mut out);
+            seen.push(out);
+        }
+        assert_eq!(
+            seen,
+            [
+                ">[10/Oct/2000:13:55:36 +0000]",
+                ">[10/Oct/2000:13:55:36 +0000]",
+                ">[10/Oct/2000:13:55:37 +0000]",
+                ">[10/Oct/2000:13:55:36 +0000]",
+            ]
+        );
+    }
+
+    #[test]
+    fn addresses_are_written_as_apache_does() {
+        let mut out = String::new();
+        push_ip(&mut out, IpAddr::from([198, 18, 0, 7]));
+        out.push(' ');
+        push_ip(&mut out, "2001:db8::7".parse().expect("v6"));
+        out.push(' ');
+        push_ip(&mut out, IpAddr::from([0, 0, 0, 0]));
+        assert_eq!(out, "198.18.0.7 2001:db8::7 0.0.0.0");
+    }
+
+    #[test]
     fn quotes_are_escaped() {
+        let escape = |s: &str| {
+            let mut out = String::new();
+            push_escaped(&mut out, s);
+            out
+        };
         assert_eq!(escape("a\"b\\c\n"), "a\\\"b\\\\c\\x0a");
+        assert_eq!(escape("/plain?q=1"), "/plain?q=1");
+        assert_eq!(escape("caf\u{e9}\u{85}"), "caf\u{e9}\\x85");
     }
 }
