@@ -758,22 +758,33 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
                 // Each round runs the proxies back to back, so the ratio
                 // within a round is less exposed to the VM's slow drifts
                 // than the ratio of medians.
-                let paired: Vec<f64> = match (samples_of(ours), samples_of(Kind::Haproxy)) {
-                    (Some(o), Some(x)) => o
-                        .iter()
-                        .zip(x)
-                        .filter(|(_, x)| x.rps > 0.0)
-                        .map(|(o, x)| o.rps / x.rps)
-                        .collect(),
-                    _ => Vec::new(),
+                let paired = |of: fn(&Sample) -> f64| -> Vec<f64> {
+                    match (samples_of(ours), samples_of(Kind::Haproxy)) {
+                        (Some(o), Some(x)) => o
+                            .iter()
+                            .zip(x)
+                            .filter(|(_, x)| of(x) > 0.0)
+                            .map(|(o, x)| of(o) / of(x))
+                            .collect(),
+                        _ => Vec::new(),
+                    }
                 };
-                let lowest = paired.iter().copied().fold(f64::INFINITY, f64::min);
-                let highest = paired.iter().copied().fold(0.0, f64::max);
+                let rps_ratios = paired(|s| s.rps);
+                let p99_ratios = paired(|s| s.p99_ms);
+                let range = |v: &[f64]| {
+                    (
+                        v.iter().copied().fold(f64::INFINITY, f64::min),
+                        v.iter().copied().fold(0.0, f64::max),
+                    )
+                };
+                let (lowest, highest) = range(&rps_ratios);
+                let (p99_lowest, p99_highest) = range(&p99_ratios);
                 println!(
-                    "c={conns}: {name}/HAProxy req/s = {:.2} (median of per-round ratios {:.2}, range {lowest:.2}-{highest:.2}), CPU µs/req = {:.2}; p99 {name} {hp:.2} ms vs HAProxy {xp:.2} ms",
+                    "c={conns}: {name}/HAProxy req/s = {:.2} (median of per-round ratios {:.2}, range {lowest:.2}-{highest:.2}), CPU µs/req = {:.2}; p99 {name} {hp:.2} ms vs HAProxy {xp:.2} ms (median of per-round ratios {:.2}, range {p99_lowest:.2}-{p99_highest:.2})",
                     h / x,
-                    median(paired.clone()),
+                    median(rps_ratios.clone()),
                     hc / xc,
+                    median(p99_ratios.clone()),
                     name = ours.name()
                 );
             }
