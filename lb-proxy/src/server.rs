@@ -497,6 +497,11 @@ async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
         .writev(false)
+        // A client may shut down its sending side once its request is out
+        // (`printf ... | nc`, some health checkers): it still gets its answer,
+        // as from Apache and HAProxy (hyper's default, like nginx's 499,
+        // would drop the request in flight).
+        .half_close(true)
         .keep_alive(true);
     let conn = builder
         .serve_connection(TokioIo::new(stream), service)

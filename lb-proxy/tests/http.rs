@@ -11,6 +11,7 @@ use common::{Conn, config, full, member, raw, start};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A member that records the request heads it receives and answers "ok".
 async fn recorder() -> (common::Member, Arc<Mutex<Vec<(String, HeaderMap)>>>) {
@@ -330,6 +331,35 @@ async fn slowloris_is_cut_by_the_header_timeout() {
     assert_eq!(c.get("/").await.0.status(), 200);
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(proxy.stats().active_connections, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_half_closes_after_its_request_still_gets_the_answer() {
+    // The member takes its time, so the client's FIN arrives while the
+    // request is in flight (as with `printf 'GET ...' | nc host 80`).
+    let m = member(|_req| async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Response::new(full("late answer"))
+    })
+    .await;
+    let proxy = start(config(&[&m]));
+    let mut s = tokio::net::TcpStream::connect(proxy.local_addrs()[0])
+        .await
+        .expect("connect");
+    s.write_all(b"GET /slow HTTP/1.1\r\nHost: front.test\r\n\r\n")
+        .await
+        .expect("write");
+    s.shutdown().await.expect("half-close");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert!(answer.ends_with("late answer"), "{answer:?}");
+    assert!(
+        matches!(read, Ok(Ok(_))),
+        "the proxy closes once it answered a half-closed client: {read:?}"
+    );
+    assert_eq!(m.hits(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

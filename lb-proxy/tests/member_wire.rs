@@ -399,10 +399,10 @@ async fn an_early_answer_to_an_upload_reaches_the_client() {
     // A raw client that reads while it uploads, as curl and browsers do: the
     // proxy may close (or reset) the client connection once it answered, so
     // the upload's writes are allowed to fail; the answer must still arrive.
-    // The write half stays open until the answer is read: on loopback the
-    // whole upload can fit in socket buffers before the member answers, and
-    // a client that then half-closes is taken for one that left (hyper's
-    // default, as nginx's 499), which is not what this test is about.
+    // The write half stays open until the answer is read, as a real
+    // uploader's does (on loopback the whole upload can fit in socket buffers
+    // before the member answers; half-closing clients have their own test in
+    // http.rs).
     let s = TcpStream::connect(proxy.local_addrs()[0])
         .await
         .expect("connect");
