@@ -42,6 +42,7 @@ mod member_conn;
 mod pool;
 mod server;
 mod stack;
+pub mod timer;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

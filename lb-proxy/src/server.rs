@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::{Semaphore, oneshot, watch};
@@ -22,6 +22,7 @@ use crate::balancer::Members;
 use crate::config::{HealthCheckConfig, ProxyConfig};
 use crate::layer::access_log::AccessLogWriter;
 use crate::member::{Member, MemberStats, MemberStatus};
+use crate::timer::ConnTimer;
 use crate::{Error, stack};
 
 /// Settings read when a client connection starts.
@@ -494,7 +495,8 @@ async fn serve(
     let service = TowerToHyperService::new(stack::build(shared, peer));
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .timer(TokioTimer::new())
+        // The connection's own timer, re-armed per request (crate::timer).
+        .timer(ConnTimer::new())
         .header_read_timeout(header_read_timeout)
         .writev(false)
         // A client may shut down its sending side once its request is out

@@ -7,9 +7,11 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use http::{Request, Response, StatusCode};
+use tokio::time::Instant;
 use tower::{Layer, Service};
 
 use crate::body::{ProxyBody, local_response};
+use crate::timer::{ConnTimer, Lease};
 
 /// Layer for [`ResponseTimeout`].
 #[derive(Debug, Clone, Copy)]
@@ -29,15 +31,20 @@ impl<S> Layer<S> for ResponseTimeoutLayer {
     fn layer(&self, inner: S) -> ResponseTimeout<S> {
         ResponseTimeout {
             timeout: self.timeout,
+            timer: ConnTimer::new(),
             inner,
         }
     }
 }
 
 /// Answers 504 when the inner service has not answered in time.
+///
+/// Built once per client connection: its clones (one per request) share one
+/// timer, re-armed for each request ([`crate::timer`]).
 #[derive(Debug, Clone)]
 pub struct ResponseTimeout<S> {
     timeout: Duration,
+    timer: ConnTimer,
     inner: S,
 }
 
@@ -55,7 +62,8 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         TimeoutFuture {
-            inner: tokio::time::timeout(self.timeout, self.inner.call(req)),
+            deadline: self.timer.sleep_until(Instant::now() + self.timeout),
+            inner: self.inner.call(req),
         }
     }
 }
@@ -64,7 +72,8 @@ pin_project_lite::pin_project! {
     /// The inner future raced against the deadline.
     pub struct TimeoutFuture<F> {
         #[pin]
-        inner: tokio::time::Timeout<F>,
+        inner: F,
+        deadline: Lease,
     }
 }
 
@@ -75,16 +84,16 @@ where
     type Output = Result<Response<ProxyBody>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match ready!(self.project().inner.poll(cx)) {
-            Ok(out) => Poll::Ready(out),
-            Err(_elapsed) => {
-                tracing::warn!("member response timed out");
-                Poll::Ready(Ok(local_response(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "member timed out\n",
-                )))
-            }
+        let this = self.project();
+        if let Poll::Ready(out) = this.inner.poll(cx) {
+            return Poll::Ready(out);
         }
+        ready!(Pin::new(this.deadline).poll(cx));
+        tracing::warn!("member response timed out");
+        Poll::Ready(Ok(local_response(
+            StatusCode::GATEWAY_TIMEOUT,
+            "member timed out\n",
+        )))
     }
 }
 
@@ -120,5 +129,42 @@ mod tests {
         let svc = ResponseTimeoutLayer::new(Duration::from_secs(2)).layer(svc);
         let resp = svc.oneshot(Request::new(())).await.map(|r| r.status());
         assert_eq!(resp.ok(), Some(StatusCode::OK));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_request_on_a_connection_gets_its_full_timeout() {
+        // One service per connection, cloned per request (as hyper-util's
+        // glue does): the second request reuses the first one's timer, which
+        // must not fire at the first request's deadline.
+        let (svc, mut handle) = mock::pair::<Request<()>, Response<ProxyBody>>();
+        tokio::spawn(async move {
+            for delay in [1_000, 1_900, 2_100] {
+                if let Some((_, send)) = handle.next_request().await {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                    send.send_response(Response::new(ProxyBody::local("ok")));
+                }
+            }
+        });
+        let svc = ResponseTimeoutLayer::new(Duration::from_secs(2)).layer(svc);
+        let status = |r: Result<Response<ProxyBody>, _>| r.ok().map(|r| r.status());
+        let start = tokio::time::Instant::now();
+        assert_eq!(
+            status(svc.clone().oneshot(Request::new(())).await),
+            Some(StatusCode::OK)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Starts at 1.5 s, answered at 3.4 s: inside its own 2 s.
+        assert_eq!(
+            status(svc.clone().oneshot(Request::new(())).await),
+            Some(StatusCode::OK)
+        );
+        assert_eq!(start.elapsed(), Duration::from_millis(3_400));
+        // Answered after 2.1 s: 504 at exactly 2 s.
+        let third = tokio::time::Instant::now();
+        assert_eq!(
+            status(svc.clone().oneshot(Request::new(())).await),
+            Some(StatusCode::GATEWAY_TIMEOUT)
+        );
+        assert_eq!(third.elapsed(), Duration::from_secs(2));
     }
 }
