@@ -59,6 +59,12 @@ struct ProxyArgs {
     /// repeat for A/B runs of two builds (rows `example#1`, `example#2`, ...).
     #[arg(long)]
     had_bin: Vec<PathBuf>,
+    /// Each wrk connection waits this many milliseconds after a response
+    /// before its next request (a wrk Lua `delay()`): every proxy then gets
+    /// the same offered load below saturation, so latencies compare at equal
+    /// load instead of at each proxy's own maximum.
+    #[arg(long)]
+    pace_ms: Option<u32>,
     /// Count instructions per request under `valgrind --tool=callgrind`
     /// instead of timing: each proxy runs under callgrind, counters are
     /// zeroed after a warm-up, then `wrk` runs for `--duration` seconds at the
@@ -250,6 +256,8 @@ impl Kind {
 
 struct Env {
     dir: PathBuf,
+    /// wrk script pacing each connection (`--pace-ms`).
+    pace_script: Option<PathBuf>,
     daemon_bin: PathBuf,
     examples: Vec<PathBuf>,
     proxy_cpu: u32,
@@ -347,10 +355,17 @@ fn start_proxy(kind: Kind, env: &Env) -> anyhow::Result<Proc> {
         }
         Kind::Nginx => {
             let conf = dir.join("nginx_proxy.conf");
+            // Under callgrind the worker keeps root's identity: callgrind_control
+            // cannot reach a valgrind process that switched to another user.
+            let user = if env.callgrind_dir.is_some() {
+                "user root;\n"
+            } else {
+                ""
+            };
             std::fs::write(
                 &conf,
                 format!(
-                    "worker_processes 1;\ndaemon off;\npid {d}/nginx_proxy.pid;\nerror_log {d}/nginx_proxy_error.log;\nevents {{ worker_connections 4096; }}\nhttp {{\n  access_log off;\n  keepalive_requests 1000000;\n  upstream mycluster {{ server 127.0.0.1:{m1}; server 127.0.0.1:{m2}; keepalive 128; }}\n  server {{\n    listen 127.0.0.1:{FRONT_PORT};\n    location / {{\n      proxy_pass http://mycluster;\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n      proxy_set_header Host $host;\n    }}\n  }}\n}}\n"
+                    "{user}worker_processes 1;\ndaemon off;\npid {d}/nginx_proxy.pid;\nerror_log {d}/nginx_proxy_error.log;\nevents {{ worker_connections 4096; }}\nhttp {{\n  access_log off;\n  keepalive_requests 1000000;\n  upstream mycluster {{ server 127.0.0.1:{m1}; server 127.0.0.1:{m2}; keepalive 128; }}\n  server {{\n    listen 127.0.0.1:{FRONT_PORT};\n    location / {{\n      proxy_pass http://mycluster;\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n      proxy_set_header Host $host;\n    }}\n  }}\n}}\n"
                 ),
             )?;
             (
@@ -439,19 +454,23 @@ fn parse_latency(s: &str) -> Option<f64> {
     })
 }
 
-fn wrk(cpu: u32, conns: u32, secs: u64) -> anyhow::Result<Sample> {
-    let out = Command::new("taskset")
-        .args([
-            "-c",
-            &cpu.to_string(),
-            "wrk",
-            "-t1",
-            &format!("-c{conns}"),
-            &format!("-d{secs}s"),
-            "--latency",
-            "--timeout",
-            "5s",
-        ])
+fn wrk(cpu: u32, conns: u32, secs: u64, script: Option<&Path>) -> anyhow::Result<Sample> {
+    let mut cmd = Command::new("taskset");
+    cmd.args([
+        "-c",
+        &cpu.to_string(),
+        "wrk",
+        "-t1",
+        &format!("-c{conns}"),
+        &format!("-d{secs}s"),
+        "--latency",
+        "--timeout",
+        "5s",
+    ]);
+    if let Some(script) = script {
+        cmd.arg("-s").arg(script);
+    }
+    let out = cmd
         .arg(format!("http://127.0.0.1:{FRONT_PORT}/"))
         .output()
         .context("run wrk")?;
@@ -489,7 +508,7 @@ fn measure(
     let mut p = start_proxy(kind, env)?;
     std::thread::sleep(Duration::from_millis(300));
     let rss_idle_kib = p.rss_kib();
-    wrk(client_cpu, conns, 1)?;
+    wrk(client_cpu, conns, 1, env.pace_script.as_deref())?;
     let pid = p.pid();
     // RSS under load, sampled half-way through the run.
     let sampler = std::thread::spawn(move || {
@@ -497,7 +516,7 @@ fn measure(
         rss_tree_kib(pid)
     });
     let ticks_before = cpu_ticks(pid);
-    let mut s = wrk(client_cpu, conns, secs)?;
+    let mut s = wrk(client_cpu, conns, secs, env.pace_script.as_deref())?;
     let ticks = cpu_ticks(pid).saturating_sub(ticks_before);
     // Clock ticks are 10 ms (USER_HZ = 100 on Linux).
     #[allow(clippy::cast_precision_loss)]
@@ -613,8 +632,17 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     // Apache drops privileges to www-data; let it reach its run dir.
     let _ = Command::new("chmod").arg("0777").arg(&dir).status();
+    let pace_script = match a.pace_ms {
+        Some(ms) => {
+            let script = dir.join("pace.lua");
+            std::fs::write(&script, format!("function delay()\n  return {ms}\nend\n"))?;
+            Some(script)
+        }
+        None => None,
+    };
     let env = Env {
         dir: dir.clone(),
+        pace_script,
         daemon_bin: daemon_bin.clone(),
         examples: a.had_bin.clone(),
         proxy_cpu: a.proxy_cpu,
@@ -673,13 +701,19 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
     if !a.only.is_empty() {
         let _ = write!(extra, " --only {}", a.only.join(","));
     }
+    if let Some(ms) = a.pace_ms {
+        let _ = write!(extra, " --pace-ms {ms}");
+    }
     println!(
-        "\n`cargo xtask bench proxy --duration {} --rounds {}{extra}`: proxies pinned to CPU {}, wrk -t1 and two nginx members on CPU {}, 127.0.0.1; median of {} interleaved rounds; load average before/after: {load_before} / {}.",
+        "\n`cargo xtask bench proxy --duration {} --rounds {}{extra}`: proxies pinned to CPU {}, wrk -t1 and two nginx members on CPU {}, 127.0.0.1; median of {} interleaved rounds{}; load average before/after: {load_before} / {}.",
         a.duration,
         a.rounds,
         a.proxy_cpu,
         a.client_cpu,
         a.rounds,
+        a.pace_ms.map_or_else(String::new, |ms| format!(
+            "; each connection waits {ms} ms between a response and its next request"
+        )),
         load_average()
     );
     if kinds.iter().any(|k| matches!(k, Kind::Had | Kind::HadLog)) {
@@ -834,6 +868,7 @@ fn callgrind(a: &ProxyArgs) -> anyhow::Result<()> {
                 std::fs::create_dir_all(&out)?;
                 let env = Env {
                     dir: dir.clone(),
+                    pace_script: None,
                     daemon_bin: daemon_bin.clone(),
                     examples: a.had_bin.clone(),
                     proxy_cpu: a.proxy_cpu,
@@ -841,14 +876,15 @@ fn callgrind(a: &ProxyArgs) -> anyhow::Result<()> {
                 };
                 let mut p = start_proxy(*kind, &env)?;
                 // Warm-up (pools filled, code paged in), then count only the run.
-                wrk(a.client_cpu, conns, 2)?;
-                callgrind_control(&["-z"])?;
-                let s = wrk(a.client_cpu, conns, a.duration)?;
-                callgrind_control(&["-d"])?;
+                wrk(a.client_cpu, conns, 2, None)?;
+                let pids = process_tree(p.pid());
+                callgrind_control("-z", &pids)?;
+                let s = wrk(a.client_cpu, conns, a.duration, None)?;
+                let dumped = callgrind_control("-d", &pids)?;
                 p.stop();
                 #[allow(clippy::cast_precision_loss)]
                 let requests = s.rps * a.duration as f64;
-                let instructions = dumped_instructions(&out)?;
+                let instructions = dumped_instructions(&out, &dumped)?;
                 let per_request = if requests > 0.0 {
                     instructions / requests
                 } else {
@@ -909,30 +945,46 @@ fn callgrind(a: &ProxyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn callgrind_control(args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new("callgrind_control")
-        .args(args)
-        .output()
-        .context("run callgrind_control")?;
-    if !out.status.success() {
-        bail!(
-            "callgrind_control {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
+/// Runs `callgrind_control ACTION PID` (`-z` zero, `-d` dump) for each of
+/// the proxy's processes and returns those that answered. A process blocked
+/// in a system call for the whole run (nginx's master) executes no code that
+/// would read the request, so each gets a few seconds; at least one must
+/// answer. (Without a PID, callgrind_control waits for every valgrind process
+/// on the machine, and waited forever for nginx's master.)
+fn callgrind_control(action: &str, pids: &[u32]) -> anyhow::Result<Vec<u32>> {
+    let mut answered = Vec::new();
+    for pid in pids {
+        let status = Command::new("timeout")
+            .args(["5", "callgrind_control", action, &pid.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .context("run callgrind_control")?;
+        if status.success() {
+            answered.push(*pid);
+        }
     }
-    Ok(())
+    if answered.is_empty() {
+        bail!("no process of {pids:?} answered callgrind_control {action}");
+    }
+    Ok(answered)
 }
 
 /// Sum of the instruction totals of the dumps callgrind wrote into `dir`
-/// on request (`callgrind_control -d`: files ending in `.1`), over every
-/// process of the proxy.
-fn dumped_instructions(dir: &Path) -> anyhow::Result<f64> {
+/// on request (`callgrind_control -d`: `callgrind.<proxy>.<pid>.1`), over the
+/// processes in `pids` (those that answered the dump request).
+fn dumped_instructions(dir: &Path, pids: &[u32]) -> anyhow::Result<f64> {
     let mut total = 0.0;
     let mut files = 0;
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.extension().and_then(|e| e.to_str()) != Some("1") {
+            continue;
+        }
+        let pid = path
+            .file_stem()
+            .and_then(|stem| stem.to_str()?.rsplit('.').next()?.parse::<u32>().ok());
+        if !pid.is_some_and(|pid| pids.contains(&pid)) {
             continue;
         }
         let text = std::fs::read_to_string(&path)?;
