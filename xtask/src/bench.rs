@@ -752,30 +752,18 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
     }
     println!();
     for &conns in &a.conns {
-        let rps = |k: Kind| {
-            results
-                .iter()
-                .find(|(kk, c, _)| *kk == k && *c == conns)
-                .map(|(_, _, s)| median(s.iter().map(|x| x.rps).collect()))
-        };
-        let p99 = |k: Kind| {
-            results
-                .iter()
-                .find(|(kk, c, _)| *kk == k && *c == conns)
-                .map(|(_, _, s)| median(s.iter().map(|x| x.p99_ms).collect()))
-        };
         let samples_of = |k: Kind| {
             results
                 .iter()
                 .find(|(kk, c, _)| *kk == k && *c == conns)
                 .map(|(_, _, s)| s.as_slice())
         };
-        let cpu = |k: Kind| {
-            results
-                .iter()
-                .find(|(kk, c, _)| *kk == k && *c == conns)
-                .map(|(_, _, s)| median(s.iter().map(|x| x.cpu_us_per_req).collect()))
+        let median_of = |k: Kind, of: fn(&Sample) -> f64| {
+            samples_of(k).map(|s| median(s.iter().map(of).collect()))
         };
+        let rps = |k: Kind| median_of(k, |s| s.rps);
+        let p99 = |k: Kind| median_of(k, |s| s.p99_ms);
+        let cpu = |k: Kind| median_of(k, |s| s.cpu_us_per_req);
         for ours in kinds
             .iter()
             .copied()
@@ -816,9 +804,9 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
                 println!(
                     "c={conns}: {name}/HAProxy req/s = {:.2} (median of per-round ratios {:.2}, range {lowest:.2}-{highest:.2}), CPU µs/req = {:.2}; p99 {name} {hp:.2} ms vs HAProxy {xp:.2} ms (median of per-round ratios {:.2}, range {p99_lowest:.2}-{p99_highest:.2})",
                     h / x,
-                    median(rps_ratios.clone()),
+                    median(rps_ratios),
                     hc / xc,
-                    median(p99_ratios.clone()),
+                    median(p99_ratios),
                     name = ours.name()
                 );
             }
