@@ -542,6 +542,7 @@ fn proxy_config(name: &str, p: &crate::config::Proxy) -> Result<lb_proxy::ProxyC
                 retry: m.retry,
                 hot_standby: m.hot_standby(),
                 disabled: m.disabled(),
+                timeout: m.timeout,
             })
             .collect(),
         retry: p.retry,

@@ -28,6 +28,8 @@ use crate::member::{Member, now_ms};
 pub struct Members {
     pub(crate) list: Vec<Arc<Member>>,
     method: LbMethod,
+    /// Apache `maxattempts`: members tried after the first failed; `None` = all.
+    max_attempts: Option<u32>,
     counter: AtomicUsize,
     schedule: ArcSwapOption<Schedule>,
 }
@@ -40,11 +42,13 @@ struct Schedule {
 }
 
 impl Members {
-    /// A member list scheduled with `method`.
-    pub fn new(list: Vec<Arc<Member>>, method: LbMethod) -> Self {
+    /// A member list scheduled with `method`, failing over to at most
+    /// `max_attempts` other members (`None`: every usable one).
+    pub fn new(list: Vec<Arc<Member>>, method: LbMethod, max_attempts: Option<u32>) -> Self {
         Self {
             list,
             method,
+            max_attempts,
             counter: AtomicUsize::new(0),
             schedule: ArcSwapOption::empty(),
         }
@@ -249,7 +253,10 @@ where
         let mut tried = 0u64;
         let mut last_was_connect = true;
         loop {
-            let Some((index, member)) = members.pick(tried) else {
+            let failovers = tried.count_ones();
+            let exhausted = failovers > 0 && members.max_attempts.is_some_and(|m| failovers > m);
+            let picked = if exhausted { None } else { members.pick(tried) };
+            let Some((index, member)) = picked else {
                 if tried == 0 {
                     members.force_recovery();
                 }
@@ -281,6 +288,20 @@ where
                     member.mark_error();
                     pending = Some(*request);
                     last_was_connect = true;
+                }
+                Err(ForwardError::Client(e)) => {
+                    // The client's body broke or stalled mid-stream; the member
+                    // connection is closed already and the member is not to blame.
+                    tracing::debug!(member = %member.url, error = %e, "request body failed while streaming");
+                    return Ok(e.refusal());
+                }
+                Err(ForwardError::Timeout(after)) => {
+                    tracing::warn!(member = %member.url, ?after, "member did not answer in time");
+                    member.record_failure();
+                    return Ok(local_response(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "member did not answer in time\n",
+                    ));
                 }
                 Err(ForwardError::Exchange { source, request }) => {
                     tracing::warn!(member = %member.url, error = %source, "member failed");

@@ -16,14 +16,52 @@ use std::sync::Arc;
 /// Boxed error carried by bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Why a client's request body could not be read: the client's fault, never
+/// the member's.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientBodyError {
+    /// Malformed framing (a bad chunk line, trailer section or length), or the
+    /// client closed mid-body.
+    #[error("malformed or incomplete request body: {0}")]
+    Broken(BoxError),
+    /// No byte of body for this long (`body_read_timeout`).
+    #[error("no request body for {0:?}")]
+    Idle(std::time::Duration),
+}
+
+impl ClientBodyError {
+    /// The answer, when the client can still get one: 400 or 408, and the
+    /// connection closed (the rest of what it sends is not trusted).
+    pub(crate) fn refusal(&self) -> http::Response<ProxyBody> {
+        match self {
+            Self::Broken(_) => refusal(
+                http::StatusCode::BAD_REQUEST,
+                "malformed or incomplete request body\n",
+            ),
+            Self::Idle(_) => refusal(
+                http::StatusCode::REQUEST_TIMEOUT,
+                "request body timed out\n",
+            ),
+        }
+    }
+}
+
 /// A request body: the client's streamed body, or a fixed one (a replayed
-/// bodiless request, a test, a health check).
+/// bodiless request, a test, a health check, a body read ahead whole).
 #[derive(Debug)]
 pub enum RequestBody {
     /// Streamed from the client connection.
     Incoming(Incoming),
     /// Fixed bytes (`None` or empty = no body).
     Full(Option<Bytes>),
+    /// The part read ahead before a member was chosen
+    /// ([`crate::layer::read_ahead`]), then the rest as it streams.
+    ReadAhead {
+        /// Bytes already read (taken by the first poll).
+        head: Option<Bytes>,
+        /// The rest of the client's body.
+        rest: Incoming,
+    },
 }
 
 impl RequestBody {
@@ -54,6 +92,10 @@ impl Body for RequestBody {
                     .filter(|d| !d.is_empty())
                     .map(|d| Ok(Frame::data(d))),
             ),
+            Self::ReadAhead { head, rest } => match head.take() {
+                Some(d) => Poll::Ready(Some(Ok(Frame::data(d)))),
+                None => Pin::new(rest).poll_frame(cx).map_err(Into::into),
+            },
         }
     }
 
@@ -61,6 +103,7 @@ impl Body for RequestBody {
         match self {
             Self::Incoming(b) => b.is_end_stream(),
             Self::Full(data) => data.as_ref().is_none_or(Bytes::is_empty),
+            Self::ReadAhead { head, rest } => head.is_none() && rest.is_end_stream(),
         }
     }
 
@@ -68,6 +111,16 @@ impl Body for RequestBody {
         match self {
             Self::Incoming(b) => b.size_hint(),
             Self::Full(data) => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
+            Self::ReadAhead { head, rest } => {
+                let read = head.as_ref().map_or(0, |d| d.len() as u64);
+                let rest = rest.size_hint();
+                let mut hint = SizeHint::new();
+                hint.set_lower(rest.lower() + read);
+                if let Some(upper) = rest.upper() {
+                    hint.set_upper(upper + read);
+                }
+                hint
+            }
         }
     }
 }
@@ -171,6 +224,18 @@ impl Body for ProxyBody {
             Self::Local(data) => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
         }
     }
+}
+
+/// A refusal of a request the proxy will not read further: a local response
+/// with `Connection: close`, so the client connection ends after it (RFC 9112
+/// §6.3, §9.6: what follows a malformed request cannot be trusted).
+pub(crate) fn refusal(status: http::StatusCode, text: &'static str) -> http::Response<ProxyBody> {
+    let mut resp = local_response(status, text);
+    resp.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    resp
 }
 
 /// A response made by the proxy itself, with a short text body.

@@ -50,6 +50,9 @@ pub struct MemberConfig {
     pub hot_standby: bool,
     /// Apache `status=+D`: configured but disabled (no traffic until enabled).
     pub disabled: bool,
+    /// Time for this member's response headers (Apache `BalancerMember
+    /// timeout=`); `None` uses [`ProxyConfig::timeout`].
+    pub timeout: Option<Duration>,
 }
 
 impl MemberConfig {
@@ -61,6 +64,7 @@ impl MemberConfig {
             retry: None,
             hot_standby: false,
             disabled: false,
+            timeout: None,
         }
     }
 
@@ -121,6 +125,11 @@ impl Default for HealthCheckConfig {
 pub struct ProxyConfig {
     /// Addresses to listen on; may be a VIP this node does not hold yet (IP_FREEBIND).
     pub listen: Vec<SocketAddr>,
+    /// The local path proxied (the first argument of `ProxyPass`), default
+    /// `/`. A request outside it is answered 404; inside it, the matched
+    /// prefix is replaced by the member's URL path (`path = "/api"`: `/api/x`
+    /// reaches `http://m:8080/v1` as `/v1/x`). See [`crate::route`].
+    pub path: String,
     /// `ProxyPreserveHost On`: forward the client's `Host` instead of the member's.
     pub preserve_host: bool,
     /// `ProxyPassReverse`: rewrite `Location`, `Content-Location` and `URI`
@@ -128,6 +137,9 @@ pub struct ProxyConfig {
     pub pass_reverse: bool,
     /// Balancing method.
     pub lbmethod: LbMethod,
+    /// Apache `maxattempts`: other members tried after a failed attempt;
+    /// `None` = every other usable member (Apache's default, members - 1).
+    pub max_attempts: Option<u32>,
     /// The members, at least one, at most [`MAX_MEMBERS`].
     pub members: Vec<MemberConfig>,
     /// Default time a member stays in error after a connect failure (default 5 s;
@@ -135,11 +147,17 @@ pub struct ProxyConfig {
     pub retry: Duration,
     /// Time to establish a TCP connection to a member (`connectiontimeout`, default 5 s).
     pub connect_timeout: Duration,
-    /// Time for a member's response headers (`timeout`, default 60 s); expiry answers 504.
+    /// Time for a member's response headers (`timeout`, default 60 s); expiry
+    /// answers 504. A member's own [`MemberConfig::timeout`] overrides it.
     pub timeout: Duration,
     /// Time a client may take to send a request head, and the keep-alive idle
     /// limit between requests (Apache `RequestReadTimeout header=`, default 20 s).
     pub header_read_timeout: Duration,
+    /// Longest wait for the next piece of a request body, before a member is
+    /// chosen and while the body streams to it (Apache `RequestReadTimeout
+    /// body=`, default 20 s); expiry answers 408 and closes the member
+    /// connection.
+    pub body_read_timeout: Duration,
     /// How long an idle pooled member connection is kept (default 4 s, below the
     /// 5 s keep-alive of Apache and nginx so the member never closes it under us).
     pub pool_idle_timeout: Duration,
@@ -152,6 +170,9 @@ pub struct ProxyConfig {
     pub limit_request_field_size: usize,
     /// Most request header fields (`LimitRequestFields`, default 100).
     pub limit_request_fields: usize,
+    /// Longest request line, method, target and version (`LimitRequestLine`,
+    /// default 8190); beyond it, 414.
+    pub limit_request_line: usize,
     /// Combined-format access log file (`CustomLog … combined`); `None` = no log.
     pub access_log: Option<PathBuf>,
     /// Active health checks; `None` = passive health only.
@@ -168,19 +189,23 @@ impl Default for ProxyConfig {
     fn default() -> Self {
         Self {
             listen: Vec::new(),
+            path: "/".to_owned(),
             preserve_host: false,
             pass_reverse: false,
             lbmethod: LbMethod::ByRequests,
+            max_attempts: None,
             members: Vec::new(),
             retry: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(20),
+            body_read_timeout: Duration::from_secs(20),
             pool_idle_timeout: Duration::from_secs(4),
             tunnel_idle_timeout: Duration::from_secs(60),
             max_connections: 10_000,
             limit_request_field_size: 8190,
             limit_request_fields: 100,
+            limit_request_line: 8190,
             access_log: None,
             health_check: None,
             workers: None,
@@ -212,6 +237,7 @@ impl ProxyConfig {
         if self.listen.is_empty() {
             return Err(invalid("listen", "at least one address is needed"));
         }
+        crate::route::PathPrefix::parse(&self.path).map_err(|reason| invalid("path", reason))?;
         if self.members.is_empty() {
             return Err(invalid("members", "at least one member is needed"));
         }
@@ -230,6 +256,9 @@ impl ProxyConfig {
                     format!("{} is outside 1..=100", m.loadfactor),
                 ));
             }
+            if let Some(t) = m.timeout {
+                positive(&format!("members[{i}].timeout"), t)?;
+            }
             if self.members[..i].iter().any(|o| o.url == m.url) {
                 return Err(invalid(
                     format!("members[{i}].url"),
@@ -240,6 +269,7 @@ impl ProxyConfig {
         positive("connect_timeout", self.connect_timeout)?;
         positive("timeout", self.timeout)?;
         positive("header_read_timeout", self.header_read_timeout)?;
+        positive("body_read_timeout", self.body_read_timeout)?;
         positive("pool_idle_timeout", self.pool_idle_timeout)?;
         positive("tunnel_idle_timeout", self.tunnel_idle_timeout)?;
         if self.max_connections == 0 {
@@ -253,6 +283,9 @@ impl ProxyConfig {
         }
         if self.limit_request_fields == 0 {
             return Err(invalid("limit_request_fields", "must be at least 1"));
+        }
+        if self.limit_request_line < 64 {
+            return Err(invalid("limit_request_line", "must be at least 64 bytes"));
         }
         if self.workers == Some(0) {
             return Err(invalid("workers", "must be at least 1"));

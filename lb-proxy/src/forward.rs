@@ -11,7 +11,7 @@ use http::header::HOST;
 use http::{Method, Request, Response, Uri, Version};
 use tower::Service;
 
-use crate::body::{BackendBody, BoxError, InFlight, ProxyBody, RequestBody};
+use crate::body::{BackendBody, BoxError, ClientBodyError, InFlight, ProxyBody, RequestBody};
 use crate::member::Member;
 use crate::member_conn::{Ended, ExchangeError};
 
@@ -35,6 +35,14 @@ pub enum ForwardError {
         /// The cause.
         source: BoxError,
     },
+    /// The client's request body broke while it streamed (malformed framing,
+    /// the client gone); the member connection was closed, and the member is
+    /// not to blame.
+    #[error("request body from the client: {0}")]
+    Client(ClientBodyError),
+    /// The member's response headers did not come within its own `timeout`.
+    #[error("no response within {0:?}")]
+    Timeout(Duration),
     /// The request was (at least partly) sent and no response came back.
     #[error("exchange failed: {source}")]
     Exchange {
@@ -55,6 +63,13 @@ pub struct ForwardSettings {
     pub connect_timeout: Duration,
     /// Idle lifetime of pooled connections.
     pub pool_idle_timeout: Duration,
+    /// The proxy's response timeout, for members without their own.
+    pub timeout: Duration,
+    /// The response timeout the stack above already enforces: a member's
+    /// deadline is only armed here when it is shorter.
+    pub outer_timeout: Duration,
+    /// Longest wait for the next piece of a streamed request body.
+    pub body_read_timeout: Duration,
 }
 
 /// Sends a [`Routed`] request to its member.
@@ -177,6 +192,55 @@ fn forward(
         let start = Instant::now();
         let head_only = req.method() == Method::HEAD;
         let idempotent = is_idempotent(req.method());
+        let deadline = member
+            .own_timeout()
+            .unwrap_or(settings.timeout)
+            .min(settings.outer_timeout);
+        let attempt = attempt(&member, req, original, settings, head_only, idempotent);
+        let mut resp = if deadline < settings.outer_timeout {
+            // A member with a shorter timeout than the stack's: the rare path,
+            // boxed so the common future does not carry a timer.
+            match Box::pin(tokio::time::timeout(deadline, attempt)).await {
+                Ok(r) => r?,
+                Err(_) => return Err(ForwardError::Timeout(deadline)),
+            }
+        } else {
+            attempt.await?
+        };
+        member.record_latency(start.elapsed());
+        if let Some(read) = resp.body_mut().read_small(BUFFER_UP_TO).await {
+            let data = read.map_err(|source| ForwardError::Exchange {
+                source,
+                request: None,
+            })?;
+            if let Ended::Reusable(conn) = resp.body_mut().take_if_done() {
+                crate::pool::checkin(&member, conn);
+            }
+            return Ok(resp.map(|_| ProxyBody::Local(Some(data))));
+        }
+        // Streamed (or empty) bodies hand the connection back when they end; an
+        // upgraded connection belongs to the tunnel (the body is empty and holds
+        // none).
+        Ok(resp.map(|body| ProxyBody::Backend(BackendBody::new(body, in_flight))))
+    }
+}
+
+/// One attempt on `member`: a pooled or fresh connection, the exchange, and
+/// the one safe retry on a fresh connection; up to the response head.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice in its state"
+)]
+fn attempt<'a>(
+    member: &'a Member,
+    req: Request<RequestBody>,
+    original: Original,
+    settings: ForwardSettings,
+    head_only: bool,
+    idempotent: bool,
+) -> impl Future<Output = Result<Response<crate::member_conn::MemberBody>, ForwardError>> + Send + 'a
+{
+    async move {
         // Boxed: opening a connection is the rare path, and its future (address,
         // timer) would otherwise be carried, and copied, with every request's.
         let connect = || {
@@ -198,12 +262,13 @@ fn forward(
                 }
             },
         };
-        let result = match conn.exchange(req).await {
+        let body_idle = settings.body_read_timeout;
+        let result = match conn.exchange(req, body_idle).await {
             // A pooled connection the member had closed: once more on a fresh
             // one. Unsent requests always; sent ones only when bodiless and
             // idempotent (the member may have seen them, RFC 9110 §9.2.2).
             Err(ExchangeError::NotSent { request, .. }) if reused => match connect().await {
-                Ok(fresh) => Box::pin(fresh.exchange(*request)).await,
+                Ok(fresh) => Box::pin(fresh.exchange(*request, body_idle)).await,
                 Err(e) => {
                     return Err(ForwardError::Connect {
                         request: original.restored(request),
@@ -230,35 +295,19 @@ fn forward(
             }
             other => other,
         };
-        let mut resp = match result {
-            Ok(resp) => resp,
-            Err(ExchangeError::NotSent { request, source }) => {
-                return Err(ForwardError::Connect {
-                    request: original.restored(request),
-                    source: source.into(),
-                });
-            }
+        match result {
+            Ok(resp) => Ok(resp),
+            Err(ExchangeError::NotSent { request, source }) => Err(ForwardError::Connect {
+                request: original.restored(request),
+                source: source.into(),
+            }),
+            Err(ExchangeError::ClientBody { source }) => Err(ForwardError::Client(source)),
             Err(e) => {
                 let source = e.to_string().into();
                 let request = e.into_request().map(|r| original.restored(r));
-                return Err(ForwardError::Exchange { source, request });
+                Err(ForwardError::Exchange { source, request })
             }
-        };
-        member.record_latency(start.elapsed());
-        if let Some(read) = resp.body_mut().read_small(BUFFER_UP_TO).await {
-            let data = read.map_err(|source| ForwardError::Exchange {
-                source,
-                request: None,
-            })?;
-            if let Ended::Reusable(conn) = resp.body_mut().take_if_done() {
-                crate::pool::checkin(&member, conn);
-            }
-            return Ok(resp.map(|_| ProxyBody::Local(Some(data))));
         }
-        // Streamed (or empty) bodies hand the connection back when they end; an
-        // upgraded connection belongs to the tunnel (the body is empty and holds
-        // none).
-        Ok(resp.map(|body| ProxyBody::Backend(BackendBody::new(body, in_flight))))
     }
 }
 

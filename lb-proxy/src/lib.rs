@@ -40,6 +40,7 @@ pub mod layer;
 pub mod member;
 mod member_conn;
 mod pool;
+pub mod route;
 mod server;
 mod stack;
 pub mod timer;

@@ -133,6 +133,8 @@ pub struct Member {
     pub(crate) loadfactor: AtomicU32,
     pub(crate) hot_standby: AtomicBool,
     retry_ms: AtomicU64,
+    /// Its own response timeout in ms (`BalancerMember timeout=`); 0 = the proxy's.
+    timeout_ms: AtomicU64,
     enabled: AtomicBool,
     health_ok: AtomicBool,
     /// `now_ms()` until which the member is in error; 0 = not in error.
@@ -159,6 +161,7 @@ impl Member {
             loadfactor: AtomicU32::new(cfg.loadfactor),
             hot_standby: AtomicBool::new(cfg.hot_standby),
             retry_ms: AtomicU64::new(duration_ms(cfg.retry.unwrap_or(default_retry))),
+            timeout_ms: AtomicU64::new(cfg.timeout.map_or(0, |d| duration_ms(d).max(1))),
             enabled: AtomicBool::new(!cfg.disabled),
             health_ok: AtomicBool::new(true),
             error_until: AtomicU64::new(0),
@@ -179,6 +182,18 @@ impl Member {
             Ordering::Relaxed,
         );
         self.enabled.store(!cfg.disabled, Ordering::Relaxed);
+        self.timeout_ms.store(
+            cfg.timeout.map_or(0, |d| duration_ms(d).max(1)),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Its own response timeout, when it has one.
+    pub(crate) fn own_timeout(&self) -> Option<Duration> {
+        match self.timeout_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
     }
 
     /// The member's URL.

@@ -35,7 +35,7 @@ use http_body_util::BodyExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use crate::body::{BoxError, RequestBody};
+use crate::body::{BoxError, ClientBodyError, RequestBody};
 
 /// Most header fields accepted in a member's response (hyper's default).
 const MAX_HEADERS: usize = 100;
@@ -78,6 +78,14 @@ pub(crate) enum ExchangeError {
         /// The request itself in that case, for another member.
         request: Option<Box<Request<RequestBody>>>,
     },
+    /// The client's body broke while it streamed to the member (malformed
+    /// chunked framing, an oversized trailer section, the client gone): the
+    /// member connection was closed at once, mid-request, and never pooled.
+    #[error("request body from the client: {source}")]
+    ClientBody {
+        /// What went wrong on the client's side.
+        source: ClientBodyError,
+    },
     /// Anything else: the request went out (at least partly) and no usable
     /// response came back.
     #[error("{source}")]
@@ -103,8 +111,19 @@ impl ExchangeError {
         match self {
             Self::NotSent { request, .. } => Some(request),
             Self::ClosedBeforeResponse { request, .. } | Self::Failed { request, .. } => request,
+            Self::ClientBody { .. } => None,
         }
     }
+}
+
+/// Which side broke a streamed request body.
+#[derive(Debug)]
+enum BodyError {
+    /// The client's body (read from hyper) failed, stalled, or did not match
+    /// its framing.
+    Client(ClientBodyError),
+    /// Writing to the member failed.
+    Member(io::Error),
 }
 
 /// A member's response that switched protocols: the raw connection and the
@@ -173,9 +192,12 @@ impl MemberConn {
     ///
     /// The request is encoded before the returned future exists, so the
     /// future (boxed and moved with every request) carries only the bytes.
+    ///
+    /// A streamed body that sends nothing for `body_idle` aborts the exchange.
     pub(crate) fn exchange(
         self,
         req: Request<RequestBody>,
+        body_idle: Duration,
     ) -> impl Future<Output = Result<Response<MemberBody>, ExchangeError>> + Send {
         let head_only = req.method() == Method::HEAD;
         let framing = RequestFraming::of(&req);
@@ -194,9 +216,18 @@ impl MemberConn {
                 }
                 false
             }
-            RequestBody::Incoming(_) => framing != RequestFraming::None,
+            RequestBody::Incoming(_) | RequestBody::ReadAhead { .. } => {
+                framing != RequestFraming::None
+            }
         };
-        self.send(out.freeze(), Some(req), streamed, framing, head_only)
+        self.send(
+            out.freeze(),
+            Some(req),
+            streamed,
+            framing,
+            head_only,
+            body_idle,
+        )
     }
 
     /// Writes the encoded request bytes again on this (fresh) connection:
@@ -206,8 +237,15 @@ impl MemberConn {
         bytes: Bytes,
         head_only: bool,
     ) -> Result<Response<MemberBody>, ExchangeError> {
-        self.send(bytes, None, false, RequestFraming::None, head_only)
-            .await
+        self.send(
+            bytes,
+            None,
+            false,
+            RequestFraming::None,
+            head_only,
+            Duration::ZERO,
+        )
+        .await
     }
 
     // Not an `async fn`: see `forward::forward` (arguments held once).
@@ -222,6 +260,7 @@ impl MemberConn {
         streamed: bool,
         framing: RequestFraming,
         head_only: bool,
+        body_idle: Duration,
     ) -> impl Future<Output = Result<Response<MemberBody>, ExchangeError>> + Send {
         async move {
             if let Err(source) = self.io.write_all(&out).await {
@@ -237,15 +276,24 @@ impl MemberConn {
             // and the request itself is intact for another member.
             let (resend, kept) = match req {
                 Some(req) if streamed => {
-                    if let Err(e) = Box::pin(self.send_body(req.into_body(), framing)).await {
-                        // The member may have answered early (413, 401) and
-                        // closed; its answer is still worth reading. If there is
-                        // none, the send error is the story.
-                        tracing::debug!(error = %e, "request body not sent whole");
-                        return match Box::pin(self.read_head(head_only)).await {
-                            Ok(Some(resp)) => Ok(resp.not_reusable()),
-                            _ => Err(ExchangeError::failed(e)),
-                        };
+                    match Box::pin(self.send_body(req.into_body(), framing, body_idle)).await {
+                        Ok(()) => {}
+                        // The client's side broke: drop (close) the member
+                        // connection now, mid-request, rather than wait for an
+                        // answer to a request that will never be complete.
+                        Err(BodyError::Client(source)) => {
+                            return Err(ExchangeError::ClientBody { source });
+                        }
+                        Err(BodyError::Member(e)) => {
+                            // The member may have answered early (413, 401)
+                            // and closed; its answer is still worth reading.
+                            // If there is none, the send error is the story.
+                            tracing::debug!(error = %e, "request body not sent whole");
+                            return match Box::pin(self.read_head(head_only)).await {
+                                Ok(Some(resp)) => Ok(resp.not_reusable()),
+                                _ => Err(ExchangeError::failed(e)),
+                            };
+                        }
                     }
                     (None, None)
                 }
@@ -270,10 +318,16 @@ impl MemberConn {
         &mut self,
         mut body: RequestBody,
         framing: RequestFraming,
-    ) -> Result<(), BoxError> {
+        idle: Duration,
+    ) -> Result<(), BodyError> {
         let mut sent: u64 = 0;
-        while let Some(frame) = body.frame().await {
-            let frame = frame?;
+        loop {
+            let frame = match tokio::time::timeout(idle, body.frame()).await {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(_) => return Err(BodyError::Client(ClientBodyError::Idle(idle))),
+            };
+            let frame = frame.map_err(|e| BodyError::Client(ClientBodyError::Broken(e)))?;
             let Ok(data) = frame.into_data() else {
                 // Trailers: not forwarded (hyper's server hands them over
                 // only for chunked bodies, and members rarely use them).
@@ -287,23 +341,33 @@ impl MemberConn {
                 RequestFraming::Chunked => {
                     let mut out = BytesMut::with_capacity(data.len() + 16);
                     push_chunk(&mut out, &data);
-                    self.io.write_all(&out).await?;
+                    self.io.write_all(&out).await.map_err(BodyError::Member)?;
                 }
                 RequestFraming::Length(n) => {
                     if sent > n {
-                        return Err("request body longer than its Content-Length".into());
+                        return Err(BodyError::Client(ClientBodyError::Broken(
+                            "request body longer than its Content-Length".into(),
+                        )));
                     }
-                    self.io.write_all(&data).await?;
+                    self.io.write_all(&data).await.map_err(BodyError::Member)?;
                 }
                 RequestFraming::None => {
-                    return Err("request body where none was framed".into());
+                    return Err(BodyError::Client(ClientBodyError::Broken(
+                        "request body where none was framed".into(),
+                    )));
                 }
             }
         }
         match framing {
-            RequestFraming::Chunked => self.io.write_all(b"0\r\n\r\n").await?,
+            RequestFraming::Chunked => self
+                .io
+                .write_all(b"0\r\n\r\n")
+                .await
+                .map_err(BodyError::Member)?,
             RequestFraming::Length(n) if sent != n => {
-                return Err("request body shorter than its Content-Length".into());
+                return Err(BodyError::Client(ClientBodyError::Broken(
+                    "request body shorter than its Content-Length".into(),
+                )));
             }
             _ => {}
         }

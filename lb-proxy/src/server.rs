@@ -22,36 +22,60 @@ use crate::balancer::Members;
 use crate::config::{HealthCheckConfig, ProxyConfig};
 use crate::layer::access_log::AccessLogWriter;
 use crate::member::{Member, MemberStats, MemberStatus};
+use crate::route::PathPrefix;
 use crate::timer::ConnTimer;
 use crate::{Error, stack};
 
 /// Settings read when a client connection starts.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
+    pub(crate) path: Arc<PathPrefix>,
+    /// `path` without its trailing slash, for `ProxyPassReverse`.
+    pub(crate) front: Arc<str>,
     pub(crate) preserve_host: bool,
     pub(crate) pass_reverse: bool,
     pub(crate) connect_timeout: Duration,
     pub(crate) timeout: Duration,
+    /// The longest response timeout of the proxy and its members: what the
+    /// stack's timeout layer enforces (shorter ones are armed per member).
+    pub(crate) outer_timeout: Duration,
     pub(crate) header_read_timeout: Duration,
+    pub(crate) body_read_timeout: Duration,
     pub(crate) pool_idle_timeout: Duration,
     pub(crate) tunnel_idle_timeout: Duration,
     pub(crate) limit_request_field_size: usize,
     pub(crate) limit_request_fields: usize,
+    pub(crate) limit_request_line: usize,
 }
 
 impl Settings {
-    fn of(c: &ProxyConfig) -> Self {
-        Self {
+    /// From a validated config.
+    fn of(c: &ProxyConfig) -> Result<Self, Error> {
+        let path = PathPrefix::parse(&c.path).map_err(|reason| Error::Config {
+            field: "path".into(),
+            reason,
+        })?;
+        let outer_timeout = c
+            .members
+            .iter()
+            .filter_map(|m| m.timeout)
+            .fold(c.timeout, Duration::max);
+        Ok(Self {
+            front: Arc::from(path.front()),
+            path: Arc::new(path),
             preserve_host: c.preserve_host,
             pass_reverse: c.pass_reverse,
             connect_timeout: c.connect_timeout,
             timeout: c.timeout,
+            outer_timeout,
             header_read_timeout: c.header_read_timeout,
+            body_read_timeout: c.body_read_timeout,
             pool_idle_timeout: c.pool_idle_timeout,
             tunnel_idle_timeout: c.tunnel_idle_timeout,
             limit_request_field_size: c.limit_request_field_size,
             limit_request_fields: c.limit_request_fields,
-        }
+            limit_request_line: c.limit_request_line,
+        })
     }
 }
 
@@ -161,7 +185,7 @@ fn build_members(
             };
         list.push(member);
     }
-    Ok(Members::new(list, config.lbmethod))
+    Ok(Members::new(list, config.lbmethod, config.max_attempts))
 }
 
 impl ProxyHandle {
@@ -207,7 +231,7 @@ impl ProxyHandle {
             members: Arc::new(ArcSwap::from_pointee(build_members(
                 &config, workers, None,
             )?)),
-            settings: ArcSwap::from_pointee(Settings::of(&config)),
+            settings: ArcSwap::from_pointee(Settings::of(&config)?),
             access_log,
             workers,
             active: AtomicUsize::new(0),
@@ -330,13 +354,14 @@ impl ProxyHandle {
         if config.workers.is_some_and(|w| w != self.shared.workers) {
             return Err(Error::NeedsRestart { field: "workers" });
         }
+        let settings = Settings::of(config)?;
         let old = self.shared.members.load_full();
         let new = build_members(config, self.shared.workers, Some(&old))?;
         for gone in old.list().iter().filter(|m| new.get(&m.url).is_none()) {
             gone.pool.clear();
         }
         self.shared.members.store(Arc::new(new));
-        self.shared.settings.store(Arc::new(Settings::of(config)));
+        self.shared.settings.store(Arc::new(settings));
         self.start_health_checks(config.health_check.as_ref());
         tracing::info!(members = config.members.len(), "proxy reloaded");
         Ok(())
@@ -491,13 +516,16 @@ async fn serve(
     shared: &Shared,
     mut drain: watch::Receiver<bool>,
 ) {
-    let header_read_timeout = shared.settings.load().header_read_timeout;
-    let service = TowerToHyperService::new(stack::build(shared, peer));
+    let settings = shared.settings.load();
+    let service = TowerToHyperService::new(stack::build(shared, &settings, peer));
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         // The connection's own timer, re-armed per request (crate::timer).
         .timer(ConnTimer::new())
-        .header_read_timeout(header_read_timeout)
+        .header_read_timeout(settings.header_read_timeout)
+        // `LimitRequestFields` for heads and trailer sections alike: hyper
+        // answers 431 past it (its default is 100 whatever the config says).
+        .max_headers(settings.limit_request_fields)
         .writev(false)
         // A client may shut down its sending side once its request is out
         // (`printf ... | nc`, some health checkers): it still gets its answer,
@@ -505,6 +533,7 @@ async fn serve(
         // would drop the request in flight).
         .half_close(true)
         .keep_alive(true);
+    drop(settings);
     let conn = builder
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();

@@ -14,15 +14,20 @@ use crate::forward::{Forward, ForwardSettings};
 use crate::layer::access_log::{AccessLogLayer, LoggedBody};
 use crate::layer::forwarded::ForwardedHeadersLayer;
 use crate::layer::limits::HeaderLimitsLayer;
+use crate::layer::read_ahead::ReadAheadLayer;
 use crate::layer::reverse::ReverseLocationLayer;
+use crate::layer::route::PathRouteLayer;
 use crate::layer::smuggling::RejectSmugglingLayer;
+use crate::layer::target::RequestTargetLayer;
 use crate::layer::timeout::ResponseTimeoutLayer;
 use crate::layer::tunnel::TunnelLayer;
-use crate::server::Shared;
+use crate::server::{Settings, Shared};
 
-/// The service serving one client connection from `client`.
+/// The service serving one client connection from `client`, with the
+/// settings in force when it was accepted.
 pub(crate) fn build(
     shared: &Shared,
+    s: &Settings,
     client: SocketAddr,
 ) -> impl Service<
     Request<Incoming>,
@@ -32,27 +37,36 @@ pub(crate) fn build(
 > + Clone
 + Send
 + 'static {
-    let s = shared.settings.load();
     ServiceBuilder::new()
         .map_request(|req: Request<Incoming>| req.map(RequestBody::Incoming))
         // Log every answer, including the proxy's own rejections.
         .layer(AccessLogLayer::new(shared.access_log.clone(), client.ip()))
-        // Refuse what a member must never see: oversized heads (431), ambiguous framing (400).
+        // Refuse what a member must never see: oversized lines (414) and
+        // heads (431), ambiguous or foreign framing (400, 501), targets and
+        // Hosts RFC 9112 §3 forbids (400, 405, 417).
         .layer(HeaderLimitsLayer::new(
             s.limit_request_field_size,
             s.limit_request_fields,
+            s.limit_request_line,
         ))
         .layer(RejectSmugglingLayer)
+        .layer(RequestTargetLayer)
         // Bound the wait for response headers (504).
-        .layer(ResponseTimeoutLayer::new(s.timeout))
+        .layer(ResponseTimeoutLayer::new(s.outer_timeout))
+        // Only the proxy's path (404 elsewhere), with its prefix replaced.
+        .layer(PathRouteLayer::new(s.path.clone()))
         // Drop hop-by-hop headers, then add X-Forwarded-* (CVE-2022-31813 order).
         .layer(ForwardedHeadersLayer::new(client.ip()))
         // Point member redirects back at the front URL.
         .layer(ReverseLocationLayer::new(
             s.pass_reverse.then(|| shared.members.clone()),
+            s.front.clone(),
         ))
         // Join client and member after a 101.
         .layer(TunnelLayer::new(s.tunnel_idle_timeout))
+        // Read what has arrived of the body: a malformed one is refused (400)
+        // before any member connection is opened.
+        .layer(ReadAheadLayer::new(s.body_read_timeout))
         // Pick a member, fail over, 503 when none is usable.
         .layer(BalanceLayer::new(shared.members.clone()))
         // Send over a pooled connection.
@@ -60,5 +74,8 @@ pub(crate) fn build(
             preserve_host: s.preserve_host,
             connect_timeout: s.connect_timeout,
             pool_idle_timeout: s.pool_idle_timeout,
+            timeout: s.timeout,
+            outer_timeout: s.outer_timeout,
+            body_read_timeout: s.body_read_timeout,
         }))
 }

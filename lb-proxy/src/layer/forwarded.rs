@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 use std::task::{Context, Poll};
 
-use http::header::{CONNECTION, HOST, UPGRADE};
+use http::header::{CONNECTION, CONTENT_LENGTH, HOST, UPGRADE};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use tower::{Layer, Service};
 
@@ -92,6 +92,16 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) -> Option<HeaderValue> {
             .filter(|t| !t.is_empty())
         {
             if fixed.iter().any(|f| f.as_str().eq_ignore_ascii_case(token)) {
+                continue;
+            }
+            // A message cannot declare the fields that address and frame it
+            // hop-by-hop (RFC 9110 §7.6.1: a sender must not list fields the
+            // recipient needs): `Connection: Host` would leave the member
+            // without the client's Host. Ignored, as Apache and nginx do.
+            if [HOST.as_str(), CONTENT_LENGTH.as_str()]
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(token))
+            {
                 continue;
             }
             if let Some(name) = headers
@@ -267,6 +277,28 @@ mod tests {
         assert!(h.get("x-secret").is_none());
         assert!(h.get("connection").is_none());
         assert!(h.get("keep-alive").is_none());
+    }
+
+    #[tokio::test]
+    async fn connection_cannot_name_host_or_content_length() {
+        let req = Request::builder()
+            .header("host", "front.example")
+            .header("content-length", "3")
+            .header("connection", "Host, content-length, x-gone")
+            .header("x-gone", "1")
+            .body(())
+            .unwrap_or_default();
+        let (parts, _) = through(req, Response::new(())).await;
+        let h = &parts.headers;
+        assert_eq!(
+            h.get("host").map(HeaderValue::as_bytes),
+            Some(&b"front.example"[..])
+        );
+        assert_eq!(
+            h.get("content-length").map(HeaderValue::as_bytes),
+            Some(&b"3"[..])
+        );
+        assert!(h.get("x-gone").is_none());
     }
 
     #[tokio::test]

@@ -1,29 +1,44 @@
-//! Apache's request header limits: `LimitRequestFieldSize` (8190 bytes per
-//! field) and `LimitRequestFields` (100 fields); beyond them, 431 (RFC 6585 §5).
+//! Apache's request limits: `LimitRequestLine` (8190 bytes of method,
+//! target and version; beyond it 414, RFC 9112 §3), `LimitRequestFieldSize`
+//! (8190 bytes per field) and `LimitRequestFields` (100 fields); beyond
+//! those, 431 (RFC 6585 §5).
 
 use std::task::{Context, Poll};
 
 use futures_util::future::Either;
-use http::{Request, Response, StatusCode};
+use http::{Request, Response, StatusCode, Uri};
 use tower::{Layer, Service};
 
 use super::OrReject;
-use crate::body::{ProxyBody, local_response};
+use crate::body::{ProxyBody, refusal};
 
 /// Layer for [`HeaderLimits`].
 #[derive(Debug, Clone, Copy)]
 pub struct HeaderLimitsLayer {
     max_field_size: usize,
     max_fields: usize,
+    max_line: usize,
 }
 
 impl HeaderLimitsLayer {
-    /// Limits of `max_field_size` bytes per field (name, ": " and value) and `max_fields` fields.
-    pub fn new(max_field_size: usize, max_fields: usize) -> Self {
+    /// Limits of `max_field_size` bytes per field (name, ": " and value),
+    /// `max_fields` fields and `max_line` bytes of request line (without its CRLF).
+    pub fn new(max_field_size: usize, max_fields: usize, max_line: usize) -> Self {
         Self {
             max_field_size,
             max_fields,
+            max_line,
         }
+    }
+}
+
+/// Length of the request-target as it was on the request line.
+fn target_len(uri: &Uri) -> usize {
+    let pq = uri.path_and_query().map_or(0, |p| p.as_str().len());
+    match (uri.scheme_str(), uri.authority()) {
+        (Some(scheme), Some(a)) => scheme.len() + 3 + a.as_str().len() + pq,
+        (None, Some(a)) => a.as_str().len(),
+        _ => pq,
     }
 }
 
@@ -37,7 +52,7 @@ impl<S> Layer<S> for HeaderLimitsLayer {
     }
 }
 
-/// Answers 431 to a request whose header fields exceed the limits.
+/// Answers 414 to a request line, 431 to header fields, beyond the limits.
 #[derive(Debug, Clone)]
 pub struct HeaderLimits<S> {
     limits: HeaderLimitsLayer,
@@ -57,6 +72,14 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        // "METHOD SP target SP HTTP/1.1"
+        let line = req.method().as_str().len() + 1 + target_len(req.uri()) + 9;
+        if line > self.limits.max_line {
+            return Either::Left(std::future::ready(Ok(refusal(
+                StatusCode::URI_TOO_LONG,
+                "request line too long\n",
+            ))));
+        }
         let headers = req.headers();
         let too_many = headers.len() > self.limits.max_fields;
         let too_long = || {
@@ -65,15 +88,10 @@ where
                 .any(|(n, v)| n.as_str().len() + 2 + v.len() > self.limits.max_field_size)
         };
         if too_many || too_long() {
-            let mut resp = local_response(
+            return Either::Left(std::future::ready(Ok(refusal(
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 "request header fields too large\n",
-            );
-            resp.headers_mut().insert(
-                http::header::CONNECTION,
-                http::HeaderValue::from_static("close"),
-            );
-            return Either::Left(std::future::ready(Ok(resp)));
+            ))));
         }
         Either::Right(self.inner.call(req))
     }
@@ -87,7 +105,7 @@ mod tests {
 
     async fn status(req: Request<()>) -> (StatusCode, bool) {
         let (svc, mut handle) = mock::pair::<Request<()>, Response<ProxyBody>>();
-        let svc = HeaderLimitsLayer::new(64, 3).layer(svc);
+        let svc = HeaderLimitsLayer::new(64, 3, 40).layer(svc);
         let answer = tokio::spawn(async move {
             if let Some((_, send)) = handle.next_request().await {
                 send.send_response(Response::new(ProxyBody::local("ok")));
@@ -129,6 +147,29 @@ mod tests {
             status(req).await,
             (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, false)
         );
+    }
+
+    #[tokio::test]
+    async fn too_long_request_line_is_414() {
+        // "GET " + target + " HTTP/1.1": 4 + 27 + 9 = 40 bytes fits.
+        let fits = format!("/{}", "a".repeat(26));
+        let req = Request::builder()
+            .uri(fits.as_str())
+            .body(())
+            .unwrap_or_default();
+        assert_eq!(status(req).await, (StatusCode::OK, true));
+        let over = format!("/{}", "a".repeat(27));
+        let req = Request::builder()
+            .uri(over.as_str())
+            .body(())
+            .unwrap_or_default();
+        assert_eq!(status(req).await, (StatusCode::URI_TOO_LONG, false));
+        let absolute = format!("http://h/{}", "a".repeat(20));
+        let req = Request::builder()
+            .uri(absolute.as_str())
+            .body(())
+            .unwrap_or_default();
+        assert_eq!(status(req).await, (StatusCode::URI_TOO_LONG, false));
     }
 
     #[tokio::test]

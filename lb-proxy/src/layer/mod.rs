@@ -3,8 +3,11 @@
 pub mod access_log;
 pub mod forwarded;
 pub mod limits;
+pub mod read_ahead;
 pub mod reverse;
+pub mod route;
 pub mod smuggling;
+pub mod target;
 pub mod timeout;
 pub mod tunnel;
 

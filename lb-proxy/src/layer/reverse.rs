@@ -19,12 +19,15 @@ static URI_HEADER: HeaderName = HeaderName::from_static("uri");
 #[derive(Debug, Clone)]
 pub struct ReverseLocationLayer {
     members: Option<Arc<ArcSwap<Members>>>,
+    front: Arc<str>,
 }
 
 impl ReverseLocationLayer {
-    /// Rewrites against the members in `members`; `None` turns the layer off.
-    pub fn new(members: Option<Arc<ArcSwap<Members>>>) -> Self {
-        Self { members }
+    /// Rewrites against the members in `members`, to the front path
+    /// `front` (the proxy's path without its trailing slash, empty for
+    /// `/`); `None` turns the layer off.
+    pub fn new(members: Option<Arc<ArcSwap<Members>>>, front: Arc<str>) -> Self {
+        Self { members, front }
     }
 }
 
@@ -33,6 +36,7 @@ impl<S> Layer<S> for ReverseLocationLayer {
     fn layer(&self, inner: S) -> ReverseLocation<S> {
         ReverseLocation {
             members: self.members.clone(),
+            front: self.front.clone(),
             inner,
         }
     }
@@ -42,6 +46,7 @@ impl<S> Layer<S> for ReverseLocationLayer {
 #[derive(Debug, Clone)]
 pub struct ReverseLocation<S> {
     members: Option<Arc<ArcSwap<Members>>>,
+    front: Arc<str>,
     inner: S,
 }
 
@@ -62,6 +67,7 @@ where
             (Some(members), Some(host)) => Rewrite::Front {
                 members: members.clone(),
                 host: host.clone(),
+                front: self.front.clone(),
             },
             _ => Rewrite::Off,
         };
@@ -80,23 +86,31 @@ pub enum Rewrite {
         members: Arc<ArcSwap<Members>>,
         /// The client's `Host`.
         host: HeaderValue,
+        /// The proxy's path without its trailing slash.
+        front: Arc<str>,
     },
 }
 
-/// `value` with a member origin (and path prefix) replaced by the front origin.
-fn rewrite(value: &str, members: &Members, host: &str) -> Option<String> {
+/// `value` with a member origin (and path prefix) replaced by the front
+/// origin and the proxy's path.
+fn rewrite(value: &str, members: &Members, host: &str, front: &str) -> Option<String> {
     members.list().iter().find_map(|m| {
         let base = format!("{}{}", m.target.origin, m.target.prefix);
         let rest = value.strip_prefix(base.as_str())?;
         (rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
-            .then(|| format!("http://{host}{rest}"))
+            .then(|| format!("http://{host}{front}{rest}"))
     })
 }
 
 impl<B> OnResponse<B> for Rewrite {
     type Body = B;
     fn on_response(self, mut resp: Response<B>) -> Response<B> {
-        let Rewrite::Front { members, host } = self else {
+        let Rewrite::Front {
+            members,
+            host,
+            front,
+        } = self
+        else {
             return resp;
         };
         let Ok(host) = host.to_str() else { return resp };
@@ -106,7 +120,7 @@ impl<B> OnResponse<B> for Rewrite {
                 .headers()
                 .get(name)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| rewrite(v, &members, host));
+                .and_then(|v| rewrite(v, &members, host, &front));
             if let Some(v) = new.and_then(|v| HeaderValue::from_str(&v).ok()) {
                 resp.headers_mut().insert(name.clone(), v);
             }

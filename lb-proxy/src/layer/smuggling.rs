@@ -1,10 +1,13 @@
-//! Rejects requests whose framing is ambiguous (RFC 9112 §6.1, §6.3): both
-//! `Content-Length` and `Transfer-Encoding`, several differing
-//! `Content-Length`s, or a `Transfer-Encoding` whose last coding is not
-//! `chunked`. hyper's parser already resolves the wire cases safely (it drops
-//! `Content-Length` when `Transfer-Encoding` is present); this layer makes
-//! the rule explicit for any front end feeding the stack, so a member never
-//! sees two framings it might read differently from us.
+//! Rejects requests whose framing is ambiguous or not ours to decode (RFC
+//! 9112 §6.1, §6.3): both `Content-Length` and `Transfer-Encoding`, several
+//! differing `Content-Length`s, or a `Transfer-Encoding` that is not one
+//! final `chunked` — 400 when `chunked` is missing, not last or repeated,
+//! 501 when another coding (`gzip, chunked`) comes before it: the proxy
+//! decodes chunked itself and would otherwise hand the member a body with
+//! its coding silently lost. hyper's parser already resolves the wire cases
+//! safely (it drops `Content-Length` when `Transfer-Encoding` is present);
+//! this layer makes the rule explicit for any front end feeding the stack,
+//! so a member never sees two framings it might read differently from us.
 
 use std::task::{Context, Poll};
 
@@ -14,7 +17,7 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use tower::{Layer, Service};
 
 use super::OrReject;
-use crate::body::{ProxyBody, local_response};
+use crate::body::{ProxyBody, refusal};
 
 /// Layer for [`RejectSmuggling`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -33,28 +36,47 @@ pub struct RejectSmuggling<S> {
     inner: S,
 }
 
-/// Why the framing is refused, or `None` when it is unambiguous.
-fn framing_problem(headers: &HeaderMap) -> Option<&'static str> {
+/// Why the framing is refused (status and reason), or `None` when it is
+/// unambiguous.
+fn framing_problem(headers: &HeaderMap) -> Option<(StatusCode, &'static str)> {
+    let bad = |why| Some((StatusCode::BAD_REQUEST, why));
     let mut lengths = headers.get_all(CONTENT_LENGTH).iter();
     let first_len = lengths.next();
     if let Some(first) = first_len
         && lengths.any(|v| v != first)
     {
-        return Some("conflicting Content-Length headers\n");
+        return bad("conflicting Content-Length headers\n");
     }
-    let mut codings = headers.get_all(TRANSFER_ENCODING).iter().peekable();
-    if codings.peek().is_some() {
-        if first_len.is_some() {
-            return Some("both Content-Length and Transfer-Encoding\n");
+    let mut fields = headers.get_all(TRANSFER_ENCODING).iter().peekable();
+    // No Transfer-Encoding: the lengths (if any) agree.
+    fields.peek()?;
+    if first_len.is_some() {
+        return bad("both Content-Length and Transfer-Encoding\n");
+    }
+    let (mut codings, mut chunked, mut last_chunked) = (0usize, 0usize, false);
+    for field in fields {
+        let Ok(text) = field.to_str() else {
+            return bad("Transfer-Encoding is not text\n");
+        };
+        for coding in text.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            codings += 1;
+            // A coding may carry parameters (`gzip;q=1` is not one, but
+            // `chunked;x=y` would still be chunked to a lax parser).
+            last_chunked = coding.eq_ignore_ascii_case("chunked");
+            chunked += usize::from(last_chunked);
         }
-        let last = codings
-            .last()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|s| s.rsplit(',').next())
-            .map(str::trim);
-        if !last.is_some_and(|c| c.eq_ignore_ascii_case("chunked")) {
-            return Some("Transfer-Encoding must end with chunked\n");
-        }
+    }
+    if !last_chunked {
+        return bad("Transfer-Encoding must end with chunked\n");
+    }
+    if chunked > 1 {
+        return bad("chunked applied more than once\n");
+    }
+    if codings > 1 {
+        return Some((
+            StatusCode::NOT_IMPLEMENTED,
+            "only the chunked transfer coding is supported\n",
+        ));
     }
     None
 }
@@ -72,18 +94,13 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        if let Some(why) = framing_problem(req.headers()) {
+        if let Some((status, why)) = framing_problem(req.headers()) {
             tracing::warn!(
                 reason = why.trim_end(),
                 "request with ambiguous framing refused"
             );
-            let mut resp = local_response(StatusCode::BAD_REQUEST, why);
             // RFC 9112 §6.3: the connection must be closed after such a request.
-            resp.headers_mut().insert(
-                http::header::CONNECTION,
-                http::HeaderValue::from_static("close"),
-            );
-            return Either::Left(std::future::ready(Ok(resp)));
+            return Either::Left(std::future::ready(Ok(refusal(status, why))));
         }
         Either::Right(self.inner.call(req))
     }
@@ -145,13 +162,49 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn codings_other_than_chunked_are_not_implemented() {
+        for te in [
+            &[("transfer-encoding", "gzip, chunked")][..],
+            &[
+                ("transfer-encoding", "gzip"),
+                ("transfer-encoding", "chunked"),
+            ],
+        ] {
+            assert_eq!(status(req(te)).await, StatusCode::NOT_IMPLEMENTED);
+        }
+    }
+
+    #[tokio::test]
+    async fn chunked_twice_or_missing_is_refused() {
+        for te in ["chunked, chunked", "chunked,chunked", "", " , ", "identity"] {
+            assert_eq!(
+                status(req(&[("transfer-encoding", te)])).await,
+                StatusCode::BAD_REQUEST,
+                "{te:?}"
+            );
+        }
+        assert_eq!(
+            status(req(&[
+                ("transfer-encoding", "chunked"),
+                ("transfer-encoding", "chunked")
+            ]))
+            .await,
+            StatusCode::BAD_REQUEST
+        );
+    }
+
+    #[tokio::test]
     async fn clean_framing_passes() {
         assert_eq!(
             status(req(&[("content-length", "6")])).await,
             StatusCode::OK
         );
         assert_eq!(
-            status(req(&[("transfer-encoding", "gzip, chunked")])).await,
+            status(req(&[("content-length", "6"), ("content-length", "6")])).await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            status(req(&[("transfer-encoding", "Chunked")])).await,
             StatusCode::OK
         );
         assert_eq!(status(req(&[])).await, StatusCode::OK);

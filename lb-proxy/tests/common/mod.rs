@@ -17,6 +17,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use lb_proxy::{MemberConfig, ProxyConfig, ProxyHandle};
+
+pub mod recording;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 

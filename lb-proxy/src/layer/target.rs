@@ -1,0 +1,389 @@
+//! The request line and `Host` by RFC 9112 §3: which request-target forms
+//! are accepted for which methods, and which `Host` a member sees.
+//!
+//! - `CONNECT` is answered 405: the proxy is a gateway to its members, not
+//!   a tunnel to anywhere (Apache without `ProxyRequests`, nginx).
+//! - asterisk-form (`*`) only with `OPTIONS` (§3.2.4); authority-form only
+//!   with `CONNECT` (§3.2.3); an origin-form path starts with `/` (§3.2.1).
+//! - absolute-form (§3.2.2): `http` or `https` only, no userinfo (RFC 9110
+//!   §4.2.4); its authority replaces any `Host` and the member is sent the
+//!   origin-form path, as nginx and Apache do.
+//! - `Host` (§3.2): an HTTP/1.1 request without one, with more than one, or
+//!   with a value that is not `host[:port]` is answered 400.
+//! - `Expect` (RFC 9110 §10.1.1): `100-continue` is honoured here (hyper
+//!   sends the 100 when the body is first read) and not passed on; any other
+//!   expectation is answered 417.
+//!
+//! Every refusal closes the connection: what follows a request the proxy
+//! could not frame or address is not trusted.
+
+use std::net::Ipv6Addr;
+use std::task::{Context, Poll};
+
+use futures_util::future::Either;
+use http::header::{EXPECT, HOST};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
+use tower::{Layer, Service};
+
+use super::OrReject;
+use crate::body::{ProxyBody, refusal};
+
+/// Layer for [`RequestTarget`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestTargetLayer;
+
+impl<S> Layer<S> for RequestTargetLayer {
+    type Service = RequestTarget<S>;
+    fn layer(&self, inner: S) -> RequestTarget<S> {
+        RequestTarget { inner }
+    }
+}
+
+/// Checks the method, request-target and `Host`; normalises absolute-form.
+#[derive(Debug, Clone)]
+pub struct RequestTarget<S> {
+    inner: S,
+}
+
+/// Why a request is refused, with the status it gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetProblem {
+    /// `CONNECT`: 405.
+    Connect,
+    /// A request-target form the method does not allow: 400.
+    Form,
+    /// An absolute-form scheme other than http/https: 400.
+    Scheme,
+    /// Userinfo in the authority: 400.
+    Userinfo,
+    /// No `Host` in an HTTP/1.1 request: 400.
+    MissingHost,
+    /// Several `Host` fields: 400.
+    SeveralHosts,
+    /// A `Host` (or absolute-form authority) that is not `host[:port]`: 400.
+    InvalidHost,
+    /// An expectation other than `100-continue`: 417.
+    Expectation,
+}
+
+impl TargetProblem {
+    /// The status the client gets.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::Connect => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Expectation => StatusCode::EXPECTATION_FAILED,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The body text the client gets (and the log's reason).
+    pub fn text(self) -> &'static str {
+        match self {
+            Self::Connect => "CONNECT is not allowed here\n",
+            Self::Form => "request-target not allowed for this method\n",
+            Self::Scheme => "absolute-form target must be http or https\n",
+            Self::Userinfo => "userinfo is not allowed in the request-target\n",
+            Self::MissingHost => "HTTP/1.1 request without Host\n",
+            Self::SeveralHosts => "more than one Host field\n",
+            Self::InvalidHost => "invalid Host\n",
+            Self::Expectation => "only 100-continue can be expected\n",
+        }
+    }
+}
+
+/// Whether `value` is `host[:port]` (RFC 9110 §7.2, RFC 3986 §3.2.2): an
+/// IPv6 literal in brackets, or a name of letters, digits, `-`, `.`, `_` and
+/// `~`, then an optional decimal port up to 65535. Stricter than RFC 3986's
+/// reg-name (no sub-delims, no percent-encoding), as Apache is: no real
+/// host name needs them and each is a way to confuse a member.
+pub fn valid_host(value: &[u8]) -> bool {
+    let (host, port) = if let Some(rest) = value.strip_prefix(b"[") {
+        let Some(close) = rest.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = &rest[..close];
+        let ok = std::str::from_utf8(literal)
+            .ok()
+            .and_then(|s| s.parse::<Ipv6Addr>().ok())
+            .is_some();
+        if !ok {
+            return false;
+        }
+        match &rest[close + 1..] {
+            [] => return true,
+            [b':', port @ ..] => (&b"x"[..], port),
+            _ => return false,
+        }
+    } else {
+        match value.iter().rposition(|&b| b == b':') {
+            Some(colon) => (&value[..colon], &value[colon + 1..]),
+            None => (value, &b""[..]),
+        }
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    // RFC 3986 allows an empty port after the colon.
+    let port_ok = port.is_empty()
+        || (port.len() <= 5
+            && port.iter().all(u8::is_ascii_digit)
+            && std::str::from_utf8(port)
+                .ok()
+                .and_then(|p| p.parse::<u16>().ok())
+                .is_some());
+    host_ok && port_ok
+}
+
+/// Checks `req` and rewrites an absolute-form target to origin-form with its
+/// authority as `Host`; the problem when it is refused.
+pub fn check<B>(req: &mut Request<B>) -> Result<(), TargetProblem> {
+    if req.method() == Method::CONNECT {
+        return Err(TargetProblem::Connect);
+    }
+    // §3.2: one Host, valid, whatever the form of the target.
+    let mut hosts = req.headers().get_all(HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => return Err(TargetProblem::SeveralHosts),
+        (Some(h), None) if !valid_host(h.as_bytes()) => return Err(TargetProblem::InvalidHost),
+        (None, _) if req.version() == Version::HTTP_11 && req.uri().authority().is_none() => {
+            return Err(TargetProblem::MissingHost);
+        }
+        _ => {}
+    }
+    let uri = req.uri();
+    match (uri.scheme_str(), uri.authority()) {
+        // authority-form: CONNECT only, refused above.
+        (None, Some(_)) => return Err(TargetProblem::Form),
+        (None, None) => {
+            let path = uri.path();
+            if path == "*" {
+                if req.method() != Method::OPTIONS {
+                    return Err(TargetProblem::Form);
+                }
+            } else if !path.starts_with('/') {
+                return Err(TargetProblem::Form);
+            }
+        }
+        (Some(scheme), authority) => {
+            if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+                return Err(TargetProblem::Scheme);
+            }
+            let Some(authority) = authority else {
+                return Err(TargetProblem::InvalidHost);
+            };
+            if authority.as_str().contains('@') {
+                return Err(TargetProblem::Userinfo);
+            }
+            if !valid_host(authority.as_str().as_bytes()) {
+                return Err(TargetProblem::InvalidHost);
+            }
+            // §3.2.2: the target's authority wins over any Host field.
+            let host = HeaderValue::from_str(authority.as_str())
+                .map_err(|_| TargetProblem::InvalidHost)?;
+            let origin = uri
+                .path_and_query()
+                .map_or("/", http::uri::PathAndQuery::as_str);
+            let origin = if origin.starts_with('/') { origin } else { "/" };
+            let origin = Uri::try_from(origin).map_err(|_| TargetProblem::Form)?;
+            req.headers_mut().insert(HOST, host);
+            *req.uri_mut() = origin;
+        }
+    }
+    // RFC 9110 §10.1.1.
+    if let Some(expect) = req.headers().get(EXPECT) {
+        if !expect.as_bytes().eq_ignore_ascii_case(b"100-continue")
+            || req.headers().get_all(EXPECT).iter().count() > 1
+        {
+            return Err(TargetProblem::Expectation);
+        }
+        req.headers_mut().remove(EXPECT);
+    }
+    Ok(())
+}
+
+impl<S, B> Service<Request<B>> for RequestTarget<S>
+where
+    S: Service<Request<B>, Response = Response<ProxyBody>>,
+{
+    type Response = Response<ProxyBody>;
+    type Error = S::Error;
+    type Future = OrReject<S::Future, ProxyBody, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        if let Err(problem) = check(&mut req) {
+            tracing::debug!(reason = problem.text().trim_end(), "request refused");
+            let mut resp = refusal(problem.status(), problem.text());
+            if problem == TargetProblem::Connect {
+                // RFC 9110 §15.5.6: a 405 lists what the resource allows.
+                resp.headers_mut().insert(
+                    http::header::ALLOW,
+                    HeaderValue::from_static("GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"),
+                );
+            }
+            return Either::Left(std::future::ready(Ok(resp)));
+        }
+        Either::Right(self.inner.call(req))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(method: &str, target: &str, version: Version, hosts: &[&str]) -> Request<()> {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(target)
+            .version(version);
+        for h in hosts {
+            b = b.header("host", *h);
+        }
+        b.body(()).unwrap_or_default()
+    }
+
+    fn run(method: &str, target: &str, hosts: &[&str]) -> Result<(String, String), TargetProblem> {
+        let mut r = req(method, target, Version::HTTP_11, hosts);
+        check(&mut r)?;
+        let host = r
+            .headers()
+            .get(HOST)
+            .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned())
+            .unwrap_or_default();
+        Ok((r.uri().to_string(), host))
+    }
+
+    #[test]
+    fn hosts() {
+        for ok in [
+            "a",
+            "front.example",
+            "front.example:8080",
+            "198.18.0.1",
+            "198.18.0.1:80",
+            "[2001:db8::1]",
+            "[2001:db8::1]:443",
+            "a:",
+            "under_score.example",
+            "A.EXAMPLE",
+        ] {
+            assert!(valid_host(ok.as_bytes()), "{ok} should be valid");
+        }
+        for bad in [
+            "",
+            "a, b",
+            "a b",
+            "a/b",
+            "a:99999x",
+            "a:99999",
+            "a:65536",
+            "a:-1",
+            "u@a",
+            "[2001:db8::1",
+            "[zz]",
+            "[2001:db8::1]x",
+            ":80",
+            "a\\b",
+            "a%2fb",
+            "é",
+            "a;b",
+        ] {
+            assert!(!valid_host(bad.as_bytes()), "{bad:?} should be invalid");
+        }
+        assert!(valid_host(b"a:65535"));
+    }
+
+    #[test]
+    fn host_rules() {
+        assert_eq!(
+            run("GET", "/x", &["a"]),
+            Ok(("/x".to_owned(), "a".to_owned()))
+        );
+        assert_eq!(run("GET", "/x", &[]), Err(TargetProblem::MissingHost));
+        assert_eq!(
+            run("GET", "/x", &["a", "b"]),
+            Err(TargetProblem::SeveralHosts)
+        );
+        assert_eq!(
+            run("GET", "/x", &["a", "a"]),
+            Err(TargetProblem::SeveralHosts)
+        );
+        assert_eq!(run("GET", "/x", &[""]), Err(TargetProblem::InvalidHost));
+        assert_eq!(
+            run("GET", "/x", &["a:99999x"]),
+            Err(TargetProblem::InvalidHost)
+        );
+        // HTTP/1.0 may leave Host out.
+        let mut r = req("GET", "/x", Version::HTTP_10, &[]);
+        assert_eq!(check(&mut r), Ok(()));
+    }
+
+    #[test]
+    fn absolute_form_authority_wins() {
+        assert_eq!(
+            run("GET", "http://evil.example/x?q=1", &["good.example"]),
+            Ok(("/x?q=1".to_owned(), "evil.example".to_owned()))
+        );
+        assert_eq!(
+            run("GET", "HTTPS://Evil.example:8443", &["good.example"]),
+            Ok(("/".to_owned(), "Evil.example:8443".to_owned()))
+        );
+        // No Host needed when the target carries the authority.
+        assert_eq!(
+            run("GET", "http://evil.example/x", &[]),
+            Ok(("/x".to_owned(), "evil.example".to_owned()))
+        );
+        assert_eq!(
+            run("GET", "http://u:p@evil.example/x", &["good"]),
+            Err(TargetProblem::Userinfo)
+        );
+        assert_eq!(
+            run("GET", "ftp://evil.example/x", &["good"]),
+            Err(TargetProblem::Scheme)
+        );
+        // Several Host fields are refused even with an absolute-form target.
+        assert_eq!(
+            run("GET", "http://evil.example/x", &["a", "b"]),
+            Err(TargetProblem::SeveralHosts)
+        );
+    }
+
+    #[test]
+    fn forms_by_method() {
+        assert_eq!(
+            run("CONNECT", "h:443", &["h:443"]),
+            Err(TargetProblem::Connect)
+        );
+        assert_eq!(run("GET", "abc", &["a"]), Err(TargetProblem::Form));
+        assert_eq!(run("GET", "*", &["a"]), Err(TargetProblem::Form));
+        assert_eq!(
+            run("OPTIONS", "*", &["a"]),
+            Ok(("*".to_owned(), "a".to_owned()))
+        );
+    }
+
+    #[test]
+    fn expectations() {
+        let mut r = req("POST", "/", Version::HTTP_11, &["a"]);
+        r.headers_mut()
+            .insert(EXPECT, HeaderValue::from_static("100-Continue"));
+        assert_eq!(check(&mut r), Ok(()));
+        assert!(r.headers().get(EXPECT).is_none());
+        let mut r = req("POST", "/", Version::HTTP_11, &["a"]);
+        r.headers_mut()
+            .insert(EXPECT, HeaderValue::from_static("teapot"));
+        assert_eq!(check(&mut r), Err(TargetProblem::Expectation));
+        assert_eq!(
+            TargetProblem::Expectation.status(),
+            StatusCode::EXPECTATION_FAILED
+        );
+        assert_eq!(
+            TargetProblem::Connect.status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+    }
+}

@@ -1,0 +1,247 @@
+//! Which requests a proxy serves and the path a member sees: Apache
+//! `ProxyPass PATH URL`'s prefix match, and the dot-segment removal that
+//! comes before it.
+//!
+//! Pure functions over strings; [`crate::layer::route`] applies them to
+//! requests.
+
+use std::borrow::Cow;
+
+/// The local path a proxy serves (the first argument of `ProxyPass`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathPrefix {
+    prefix: String,
+}
+
+impl PathPrefix {
+    /// Checks `prefix`: it starts with `/` and carries neither a query, a
+    /// fragment, whitespace nor control characters.
+    ///
+    /// # Errors
+    /// Says what is wrong with it.
+    pub fn parse(prefix: &str) -> Result<Self, String> {
+        if !prefix.starts_with('/') {
+            return Err(format!("{prefix:?} does not start with /"));
+        }
+        if let Some(c) = prefix
+            .chars()
+            .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#'))
+        {
+            return Err(format!("{prefix:?} contains {c:?}"));
+        }
+        Ok(Self {
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// `/`: every path matches and is forwarded unchanged.
+    pub fn is_root(&self) -> bool {
+        self.prefix.bytes().all(|b| b == b'/')
+    }
+
+    /// The prefix as configured.
+    pub fn as_str(&self) -> &str {
+        &self.prefix
+    }
+
+    /// What a member URL is replaced by in `ProxyPassReverse`: the prefix
+    /// without its trailing slashes (empty for `/`).
+    pub fn front(&self) -> &str {
+        self.prefix.trim_end_matches('/')
+    }
+
+    /// How many bytes at the start of `path` the prefix matches, as Apache's
+    /// `alias_match` counts them: a `/` in the prefix matches one or more `/`
+    /// in the path, other bytes match literally, and the match must end at
+    /// a segment boundary unless the prefix ends with `/` (`/api` matches
+    /// `/api` and `/api/x`, not `/apix`). `None`: no match.
+    pub fn matched_len(&self, path: &str) -> Option<usize> {
+        let alias = self.prefix.as_bytes();
+        let uri = path.as_bytes();
+        let (mut a, mut u) = (0, 0);
+        while a < alias.len() && u < uri.len() {
+            if alias[a] == b'/' {
+                if uri[u] != b'/' {
+                    return None;
+                }
+                while alias.get(a) == Some(&b'/') {
+                    a += 1;
+                }
+                while uri.get(u) == Some(&b'/') {
+                    u += 1;
+                }
+            } else {
+                if uri[u] != alias[a] {
+                    return None;
+                }
+                a += 1;
+                u += 1;
+            }
+        }
+        // The path ended before the prefix did (`/` against `/examples`).
+        if a < alias.len() {
+            return None;
+        }
+        // The last segment of the prefix must have matched a whole segment.
+        let ends_in_slash = alias.last() == Some(&b'/');
+        if !ends_in_slash && u < uri.len() && uri[u] != b'/' {
+            return None;
+        }
+        Some(u)
+    }
+
+    /// The path a member sees for `path` (which must match): the matched
+    /// prefix is dropped and what remains starts with `/`. `None` when the
+    /// prefix does not match.
+    pub fn strip<'a>(&self, path: &'a str) -> Option<Cow<'a, str>> {
+        if self.is_root() {
+            return Some(Cow::Borrowed(path));
+        }
+        let rest = path.get(self.matched_len(path)?..)?;
+        Some(if rest.starts_with('/') {
+            Cow::Borrowed(rest)
+        } else {
+            Cow::Owned(format!("/{rest}"))
+        })
+    }
+}
+
+/// Why a request path is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// `..` segments climb above the root (`/a/../../etc`).
+    #[error("the path climbs above the root")]
+    AboveRoot,
+}
+
+/// Whether a segment is `.` or `..`, spelled plainly or with `%2e`
+/// (Apache decodes unreserved characters before it normalises, since
+/// CVE-2021-41773, so `/%2e%2e/` is a dot segment to it too).
+fn dot_segment(seg: &str) -> Option<bool> {
+    let mut dots = 0;
+    let mut rest = seg.as_bytes();
+    while !rest.is_empty() {
+        match rest {
+            [b'.', tail @ ..] => rest = tail,
+            [b'%', b'2', b'e' | b'E', tail @ ..] => rest = tail,
+            _ => return None,
+        }
+        dots += 1;
+        if dots > 2 {
+            return None;
+        }
+    }
+    match dots {
+        1 => Some(false),
+        2 => Some(true),
+        _ => None,
+    }
+}
+
+/// RFC 3986 §5.2.4 for an origin-form path: `.` segments are dropped, `..`
+/// removes the segment before it. Borrowed when nothing changes (the usual
+/// case costs one scan for `.` and `%`). Like Apache, a path whose `..`
+/// would climb above the root is refused rather than clamped.
+///
+/// # Errors
+/// [`PathError::AboveRoot`].
+pub fn remove_dot_segments(path: &str) -> Result<Cow<'_, str>, PathError> {
+    let has_candidate = path.split('/').any(|s| dot_segment(s).is_some());
+    if !has_candidate {
+        return Ok(Cow::Borrowed(path));
+    }
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let last = segments.len().saturating_sub(1);
+    let mut trailing_slash = false;
+    for (i, seg) in segments.iter().enumerate() {
+        match dot_segment(seg) {
+            Some(false) => trailing_slash = i == last,
+            Some(true) => {
+                if out.pop().is_none() {
+                    return Err(PathError::AboveRoot);
+                }
+                trailing_slash = i == last;
+            }
+            None => {
+                out.push(seg);
+                trailing_slash = false;
+            }
+        }
+    }
+    let mut s = String::with_capacity(path.len());
+    for seg in &out {
+        s.push('/');
+        s.push_str(seg);
+    }
+    if trailing_slash || s.is_empty() {
+        s.push('/');
+    }
+    Ok(Cow::Owned(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> PathPrefix {
+        PathPrefix::parse(s).expect("valid prefix")
+    }
+
+    #[test]
+    fn prefixes_match_whole_segments_as_apache_does() {
+        assert_eq!(p("/api").matched_len("/api"), Some(4));
+        assert_eq!(p("/api").matched_len("/api/x"), Some(4));
+        assert_eq!(p("/api").matched_len("/apix"), None);
+        assert_eq!(p("/api").matched_len("/ap"), None);
+        assert_eq!(p("/api/").matched_len("/api/x"), Some(5));
+        assert_eq!(p("/api/").matched_len("/api"), None);
+        assert_eq!(p("/api/").matched_len("/api/"), Some(5));
+        // Runs of slashes match one slash of the prefix, either way round.
+        assert_eq!(p("/api/v1").matched_len("//api///v1/x"), Some(10));
+        assert_eq!(p("//api").matched_len("/api/x"), Some(4));
+        assert_eq!(p("/").matched_len("/anything"), Some(1));
+        assert_eq!(p("/api").matched_len("/API"), None);
+    }
+
+    #[test]
+    fn stripping_leaves_a_path_starting_with_slash() {
+        assert_eq!(p("/api").strip("/api/x").as_deref(), Some("/x"));
+        assert_eq!(p("/api").strip("/api").as_deref(), Some("/"));
+        assert_eq!(p("/api/").strip("/api/x/y").as_deref(), Some("/x/y"));
+        assert_eq!(p("/api").strip("/api//x").as_deref(), Some("//x"));
+        assert_eq!(p("/").strip("/a/b").as_deref(), Some("/a/b"));
+        assert_eq!(p("/api").strip("/other"), None);
+        assert_eq!(p("/api").front(), "/api");
+        assert_eq!(p("/api/").front(), "/api");
+        assert_eq!(p("/").front(), "");
+    }
+
+    #[test]
+    fn bad_prefixes_are_refused() {
+        assert!(PathPrefix::parse("api").is_err());
+        assert!(PathPrefix::parse("/a?b").is_err());
+        assert!(PathPrefix::parse("/a b").is_err());
+        assert!(PathPrefix::parse("/a\u{7}").is_err());
+        assert!(PathPrefix::parse("").is_err());
+    }
+
+    #[test]
+    fn dot_segments_are_removed() {
+        let n = |s| remove_dot_segments(s).map(Cow::into_owned);
+        assert_eq!(n("/a/b"), Ok("/a/b".into()));
+        assert!(matches!(remove_dot_segments("/a/b"), Ok(Cow::Borrowed(_))));
+        assert_eq!(n("/a/./b"), Ok("/a/b".into()));
+        assert_eq!(n("/a/../b"), Ok("/b".into()));
+        assert_eq!(n("/api/../admin"), Ok("/admin".into()));
+        assert_eq!(n("/api/%2e%2e/admin"), Ok("/admin".into()));
+        assert_eq!(n("/api/.%2E/admin"), Ok("/admin".into()));
+        assert_eq!(n("/a/b/.."), Ok("/a/".into()));
+        assert_eq!(n("/a/."), Ok("/a/".into()));
+        assert_eq!(n("/.."), Err(PathError::AboveRoot));
+        assert_eq!(n("/a/../../etc/passwd"), Err(PathError::AboveRoot));
+        // Dots inside a segment are not dot segments.
+        assert_eq!(n("/a/..b/c.d/.../x"), Ok("/a/..b/c.d/.../x".into()));
+        assert_eq!(n("/."), Ok("/".into()));
+    }
+}
