@@ -12,6 +12,7 @@ use http::{Method, Request, Response, Uri, Version};
 use tower::Service;
 
 use crate::body::{BackendBody, BoxError, ClientBodyError, InFlight, ProxyBody, RequestBody};
+use crate::layer::route::WholePrefix;
 use crate::member::Member;
 use crate::member_conn::{Ended, ExchangeError};
 
@@ -152,8 +153,13 @@ fn address(member: &Member, req: &mut Request<RequestBody>, preserve_host: bool)
             .uri()
             .path_and_query()
             .map_or("/", http::uri::PathAndQuery::as_str);
-        let joined = if target.prefix.is_empty() {
+        let joined = if target.prefix.is_empty() || pq == "*" {
+            // `OPTIONS *` addresses the member itself, whatever its path.
             pq.to_owned()
+        } else if req.extensions().get::<WholePrefix>().is_some() {
+            // The request was the proxy's path itself: the member's path
+            // alone (`/api` → `/v1`, not `/v1/`), then any query.
+            format!("{}{}", target.prefix, pq.strip_prefix('/').unwrap_or(pq))
         } else {
             format!("{}{pq}", target.prefix)
         };

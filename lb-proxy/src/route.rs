@@ -90,20 +90,38 @@ impl PathPrefix {
         Some(u)
     }
 
-    /// The path a member sees for `path` (which must match): the matched
-    /// prefix is dropped and what remains starts with `/`. `None` when the
+    /// What of `path` a member's URL path is joined with: the matched prefix
+    /// is dropped and what remains starts with `/`; `whole` when nothing
+    /// remained (`/api` under `/api`: the member's own path is the target,
+    /// as Apache's `ProxyPass /api http://m/v1` sends `/v1`). `None` when the
     /// prefix does not match.
-    pub fn strip<'a>(&self, path: &'a str) -> Option<Cow<'a, str>> {
+    pub fn strip<'a>(&self, path: &'a str) -> Option<Remainder<'a>> {
         if self.is_root() {
-            return Some(Cow::Borrowed(path));
+            return Some(Remainder {
+                path: Cow::Borrowed(path),
+                whole: false,
+            });
         }
         let rest = path.get(self.matched_len(path)?..)?;
-        Some(if rest.starts_with('/') {
-            Cow::Borrowed(rest)
-        } else {
-            Cow::Owned(format!("/{rest}"))
+        Some(Remainder {
+            whole: rest.is_empty(),
+            path: if rest.starts_with('/') {
+                Cow::Borrowed(rest)
+            } else {
+                Cow::Owned(format!("/{rest}"))
+            },
         })
     }
+}
+
+/// The part of a request path that goes to a member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remainder<'a> {
+    /// The rest of the path, starting with `/`.
+    pub path: Cow<'a, str>,
+    /// The whole path was the prefix: nothing of it remains, and the member's
+    /// own path is sent without a slash added.
+    pub whole: bool,
 }
 
 /// Why a request path is refused.
@@ -206,12 +224,19 @@ mod tests {
 
     #[test]
     fn stripping_leaves_a_path_starting_with_slash() {
-        assert_eq!(p("/api").strip("/api/x").as_deref(), Some("/x"));
-        assert_eq!(p("/api").strip("/api").as_deref(), Some("/"));
-        assert_eq!(p("/api/").strip("/api/x/y").as_deref(), Some("/x/y"));
-        assert_eq!(p("/api").strip("/api//x").as_deref(), Some("//x"));
-        assert_eq!(p("/").strip("/a/b").as_deref(), Some("/a/b"));
-        assert_eq!(p("/api").strip("/other"), None);
+        let s = |prefix: &str, path: &str| {
+            p(prefix)
+                .strip(path)
+                .map(|r| (r.path.into_owned(), r.whole))
+        };
+        assert_eq!(s("/api", "/api/x"), Some(("/x".into(), false)));
+        assert_eq!(s("/api", "/api"), Some(("/".into(), true)));
+        assert_eq!(s("/api", "/api/"), Some(("/".into(), false)));
+        assert_eq!(s("/api/", "/api/x/y"), Some(("/x/y".into(), false)));
+        assert_eq!(s("/api/", "/api/"), Some(("/".into(), true)));
+        assert_eq!(s("/api", "/api//x"), Some(("//x".into(), false)));
+        assert_eq!(s("/", "/a/b"), Some(("/a/b".into(), false)));
+        assert_eq!(s("/api", "/other"), None);
         assert_eq!(p("/api").front(), "/api");
         assert_eq!(p("/api/").front(), "/api");
         assert_eq!(p("/").front(), "");

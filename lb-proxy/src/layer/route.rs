@@ -48,13 +48,20 @@ pub struct PathRoute<S> {
     inner: S,
 }
 
+/// Marks a request whose whole path was the proxy's prefix: the member is
+/// sent its own URL path as the target, without a slash added
+/// (`crate::forward`).
+#[derive(Debug, Clone, Copy)]
+pub struct WholePrefix;
+
 /// What the route does with a request path.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Routed {
     /// Forward it as it is.
     Unchanged,
-    /// Forward it with this origin-form target.
-    Rewritten(Uri),
+    /// Forward it with this origin-form target; `true` when the whole path
+    /// was the prefix ([`WholePrefix`]).
+    Rewritten(Uri, bool),
     /// Not this proxy's: 404.
     NotFound,
     /// A path that climbs above the root: 400.
@@ -75,15 +82,15 @@ pub fn route(prefix: &PathPrefix, uri: &Uri) -> Routed {
     if prefix.is_root() && !changed {
         return Routed::Unchanged;
     }
-    let Some(stripped) = prefix.strip(&normal) else {
+    let Some(rest) = prefix.strip(&normal) else {
         return Routed::NotFound;
     };
     let target = match uri.query() {
-        Some(q) => format!("{stripped}?{q}"),
-        None => stripped.into_owned(),
+        Some(q) => format!("{}?{q}", rest.path),
+        None => rest.path.into_owned(),
     };
     match PathAndQuery::try_from(target).map(Uri::from) {
-        Ok(uri) => Routed::Rewritten(uri),
+        Ok(uri) => Routed::Rewritten(uri, rest.whole),
         Err(_) => Routed::Invalid,
     }
 }
@@ -103,7 +110,12 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         match route(&self.prefix, req.uri()) {
             Routed::Unchanged => {}
-            Routed::Rewritten(uri) => *req.uri_mut() = uri,
+            Routed::Rewritten(uri, whole) => {
+                *req.uri_mut() = uri;
+                if whole {
+                    req.extensions_mut().insert(WholePrefix);
+                }
+            }
             Routed::NotFound => {
                 return Either::Left(std::future::ready(Ok(local_response(
                     StatusCode::NOT_FOUND,
@@ -131,7 +143,7 @@ mod tests {
     }
 
     fn rewritten(to: &str) -> Routed {
-        Routed::Rewritten(to.parse().expect("uri"))
+        Routed::Rewritten(to.parse().expect("uri"), false)
     }
 
     #[test]
@@ -145,7 +157,14 @@ mod tests {
     #[test]
     fn a_prefix_is_stripped_and_the_query_kept() {
         assert_eq!(r("/api", "/api/x?q=1"), rewritten("/x?q=1"));
-        assert_eq!(r("/api", "/api"), rewritten("/"));
+        assert_eq!(
+            r("/api", "/api"),
+            Routed::Rewritten("/".parse().expect("uri"), true)
+        );
+        assert_eq!(
+            r("/api", "/api?q"),
+            Routed::Rewritten("/?q".parse().expect("uri"), true)
+        );
         assert_eq!(r("/api", "/apix"), Routed::NotFound);
         assert_eq!(r("/api", "/other/page"), Routed::NotFound);
         assert_eq!(r("/api/", "/api/x"), rewritten("/x"));
