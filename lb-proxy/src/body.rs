@@ -55,13 +55,18 @@ pub enum RequestBody {
     /// Fixed bytes (`None` or empty = no body).
     Full(Option<Bytes>),
     /// The part read ahead before a member was chosen
-    /// ([`crate::layer::read_ahead`]), then the rest as it streams.
-    ReadAhead {
-        /// Bytes already read (taken by the first poll).
-        head: Option<Bytes>,
-        /// The rest of the client's body.
-        rest: Incoming,
-    },
+    /// ([`crate::layer::read_ahead`]), then the rest as it streams. Boxed:
+    /// the rare case (bodies over 16 KiB) should not grow every request.
+    ReadAhead(Box<ReadAheadBody>),
+}
+
+/// A body of which the start was read ahead.
+#[derive(Debug)]
+pub struct ReadAheadBody {
+    /// Bytes already read (taken by the first poll).
+    pub head: Option<Bytes>,
+    /// The rest of the client's body.
+    pub rest: Incoming,
 }
 
 impl RequestBody {
@@ -92,9 +97,9 @@ impl Body for RequestBody {
                     .filter(|d| !d.is_empty())
                     .map(|d| Ok(Frame::data(d))),
             ),
-            Self::ReadAhead { head, rest } => match head.take() {
+            Self::ReadAhead(b) => match b.head.take() {
                 Some(d) => Poll::Ready(Some(Ok(Frame::data(d)))),
-                None => Pin::new(rest).poll_frame(cx).map_err(Into::into),
+                None => Pin::new(&mut b.rest).poll_frame(cx).map_err(Into::into),
             },
         }
     }
@@ -103,7 +108,7 @@ impl Body for RequestBody {
         match self {
             Self::Incoming(b) => b.is_end_stream(),
             Self::Full(data) => data.as_ref().is_none_or(Bytes::is_empty),
-            Self::ReadAhead { head, rest } => head.is_none() && rest.is_end_stream(),
+            Self::ReadAhead(b) => b.head.is_none() && b.rest.is_end_stream(),
         }
     }
 
@@ -111,9 +116,9 @@ impl Body for RequestBody {
         match self {
             Self::Incoming(b) => b.size_hint(),
             Self::Full(data) => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
-            Self::ReadAhead { head, rest } => {
-                let read = head.as_ref().map_or(0, |d| d.len() as u64);
-                let rest = rest.size_hint();
+            Self::ReadAhead(b) => {
+                let read = b.head.as_ref().map_or(0, |d| d.len() as u64);
+                let rest = b.rest.size_hint();
                 let mut hint = SizeHint::new();
                 hint.set_lower(rest.lower() + read);
                 if let Some(upper) = rest.upper() {

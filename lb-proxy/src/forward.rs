@@ -202,16 +202,19 @@ fn forward(
             .own_timeout()
             .unwrap_or(settings.timeout)
             .min(settings.outer_timeout);
-        let attempt = attempt(&member, req, original, settings, head_only, idempotent);
+        // The attempt's future is built in the branch that awaits it: held in
+        // a local first, it would sit in this future's state twice (and be
+        // copied between the two on every request).
         let mut resp = if deadline < settings.outer_timeout {
             // A member with a shorter timeout than the stack's: the rare path,
             // boxed so the common future does not carry a timer.
+            let attempt = attempt(&member, req, original, settings, head_only, idempotent);
             match Box::pin(tokio::time::timeout(deadline, attempt)).await {
                 Ok(r) => r?,
                 Err(_) => return Err(ForwardError::Timeout(deadline)),
             }
         } else {
-            attempt.await?
+            attempt(&member, req, original, settings, head_only, idempotent).await?
         };
         member.record_latency(start.elapsed());
         if let Some(read) = resp.body_mut().read_small(BUFFER_UP_TO).await {

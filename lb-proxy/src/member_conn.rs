@@ -216,9 +216,7 @@ impl MemberConn {
                 }
                 false
             }
-            RequestBody::Incoming(_) | RequestBody::ReadAhead { .. } => {
-                framing != RequestFraming::None
-            }
+            RequestBody::Incoming(_) | RequestBody::ReadAhead(_) => framing != RequestFraming::None,
         };
         self.send(
             out.freeze(),

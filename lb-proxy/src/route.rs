@@ -164,6 +164,10 @@ fn dot_segment(seg: &str) -> Option<bool> {
 /// # Errors
 /// [`PathError::AboveRoot`].
 pub fn remove_dot_segments(path: &str) -> Result<Cow<'_, str>, PathError> {
+    // Most paths have no `.` or `%` at all: one byte scan.
+    if !path.bytes().any(|b| b == b'.' || b == b'%') {
+        return Ok(Cow::Borrowed(path));
+    }
     let has_candidate = path.split('/').any(|s| dot_segment(s).is_some());
     if !has_candidate {
         return Ok(Cow::Borrowed(path));

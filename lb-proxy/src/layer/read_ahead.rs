@@ -31,7 +31,7 @@ use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use tower::{Layer, Service};
 
-use crate::body::{ClientBodyError, ProxyBody, RequestBody};
+use crate::body::{ClientBodyError, ProxyBody, ReadAheadBody, RequestBody};
 
 /// Most bytes read ahead (Apache: 16 KiB less one byte).
 pub const READ_AHEAD_LIMIT: usize = 16 * 1024;
@@ -178,7 +178,9 @@ where
         Either::Right(Box::pin(async move {
             let body = match read_ahead(body, READ_AHEAD_LIMIT, idle_timeout).await {
                 Ok(Ahead::Whole(data)) => RequestBody::Full(Some(data)),
-                Ok(Ahead::Partial(head, rest)) => RequestBody::ReadAhead { head, rest },
+                Ok(Ahead::Partial(head, rest)) => {
+                    RequestBody::ReadAhead(Box::new(ReadAheadBody { head, rest }))
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, "request body refused before any member was chosen");
                     return Ok(e.refusal());

@@ -97,42 +97,63 @@ impl TargetProblem {
 /// reg-name (no sub-delims, no percent-encoding), as Apache is: no real
 /// host name needs them and each is a way to confuse a member.
 pub fn valid_host(value: &[u8]) -> bool {
-    let (host, port) = if let Some(rest) = value.strip_prefix(b"[") {
+    let (host_ok, port) = if let Some(rest) = value.strip_prefix(b"[") {
         let Some(close) = rest.iter().position(|&b| b == b']') else {
             return false;
         };
-        let literal = &rest[..close];
-        let ok = std::str::from_utf8(literal)
+        let literal = std::str::from_utf8(&rest[..close])
             .ok()
-            .and_then(|s| s.parse::<Ipv6Addr>().ok())
-            .is_some();
-        if !ok {
-            return false;
-        }
+            .and_then(|s| s.parse::<Ipv6Addr>().ok());
         match &rest[close + 1..] {
-            [] => return true,
-            [b':', port @ ..] => (&b"x"[..], port),
+            [] => (literal.is_some(), None),
+            [b':', port @ ..] => (literal.is_some(), Some(port)),
             _ => return false,
         }
     } else {
-        match value.iter().rposition(|&b| b == b':') {
-            Some(colon) => (&value[..colon], &value[colon + 1..]),
-            None => (value, &b""[..]),
+        // One pass: name bytes up to an optional `:port`.
+        let mut name_len = 0;
+        let mut port = None;
+        for (i, &b) in value.iter().enumerate() {
+            if b == b':' {
+                port = value.get(i + 1..);
+                break;
+            }
+            if !NAME_BYTE[usize::from(b)] {
+                return false;
+            }
+            name_len += 1;
         }
+        (name_len > 0, port)
     };
-    let host_ok = !host.is_empty()
-        && host
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
     // RFC 3986 allows an empty port after the colon.
-    let port_ok = port.is_empty()
-        || (port.len() <= 5
-            && port.iter().all(u8::is_ascii_digit)
-            && std::str::from_utf8(port)
-                .ok()
-                .and_then(|p| p.parse::<u16>().ok())
-                .is_some());
-    host_ok && port_ok
+    host_ok && port.is_none_or(valid_port)
+}
+
+/// Bytes a host name may hold: letters, digits, `-`, `.`, `_`, `~`.
+const NAME_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
+        b += 1;
+    }
+    t
+};
+
+/// Up to five digits whose value fits a port (empty is allowed).
+fn valid_port(port: &[u8]) -> bool {
+    if port.len() > 5 {
+        return false;
+    }
+    let mut n: u32 = 0;
+    for &d in port {
+        if !d.is_ascii_digit() {
+            return false;
+        }
+        n = n * 10 + u32::from(d - b'0');
+    }
+    n <= u32::from(u16::MAX)
 }
 
 /// Checks `req` and rewrites an absolute-form target to origin-form with its
