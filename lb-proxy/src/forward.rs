@@ -12,9 +12,9 @@ use http::{Method, Request, Response, Uri, Version};
 use tower::Service;
 
 use crate::body::{BackendBody, BoxError, ClientBodyError, InFlight, ProxyBody, RequestBody};
-use crate::layer::route::WholePrefix;
 use crate::member::Member;
 use crate::member_conn::{Ended, ExchangeError};
+use crate::route::WholePrefix;
 
 /// A request with the member it goes to.
 #[derive(Debug)]
@@ -41,7 +41,8 @@ pub enum ForwardError {
     /// not to blame.
     #[error("request body from the client: {0}")]
     Client(ClientBodyError),
-    /// The member's response headers did not come within its own `timeout`.
+    /// The member's response (its head, and a body of up to 16 KiB) did not
+    /// come within its own `timeout`.
     #[error("no response within {0:?}")]
     Timeout(Duration),
     /// The request was (at least partly) sent and no response came back.
@@ -101,7 +102,23 @@ impl Service<Routed> for Forward {
             mut request,
         } = routed;
         let original = address(&member, &mut request, self.settings.preserve_host);
-        Box::pin(forward(member, request, original, self.settings))
+        let deadline = member
+            .own_timeout()
+            .unwrap_or(self.settings.timeout)
+            .min(self.settings.outer_timeout);
+        let forward = forward(member, request, original, self.settings);
+        if deadline < self.settings.outer_timeout {
+            // A member with a shorter timeout than the one the stack above
+            // enforces: the rare path gets its own timer, the common future
+            // carries none.
+            Box::pin(async move {
+                tokio::time::timeout(deadline, forward)
+                    .await
+                    .unwrap_or(Err(ForwardError::Timeout(deadline)))
+            })
+        } else {
+            Box::pin(forward)
+        }
     }
 }
 
@@ -198,58 +215,6 @@ fn forward(
         let start = Instant::now();
         let head_only = req.method() == Method::HEAD;
         let idempotent = is_idempotent(req.method());
-        let deadline = member
-            .own_timeout()
-            .unwrap_or(settings.timeout)
-            .min(settings.outer_timeout);
-        // The attempt's future is built in the branch that awaits it: held in
-        // a local first, it would sit in this future's state twice (and be
-        // copied between the two on every request).
-        let mut resp = if deadline < settings.outer_timeout {
-            // A member with a shorter timeout than the stack's: the rare path,
-            // boxed so the common future does not carry a timer.
-            let attempt = attempt(&member, req, original, settings, head_only, idempotent);
-            match Box::pin(tokio::time::timeout(deadline, attempt)).await {
-                Ok(r) => r?,
-                Err(_) => return Err(ForwardError::Timeout(deadline)),
-            }
-        } else {
-            attempt(&member, req, original, settings, head_only, idempotent).await?
-        };
-        member.record_latency(start.elapsed());
-        if let Some(read) = resp.body_mut().read_small(BUFFER_UP_TO).await {
-            let data = read.map_err(|source| ForwardError::Exchange {
-                source,
-                request: None,
-            })?;
-            if let Ended::Reusable(conn) = resp.body_mut().take_if_done() {
-                crate::pool::checkin(&member, conn);
-            }
-            return Ok(resp.map(|_| ProxyBody::Local(Some(data))));
-        }
-        // Streamed (or empty) bodies hand the connection back when they end; an
-        // upgraded connection belongs to the tunnel (the body is empty and holds
-        // none).
-        Ok(resp.map(|body| ProxyBody::Backend(BackendBody::new(body, in_flight))))
-    }
-}
-
-/// One attempt on `member`: a pooled or fresh connection, the exchange, and
-/// the one safe retry on a fresh connection; up to the response head.
-#[expect(
-    clippy::manual_async_fn,
-    reason = "an async fn keeps its arguments twice in its state"
-)]
-fn attempt<'a>(
-    member: &'a Member,
-    req: Request<RequestBody>,
-    original: Original,
-    settings: ForwardSettings,
-    head_only: bool,
-    idempotent: bool,
-) -> impl Future<Output = Result<Response<crate::member_conn::MemberBody>, ForwardError>> + Send + 'a
-{
-    async move {
         // Boxed: opening a connection is the rare path, and its future (address,
         // timer) would otherwise be carried, and copied, with every request's.
         let connect = || {
@@ -304,19 +269,38 @@ fn attempt<'a>(
             }
             other => other,
         };
-        match result {
-            Ok(resp) => Ok(resp),
-            Err(ExchangeError::NotSent { request, source }) => Err(ForwardError::Connect {
-                request: original.restored(request),
-                source: source.into(),
-            }),
-            Err(ExchangeError::ClientBody { source }) => Err(ForwardError::Client(source)),
+        let mut resp = match result {
+            Ok(resp) => resp,
+            Err(ExchangeError::NotSent { request, source }) => {
+                return Err(ForwardError::Connect {
+                    request: original.restored(request),
+                    source: source.into(),
+                });
+            }
+            Err(ExchangeError::ClientBody { source }) => {
+                return Err(ForwardError::Client(source));
+            }
             Err(e) => {
                 let source = e.to_string().into();
                 let request = e.into_request().map(|r| original.restored(r));
-                Err(ForwardError::Exchange { source, request })
+                return Err(ForwardError::Exchange { source, request });
             }
+        };
+        member.record_latency(start.elapsed());
+        if let Some(read) = resp.body_mut().read_small(BUFFER_UP_TO).await {
+            let data = read.map_err(|source| ForwardError::Exchange {
+                source,
+                request: None,
+            })?;
+            if let Ended::Reusable(conn) = resp.body_mut().take_if_done() {
+                crate::pool::checkin(&member, conn);
+            }
+            return Ok(resp.map(|_| ProxyBody::Local(Some(data))));
         }
+        // Streamed (or empty) bodies hand the connection back when they end; an
+        // upgraded connection belongs to the tunnel (the body is empty and holds
+        // none).
+        Ok(resp.map(|body| ProxyBody::Backend(BackendBody::new(body, in_flight))))
     }
 }
 

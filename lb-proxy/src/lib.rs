@@ -31,6 +31,7 @@
 //! # }
 //! ```
 
+pub mod admission;
 pub mod balancer;
 pub mod body;
 pub mod config;

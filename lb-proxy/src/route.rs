@@ -2,10 +2,17 @@
 //! `ProxyPass PATH URL`'s prefix match, and the dot-segment removal that
 //! comes before it.
 //!
-//! Pure functions over strings; [`crate::layer::route`] applies them to
-//! requests.
+//! Pure functions over strings and URIs; the admission layer applies them
+//! to requests (`crate::admission`): a request outside the path gets 404
+//! (Apache, with no `DocumentRoot` file to serve, answers the same). Dot
+//! segments are removed first, as Apache and nginx do before matching, so
+//! `/api/../admin` is `/admin` and cannot reach a member under `/api`'s
+//! mapping; a path climbing above the root is answered 400.
 
 use std::borrow::Cow;
+
+use http::Uri;
+use http::uri::PathAndQuery;
 
 /// The local path a proxy serves (the first argument of `ProxyPass`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,6 +209,53 @@ pub fn remove_dot_segments(path: &str) -> Result<Cow<'_, str>, PathError> {
     Ok(Cow::Owned(s))
 }
 
+/// Marks a request whose whole path was the proxy's prefix: the member is
+/// sent its own URL path as the target, without a slash added
+/// (`crate::forward`).
+#[derive(Debug, Clone, Copy)]
+pub struct WholePrefix;
+
+/// What the route does with a request path.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Routed {
+    /// Forward it as it is.
+    Unchanged,
+    /// Forward it with this origin-form target; `true` when the whole path
+    /// was the prefix ([`WholePrefix`]).
+    Rewritten(Uri, bool),
+    /// Not this proxy's: 404.
+    NotFound,
+    /// A path that climbs above the root: 400.
+    Invalid,
+}
+
+/// Routes an origin-form `uri` under `prefix`.
+pub fn route(prefix: &PathPrefix, uri: &Uri) -> Routed {
+    let path = uri.path();
+    // `OPTIONS *` addresses the server, not a path.
+    if path == "*" {
+        return Routed::Unchanged;
+    }
+    let Ok(normal) = remove_dot_segments(path) else {
+        return Routed::Invalid;
+    };
+    let changed = matches!(normal, Cow::Owned(_));
+    if prefix.is_root() && !changed {
+        return Routed::Unchanged;
+    }
+    let Some(rest) = prefix.strip(&normal) else {
+        return Routed::NotFound;
+    };
+    let target = match uri.query() {
+        Some(q) => format!("{}?{q}", rest.path),
+        None => rest.path.into_owned(),
+    };
+    match PathAndQuery::try_from(target).map(Uri::from) {
+        Ok(uri) => Routed::Rewritten(uri, rest.whole),
+        Err(_) => Routed::Invalid,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,5 +326,50 @@ mod tests {
         // Dots inside a segment are not dot segments.
         assert_eq!(n("/a/..b/c.d/.../x"), Ok("/a/..b/c.d/.../x".into()));
         assert_eq!(n("/."), Ok("/".into()));
+    }
+}
+
+#[cfg(test)]
+mod route_tests {
+    use super::*;
+
+    fn r(prefix: &str, target: &str) -> Routed {
+        let prefix = PathPrefix::parse(prefix).expect("prefix");
+        route(&prefix, &target.parse().expect("uri"))
+    }
+
+    fn rewritten(to: &str) -> Routed {
+        Routed::Rewritten(to.parse().expect("uri"), false)
+    }
+
+    #[test]
+    fn root_forwards_unchanged() {
+        assert_eq!(r("/", "/a/b?c=d"), Routed::Unchanged);
+        assert_eq!(r("/", "*"), Routed::Unchanged);
+        assert_eq!(r("/", "/a/../b"), rewritten("/b"));
+        assert_eq!(r("/", "/../b"), Routed::Invalid);
+    }
+
+    #[test]
+    fn a_prefix_is_stripped_and_the_query_kept() {
+        assert_eq!(r("/api", "/api/x?q=1"), rewritten("/x?q=1"));
+        assert_eq!(
+            r("/api", "/api"),
+            Routed::Rewritten("/".parse().expect("uri"), true)
+        );
+        assert_eq!(
+            r("/api", "/api?q"),
+            Routed::Rewritten("/?q".parse().expect("uri"), true)
+        );
+        assert_eq!(r("/api", "/apix"), Routed::NotFound);
+        assert_eq!(r("/api", "/other/page"), Routed::NotFound);
+        assert_eq!(r("/api/", "/api/x"), rewritten("/x"));
+    }
+
+    #[test]
+    fn dot_segments_cannot_leave_the_prefix() {
+        assert_eq!(r("/api", "/api/../admin"), Routed::NotFound);
+        assert_eq!(r("/api", "/api/%2e%2e/admin"), Routed::NotFound);
+        assert_eq!(r("/api", "/x/../api/y"), rewritten("/y"));
     }
 }

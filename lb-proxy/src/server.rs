@@ -18,6 +18,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::admission::Rules;
+use crate::admission::limits::Limits;
 use crate::balancer::Members;
 use crate::config::{HealthCheckConfig, ProxyConfig};
 use crate::layer::access_log::AccessLogWriter;
@@ -32,7 +34,8 @@ const HYPER_MAX_HEADERS: usize = 100;
 /// Settings read when a client connection starts.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
-    pub(crate) path: Arc<PathPrefix>,
+    /// Limits, framing, target and path rules.
+    pub(crate) admission: Arc<Rules>,
     /// `path` without its trailing slash, for `ProxyPassReverse`.
     pub(crate) front: Arc<str>,
     pub(crate) preserve_host: bool,
@@ -46,9 +49,7 @@ pub(crate) struct Settings {
     pub(crate) body_read_timeout: Duration,
     pub(crate) pool_idle_timeout: Duration,
     pub(crate) tunnel_idle_timeout: Duration,
-    pub(crate) limit_request_field_size: usize,
     pub(crate) limit_request_fields: usize,
-    pub(crate) limit_request_line: usize,
 }
 
 impl Settings {
@@ -65,7 +66,14 @@ impl Settings {
             .fold(c.timeout, Duration::max);
         Ok(Self {
             front: Arc::from(path.front()),
-            path: Arc::new(path),
+            admission: Arc::new(Rules {
+                limits: Limits {
+                    field_size: c.limit_request_field_size,
+                    fields: c.limit_request_fields,
+                    line: c.limit_request_line,
+                },
+                path: Arc::new(path),
+            }),
             preserve_host: c.preserve_host,
             pass_reverse: c.pass_reverse,
             connect_timeout: c.connect_timeout,
@@ -75,9 +83,7 @@ impl Settings {
             body_read_timeout: c.body_read_timeout,
             pool_idle_timeout: c.pool_idle_timeout,
             tunnel_idle_timeout: c.tunnel_idle_timeout,
-            limit_request_field_size: c.limit_request_field_size,
             limit_request_fields: c.limit_request_fields,
-            limit_request_line: c.limit_request_line,
         })
     }
 }

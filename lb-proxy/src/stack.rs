@@ -12,13 +12,10 @@ use crate::balancer::BalanceLayer;
 use crate::body::{ProxyBody, RequestBody};
 use crate::forward::{Forward, ForwardSettings};
 use crate::layer::access_log::{AccessLogLayer, LoggedBody};
+use crate::layer::admission::AdmissionLayer;
 use crate::layer::forwarded::ForwardedHeadersLayer;
-use crate::layer::limits::HeaderLimitsLayer;
 use crate::layer::read_ahead::ReadAheadLayer;
 use crate::layer::reverse::ReverseLocationLayer;
-use crate::layer::route::PathRouteLayer;
-use crate::layer::smuggling::RejectSmugglingLayer;
-use crate::layer::target::RequestTargetLayer;
 use crate::layer::timeout::ResponseTimeoutLayer;
 use crate::layer::tunnel::TunnelLayer;
 use crate::server::{Settings, Shared};
@@ -43,18 +40,11 @@ pub(crate) fn build(
         .layer(AccessLogLayer::new(shared.access_log.clone(), client.ip()))
         // Refuse what a member must never see: oversized lines (414) and
         // heads (431), ambiguous or foreign framing (400, 501), targets and
-        // Hosts RFC 9112 §3 forbids (400, 405, 417).
-        .layer(HeaderLimitsLayer::new(
-            s.limit_request_field_size,
-            s.limit_request_fields,
-            s.limit_request_line,
-        ))
-        .layer(RejectSmugglingLayer)
-        .layer(RequestTargetLayer)
+        // Hosts RFC 9112 §3 forbids (400, 405, 417); only the proxy's path
+        // (404 elsewhere), with its prefix dropped.
+        .layer(AdmissionLayer::new(s.admission.clone()))
         // Bound the wait for response headers (504).
         .layer(ResponseTimeoutLayer::new(s.outer_timeout))
-        // Only the proxy's path (404 elsewhere), with its prefix replaced.
-        .layer(PathRouteLayer::new(s.path.clone()))
         // Drop hop-by-hop headers, then add X-Forwarded-* (CVE-2022-31813 order).
         .layer(ForwardedHeadersLayer::new(client.ip()))
         // Point member redirects back at the front URL.

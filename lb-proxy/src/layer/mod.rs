@@ -1,13 +1,10 @@
 //! The small layers of the request path, each one concern, tested alone.
 
 pub mod access_log;
+pub mod admission;
 pub mod forwarded;
-pub mod limits;
 pub mod read_ahead;
 pub mod reverse;
-pub mod route;
-pub mod smuggling;
-pub mod target;
 pub mod timeout;
 pub mod tunnel;
 

@@ -15,35 +15,12 @@
 //!   expectation is answered 417.
 //!
 //! Every refusal closes the connection: what follows a request the proxy
-//! could not frame or address is not trusted.
+//! could not address is not trusted.
 
 use std::net::Ipv6Addr;
-use std::task::{Context, Poll};
 
-use futures_util::future::Either;
 use http::header::{EXPECT, HOST};
-use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
-use tower::{Layer, Service};
-
-use super::OrReject;
-use crate::body::{ProxyBody, refusal};
-
-/// Layer for [`RequestTarget`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RequestTargetLayer;
-
-impl<S> Layer<S> for RequestTargetLayer {
-    type Service = RequestTarget<S>;
-    fn layer(&self, inner: S) -> RequestTarget<S> {
-        RequestTarget { inner }
-    }
-}
-
-/// Checks the method, request-target and `Host`; normalises absolute-form.
-#[derive(Debug, Clone)]
-pub struct RequestTarget<S> {
-    inner: S,
-}
+use http::{HeaderValue, Method, Request, StatusCode, Uri, Version};
 
 /// Why a request is refused, with the status it gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,35 +198,6 @@ pub fn check<B>(req: &mut Request<B>) -> Result<(), TargetProblem> {
         req.headers_mut().remove(EXPECT);
     }
     Ok(())
-}
-
-impl<S, B> Service<Request<B>> for RequestTarget<S>
-where
-    S: Service<Request<B>, Response = Response<ProxyBody>>,
-{
-    type Response = Response<ProxyBody>;
-    type Error = S::Error;
-    type Future = OrReject<S::Future, ProxyBody, S::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        if let Err(problem) = check(&mut req) {
-            tracing::debug!(reason = problem.text().trim_end(), "request refused");
-            let mut resp = refusal(problem.status(), problem.text());
-            if problem == TargetProblem::Connect {
-                // RFC 9110 §15.5.6: a 405 lists what the resource allows.
-                resp.headers_mut().insert(
-                    http::header::ALLOW,
-                    HeaderValue::from_static("GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"),
-                );
-            }
-            return Either::Left(std::future::ready(Ok(resp)));
-        }
-        Either::Right(self.inner.call(req))
-    }
 }
 
 #[cfg(test)]
