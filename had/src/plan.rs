@@ -5,11 +5,14 @@
 //! converted to the types of `vrrp-core`, `health` and `lb-proxy`, so the
 //! runtime itself never interprets a config key.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use vrrp_core::packet::IpFamily;
+
+use crate::config;
 
 /// Everything the runtime needs to run one configuration.
 #[derive(Clone)]
@@ -225,281 +228,127 @@ pub enum PlanError {
 }
 
 /// Build the plan for a validated configuration.
+///
+/// Every schema struct is destructured with each field named (no `..`), so
+/// a key added to the schema does not compile until it is given an effect
+/// here, or a one-line reason for where else it takes effect.
 pub fn from_config(loaded: &crate::config::Loaded) -> Result<Plan, PlanError> {
-    use crate::config;
-    let cfg = &loaded.config;
-    let g = &cfg.global;
-    let security = if g.enable_script_security {
-        health::ScriptSecurity::Enforce
-    } else {
-        health::ScriptSecurity::WarnOnly
+    let config::Config {
+        global,
+        vrrp_script,
+        tcp_check,
+        http_check,
+        track_proxy,
+        track_file,
+        track_process,
+        vrrp_instance,
+        vrrp_sync_group,
+        proxy,
+    } = &loaded.config;
+    let config::Global {
+        router_id,
+        control_socket,
+        metrics_listen,
+        realtime,
+        enable_script_security,
+        script_user,
+        // The version of instances without their own: `effective_version`.
+        vrrp_version: _,
+        // The defaults of each instance's GARP schedule: `instance_plan`.
+        vrrp_garp_master_delay: _,
+        vrrp_garp_master_repeat: _,
+        vrrp_garp_master_refresh: _,
+        drain_timeout,
+    } = global;
+    let scripts = Scripts {
+        security: if *enable_script_security {
+            health::ScriptSecurity::Enforce
+        } else {
+            health::ScriptSecurity::WarnOnly
+        },
+        script_user: script_user.as_deref(),
     };
-    let run_as = |user: Option<&String>| {
-        user.or(g.script_user.as_ref()).map(|u| {
-            let mut parts = u.splitn(2, [':', ' ']);
-            health::RunAs {
-                user: parts.next().unwrap_or_default().to_owned(),
-                group: parts.next().map(str::to_owned),
-            }
-        })
-    };
-    let weight = |w: i64| i32::try_from(w.clamp(-254, 254)).unwrap_or(0);
 
     let mut checks = Vec::new();
-    let mut check_weights: std::collections::BTreeMap<&str, i32> = Default::default();
-    let timing = |c: &mut health::CheckConfig,
-                  interval: Duration,
-                  timeout: Duration,
-                  rise: u32,
-                  fall: u32| {
-        c.interval = interval;
-        c.timeout = Some(timeout);
-        c.rise = rise.max(1);
-        c.fall = fall.max(1);
-    };
-    for (name, s) in &cfg.vrrp_script {
-        let what = format!("vrrp_script.{name}");
-        let cmd = health::ScriptCommand::parse(
-            &what,
-            &s.script,
-            run_as(s.user.as_ref()).as_ref(),
-            security,
-        )?;
-        let mut c = health::CheckConfig::new(name.clone(), health::Probe::Script(cmd));
-        timing(&mut c, s.interval, s.effective_timeout(), s.rise, s.fall);
-        c.weight = weight(s.weight);
-        c.init_fail = s.init_fail;
-        check_weights.insert(name, c.weight);
-        checks.push(c);
+    let mut check_weights: BTreeMap<&str, i32> = BTreeMap::new();
+    for (name, s) in vrrp_script {
+        checks.push(script_check(name, s, &scripts)?);
     }
-    for (name, t) in &cfg.tcp_check {
-        let mut c = health::CheckConfig::new(
-            name.clone(),
-            health::Probe::Tcp(SocketAddr::new(t.connect_ip, t.connect_port)),
-        );
-        timing(&mut c, t.interval, t.timeout, t.rise, t.fall);
-        c.weight = weight(t.weight);
-        check_weights.insert(name, c.weight);
-        checks.push(c);
+    for (name, t) in tcp_check {
+        checks.push(tcp_check_config(name, t));
     }
-    for (name, h) in &cfg.http_check {
-        let probe = http_probe(name, &h.url, h.status_code)?;
-        let mut c = health::CheckConfig::new(name.clone(), health::Probe::Http(probe));
-        timing(&mut c, h.interval, h.timeout, h.rise, h.fall);
-        c.weight = weight(h.weight);
-        check_weights.insert(name, c.weight);
-        checks.push(c);
+    for (name, h) in http_check {
+        checks.push(http_check_config(name, h)?);
     }
-    for (name, f) in &cfg.track_file {
-        let mut c = health::CheckConfig::new(
-            name.clone(),
-            health::Probe::TrackFile(health::TrackFileProbe {
-                path: f.file.clone(),
-                reverse: f.reverse,
-            }),
-        );
-        c.weight = weight(f.weight);
-        check_weights.insert(name, c.weight);
-        checks.push(c);
+    for (name, f) in track_file {
+        checks.push(track_file_check(name, f));
     }
-    for (name, p) in &cfg.track_process {
-        let mut probe = health::TrackProcessProbe::named(p.process.clone());
-        probe.quorum = p.quorum.max(1);
-        probe.quorum_max = p.quorum_max;
-        probe.full_command = p.full_command;
-        probe.params.clone_from(&p.params);
-        // Validation allows only these three words (keepalived's param_match).
-        probe.param_match = p.param_match.as_deref().map(|mode| match mode {
-            "partial" => health::ParamMatch::Partial,
-            "initial" => health::ParamMatch::Initial,
-            _ => health::ParamMatch::Exact,
-        });
-        // keepalived: `delay` sets both; the specific keys win over it.
-        if let Some(d) = p.delay {
-            probe.fork_delay = d;
-            probe.terminate_delay = d;
-        }
-        if let Some(d) = p.fork_delay {
-            probe.fork_delay = d;
-        }
-        if let Some(d) = p.terminate_delay {
-            probe.terminate_delay = d;
-        }
-        let mut c = health::CheckConfig::new(name.clone(), health::Probe::TrackProcess(probe));
-        c.weight = weight(p.weight);
-        check_weights.insert(name, c.weight);
-        checks.push(c);
+    for (name, p) in track_process {
+        checks.push(track_process_check(name, p));
+    }
+    for c in &checks {
+        check_weights.insert(&c.name, c.weight);
     }
     let mut proxy_checks = Vec::new();
-    for (name, t) in &cfg.track_proxy {
-        let w = weight(t.weight);
+    for (name, t) in track_proxy {
+        let config::TrackProxy {
+            proxy,
+            min_up,
+            weight: w,
+        } = t;
+        let w = weight(*w);
         check_weights.insert(name, w);
         proxy_checks.push(ProxyCheck {
             name: name.clone(),
-            proxy: t.proxy.clone(),
-            min_up: usize::try_from(t.min_up).unwrap_or(1),
+            proxy: proxy.clone(),
+            min_up: usize::try_from(*min_up).unwrap_or(1),
             weight: w,
         });
     }
 
     let mut instances = Vec::new();
-    for (name, vi) in &cfg.vrrp_instance {
-        let version = if vi.effective_version(g) == 2 {
-            vrrp_core::Version::V2
-        } else {
-            vrrp_core::Version::V3
-        };
-        let family = if vi.is_ipv6() {
-            IpFamily::V6
-        } else {
-            IpFamily::V4
-        };
-        let mut core = vrrp_core::InstanceConfig::new(
-            vi.vrid(),
-            match family {
-                IpFamily::V4 => IpAddr::from([0, 0, 0, 0]),
-                IpFamily::V6 => IpAddr::from([0u16; 8]),
-            },
-            vi.virtual_ipaddress.iter().map(|v| v.addr).collect(),
-        );
-        core.version = version;
-        core.priority = vi.priority();
-        // Validation already bounded the interval to the version's range.
-        core.advert_interval_cs =
-            u16::try_from(vi.advert_int.as_millis().div_ceil(10)).unwrap_or(u16::MAX);
-        core.preempt = vi.preempts();
-        core.preempt_delay = vi.preempt_delay;
-        core.accept_mode = vi.accept;
-        core.auth = match &vi.authentication {
-            Some(a)
-                if a.auth_type == config::AuthType::Pass && version == vrrp_core::Version::V2 =>
-            {
-                vrrp_core::Auth::simple_from_str(a.wire_pass())
-            }
-            _ => vrrp_core::Auth::None,
-        };
-        core.initial_state = match vi.state {
-            config::InitialState::Master => vrrp_core::InitialState::Master,
-            config::InitialState::Backup => vrrp_core::InitialState::Backup,
-        };
-        core.validate().map_err(|source| PlanError::Instance {
-            instance: name.clone(),
-            source,
-        })?;
-        let tracked = |refs: &[config::TrackRef]| {
-            refs.iter()
-                .map(|r| Tracked {
-                    name: r.name.clone(),
-                    weight: r
-                        .weight
-                        .map(weight)
-                        .or_else(|| check_weights.get(r.name.as_str()).copied())
-                        .unwrap_or(0),
-                    reverse: cfg.track_file.get(&r.name).is_some_and(|f| f.reverse),
-                })
-                .collect::<Vec<_>>()
-        };
-        let mut track_checks = tracked(&vi.track_script);
-        track_checks.extend(tracked(&vi.track_file));
-        track_checks.extend(tracked(&vi.track_process));
-        let hook =
-            |key: &str, s: &Option<String>| -> Result<Option<health::ScriptCommand>, PlanError> {
-                s.as_ref()
-                    .map(|s| {
-                        health::ScriptCommand::parse(
-                            &format!("vrrp_instance.{name}.{key}"),
-                            s,
-                            run_as(None).as_ref(),
-                            security,
-                        )
-                    })
-                    .transpose()
-                    .map_err(PlanError::from)
-            };
-        let sync_group = cfg
-            .vrrp_sync_group
+    for (name, vi) in vrrp_instance {
+        let sync_group = vrrp_sync_group
             .iter()
             .find(|(_, grp)| grp.group.iter().any(|m| m == name))
             .map(|(g, _)| g.clone());
-        instances.push(InstancePlan {
-            name: name.clone(),
-            interface: vi.interface.clone(),
-            family,
-            core,
-            vips: vi
-                .virtual_ipaddress
-                .iter()
-                .map(|v| Vip {
-                    addr: v.addr,
-                    prefix_len: v.prefix_len,
-                    label: v.label.clone(),
-                    dev: v.dev.clone(),
-                })
-                .collect(),
-            unicast_src: vi.unicast_src_ip,
-            unicast_peers: vi.unicast_peer.clone(),
-            garp: vip_netlink::GarpConfig {
-                master_delay: vi.garp_master_delay.unwrap_or(g.vrrp_garp_master_delay),
-                master_repeat: vi.garp_master_repeat.unwrap_or(g.vrrp_garp_master_repeat),
-                master_refresh: vi
-                    .garp_master_refresh
-                    .or(g.vrrp_garp_master_refresh)
-                    .unwrap_or(Duration::ZERO),
-                ..vip_netlink::GarpConfig::default()
-            },
-            track_checks,
-            track_interfaces: vi
-                .track_interface
-                .iter()
-                .map(|r| Tracked {
-                    name: r.name.clone(),
-                    weight: r.weight.map_or(0, weight),
-                    reverse: false,
-                })
-                .collect(),
-            notify: health::NotifyScripts {
-                master: hook("notify_master", &vi.notify_master)?,
-                backup: hook("notify_backup", &vi.notify_backup)?,
-                fault: hook("notify_fault", &vi.notify_fault)?,
-                stop: hook("notify_stop", &vi.notify_stop)?,
-                notify: hook("notify", &vi.notify)?,
-            },
+        instances.push(instance_plan(
+            name,
+            vi,
+            global,
+            &check_weights,
+            track_file,
+            &scripts,
             sync_group,
-        });
+        )?);
     }
 
     let mut sync_groups = Vec::new();
-    for (name, grp) in &cfg.vrrp_sync_group {
-        let hook =
-            |key: &str, s: &Option<String>| -> Result<Option<health::ScriptCommand>, PlanError> {
-                s.as_ref()
-                    .map(|s| {
-                        health::ScriptCommand::parse(
-                            &format!("vrrp_sync_group.{name}.{key}"),
-                            s,
-                            run_as(None).as_ref(),
-                            security,
-                        )
-                    })
-                    .transpose()
-                    .map_err(PlanError::from)
-            };
+    for (name, grp) in vrrp_sync_group {
+        let config::VrrpSyncGroup {
+            group,
+            notify_master,
+            notify_backup,
+            notify_fault,
+            notify,
+        } = grp;
+        let what = |key: &str| format!("vrrp_sync_group.{name}.{key}");
         sync_groups.push(SyncGroupPlan {
             name: name.clone(),
-            members: grp.group.clone(),
+            members: group.clone(),
             notify: health::NotifyScripts {
-                master: hook("notify_master", &grp.notify_master)?,
-                backup: hook("notify_backup", &grp.notify_backup)?,
-                fault: hook("notify_fault", &grp.notify_fault)?,
+                master: scripts.hook(&what("notify_master"), notify_master.as_deref())?,
+                backup: scripts.hook(&what("notify_backup"), notify_backup.as_deref())?,
+                fault: scripts.hook(&what("notify_fault"), notify_fault.as_deref())?,
                 stop: None,
-                notify: hook("notify", &grp.notify)?,
+                notify: scripts.hook(&what("notify"), notify.as_deref())?,
             },
         });
     }
 
     Ok(Plan {
         sync_groups,
-        router_id: g.router_id.clone().unwrap_or_else(|| {
+        router_id: router_id.clone().unwrap_or_else(|| {
             // keepalived's default router_id is the host name.
             std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .ok()
@@ -507,79 +356,495 @@ pub fn from_config(loaded: &crate::config::Loaded) -> Result<Plan, PlanError> {
                 .filter(|h| !h.is_empty())
                 .unwrap_or_else(|| "had".to_owned())
         }),
-        control_socket: g.control_socket.clone(),
-        metrics_listen: g.metrics_listen,
-        realtime: g.realtime,
-        drain_timeout: g.drain_timeout,
+        control_socket: control_socket.clone(),
+        metrics_listen: *metrics_listen,
+        realtime: *realtime,
+        drain_timeout: *drain_timeout,
         instances,
         checks,
         proxy_checks,
         notify_timeout: Duration::from_secs(30),
-        proxies: cfg
-            .proxy
+        proxies: proxy
             .iter()
             .map(|(name, p)| Ok((name.clone(), proxy_config(name, p)?)))
             .collect::<Result<_, PlanError>>()?,
     })
 }
 
-/// `[proxy.NAME]` → lb-proxy's configuration.
-fn proxy_config(name: &str, p: &crate::config::Proxy) -> Result<lb_proxy::ProxyConfig, PlanError> {
-    let mut c = lb_proxy::ProxyConfig {
-        listen: p.listen.clone(),
-        preserve_host: p.preserve_host,
-        pass_reverse: p.pass_reverse,
-        lbmethod: match p.lbmethod {
-            crate::config::LbMethod::Byrequests => lb_proxy::LbMethod::ByRequests,
-            crate::config::LbMethod::Bybusyness => lb_proxy::LbMethod::ByBusyness,
-        },
-        members: p
-            .members
-            .iter()
-            .map(|m| lb_proxy::MemberConfig {
-                url: m.url.clone(),
-                loadfactor: m.loadfactor,
-                retry: m.retry,
-                hot_standby: m.hot_standby(),
-                disabled: m.disabled(),
-                timeout: m.timeout,
-            })
-            .collect(),
-        retry: p.retry,
-        connect_timeout: p.connect_timeout,
-        timeout: p.timeout,
-        access_log: p.access_log.clone(),
-        ..lb_proxy::ProxyConfig::default()
-    };
-    if let Some(n) = p.max_connections {
-        c.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
-    }
-    if let Some(h) = &p.health_check {
-        let kind = if h.method.eq_ignore_ascii_case("tcp") {
-            lb_proxy::HealthCheckKind::Tcp
-        } else {
-            lb_proxy::HealthCheckKind::Http {
-                method: h.method.parse().map_err(|_| PlanError::Proxy {
-                    proxy: name.to_owned(),
-                    reason: format!("health_check.method {:?} is not an HTTP method", h.method),
-                })?,
-                uri: h.uri.clone(),
-                expect_status: http::StatusCode::OK,
+/// keepalived's weight range, as validation enforces it.
+fn weight(w: i64) -> i32 {
+    i32::try_from(w.clamp(-254, 254)).unwrap_or(0)
+}
+
+/// How scripts and notify hooks are run: `[global]`'s security and user.
+struct Scripts<'a> {
+    security: health::ScriptSecurity,
+    script_user: Option<&'a str>,
+}
+
+impl Scripts<'_> {
+    /// `user`, else `[global] script_user`, as `user[:group]`.
+    fn run_as(&self, user: Option<&str>) -> Option<health::RunAs> {
+        user.or(self.script_user).map(|u| {
+            let mut parts = u.splitn(2, [':', ' ']);
+            health::RunAs {
+                user: parts.next().unwrap_or_default().to_owned(),
+                group: parts.next().map(str::to_owned),
             }
-        };
-        c.health_check = Some(lb_proxy::HealthCheckConfig {
-            kind,
-            interval: h.interval,
-            timeout: h.timeout,
-            passes: h.passes.max(1),
-            fails: h.fails.max(1),
-        });
+        })
     }
-    c.validate().map_err(|e| PlanError::Proxy {
-        proxy: name.to_owned(),
-        reason: e.to_string(),
-    })?;
+
+    /// A notify hook, resolved now so a bad path fails the plan.
+    fn hook(
+        &self,
+        what: &str,
+        command: Option<&str>,
+    ) -> Result<Option<health::ScriptCommand>, PlanError> {
+        command
+            .map(|c| {
+                health::ScriptCommand::parse(what, c, self.run_as(None).as_ref(), self.security)
+            })
+            .transpose()
+            .map_err(PlanError::from)
+    }
+}
+
+/// The timing keepalived's checks share.
+fn timing(
+    c: &mut health::CheckConfig,
+    interval: Duration,
+    timeout: Duration,
+    rise: u32,
+    fall: u32,
+) {
+    c.interval = interval;
+    c.timeout = Some(timeout);
+    c.rise = rise.max(1);
+    c.fall = fall.max(1);
+}
+
+/// `[vrrp_script.NAME]` → a script check.
+fn script_check(
+    name: &str,
+    s: &config::VrrpScript,
+    scripts: &Scripts<'_>,
+) -> Result<health::CheckConfig, PlanError> {
+    let config::VrrpScript {
+        script,
+        interval,
+        // `timeout`, else `interval`: read through `effective_timeout`.
+        timeout: _,
+        weight: w,
+        rise,
+        fall,
+        user,
+        init_fail,
+    } = s;
+    let cmd = health::ScriptCommand::parse(
+        &format!("vrrp_script.{name}"),
+        script,
+        scripts.run_as(user.as_deref()).as_ref(),
+        scripts.security,
+    )?;
+    let mut c = health::CheckConfig::new(name, health::Probe::Script(cmd));
+    timing(&mut c, *interval, s.effective_timeout(), *rise, *fall);
+    c.weight = weight(*w);
+    c.init_fail = *init_fail;
     Ok(c)
+}
+
+/// `[tcp_check.NAME]` → a TCP connect check.
+fn tcp_check_config(name: &str, t: &config::TcpCheck) -> health::CheckConfig {
+    let config::TcpCheck {
+        connect_ip,
+        connect_port,
+        interval,
+        timeout,
+        weight: w,
+        rise,
+        fall,
+    } = t;
+    let mut c = health::CheckConfig::new(
+        name,
+        health::Probe::Tcp(SocketAddr::new(*connect_ip, *connect_port)),
+    );
+    timing(&mut c, *interval, *timeout, *rise, *fall);
+    c.weight = weight(*w);
+    c
+}
+
+/// `[http_check.NAME]` → an HTTP GET check.
+fn http_check_config(name: &str, h: &config::HttpCheck) -> Result<health::CheckConfig, PlanError> {
+    let config::HttpCheck {
+        url,
+        status_code,
+        interval,
+        timeout,
+        weight: w,
+        rise,
+        fall,
+    } = h;
+    let probe = http_probe(name, url, *status_code)?;
+    let mut c = health::CheckConfig::new(name, health::Probe::Http(probe));
+    timing(&mut c, *interval, *timeout, *rise, *fall);
+    c.weight = weight(*w);
+    Ok(c)
+}
+
+/// `[track_file.NAME]` → a file check.
+fn track_file_check(name: &str, f: &config::TrackFile) -> health::CheckConfig {
+    let config::TrackFile {
+        file,
+        weight: w,
+        reverse,
+    } = f;
+    let mut c = health::CheckConfig::new(
+        name,
+        health::Probe::TrackFile(health::TrackFileProbe {
+            path: file.clone(),
+            reverse: *reverse,
+        }),
+    );
+    c.weight = weight(*w);
+    c
+}
+
+/// `[track_process.NAME]` → a process check.
+fn track_process_check(name: &str, p: &config::TrackProcess) -> health::CheckConfig {
+    let config::TrackProcess {
+        process,
+        params,
+        param_match,
+        full_command,
+        quorum,
+        quorum_max,
+        weight: w,
+        delay,
+        fork_delay,
+        terminate_delay,
+    } = p;
+    let mut probe = health::TrackProcessProbe::named(process.clone());
+    probe.quorum = (*quorum).max(1);
+    probe.quorum_max = *quorum_max;
+    probe.full_command = *full_command;
+    probe.params.clone_from(params);
+    // Validation allows only these three words (keepalived's param_match).
+    probe.param_match = param_match.as_deref().map(|mode| match mode {
+        "partial" => health::ParamMatch::Partial,
+        "initial" => health::ParamMatch::Initial,
+        _ => health::ParamMatch::Exact,
+    });
+    // keepalived: `delay` sets both; the specific keys win over it.
+    if let Some(d) = delay {
+        probe.fork_delay = *d;
+        probe.terminate_delay = *d;
+    }
+    if let Some(d) = fork_delay {
+        probe.fork_delay = *d;
+    }
+    if let Some(d) = terminate_delay {
+        probe.terminate_delay = *d;
+    }
+    let mut c = health::CheckConfig::new(name, health::Probe::TrackProcess(probe));
+    c.weight = weight(*w);
+    c
+}
+
+/// `[vrrp_instance.NAME]` → the instance's plan.
+fn instance_plan(
+    name: &str,
+    vi: &config::VrrpInstance,
+    global: &config::Global,
+    check_weights: &BTreeMap<&str, i32>,
+    track_files: &BTreeMap<String, config::TrackFile>,
+    scripts: &Scripts<'_>,
+    sync_group: Option<String>,
+) -> Result<InstancePlan, PlanError> {
+    let config::VrrpInstance {
+        state,
+        interface,
+        // 1-255 after validation: read through `vi.vrid()`.
+        virtual_router_id: _,
+        // 1-255 after validation: read through `vi.priority()`.
+        priority: _,
+        advert_int,
+        // With `[global] vrrp_version`: read through `vi.effective_version`.
+        version: _,
+        // With `state` (keepalived ignores nopreempt on a MASTER): `vi.preempts()`.
+        nopreempt: _,
+        preempt_delay,
+        // had never filters traffic to the VIPs, so the core is always in
+        // accept mode; validation refuses a written `accept = false`.
+        accept: _,
+        authentication,
+        virtual_ipaddress,
+        track_script,
+        track_file,
+        track_process,
+        track_interface,
+        unicast_src_ip,
+        unicast_peer,
+        garp_master_delay,
+        garp_master_repeat,
+        garp_master_refresh,
+        notify_master,
+        notify_backup,
+        notify_fault,
+        notify_stop,
+        notify,
+    } = vi;
+    let version = if vi.effective_version(global) == 2 {
+        vrrp_core::Version::V2
+    } else {
+        vrrp_core::Version::V3
+    };
+    let family = if vi.is_ipv6() {
+        IpFamily::V6
+    } else {
+        IpFamily::V4
+    };
+    let vips: Vec<Vip> = virtual_ipaddress
+        .iter()
+        .map(|v| {
+            let config::VirtualAddress {
+                addr,
+                prefix_len,
+                dev,
+                label,
+            } = v;
+            Vip {
+                addr: *addr,
+                prefix_len: *prefix_len,
+                label: label.clone(),
+                dev: dev.clone(),
+            }
+        })
+        .collect();
+    let mut core = vrrp_core::InstanceConfig::new(
+        vi.vrid(),
+        match family {
+            IpFamily::V4 => IpAddr::from([0, 0, 0, 0]),
+            IpFamily::V6 => IpAddr::from([0u16; 8]),
+        },
+        vips.iter().map(|v| v.addr).collect(),
+    );
+    core.version = version;
+    core.priority = vi.priority();
+    // Validation already bounded the interval to the version's range.
+    core.advert_interval_cs =
+        u16::try_from(advert_int.as_millis().div_ceil(10)).unwrap_or(u16::MAX);
+    core.preempt = vi.preempts();
+    core.preempt_delay = *preempt_delay;
+    core.accept_mode = true;
+    core.auth = match authentication {
+        Some(a) => {
+            let config::Authentication {
+                auth_type,
+                // Cut to 8 bytes as on the wire: read through `a.wire_pass()`.
+                auth_pass: _,
+            } = a;
+            match auth_type {
+                // RFC 5798 §9: VRRPv3 has no authentication (validation warns).
+                config::AuthType::Pass if version == vrrp_core::Version::V2 => {
+                    vrrp_core::Auth::simple_from_str(a.wire_pass())
+                }
+                // Validation refuses AH with VRRPv2 and warns with VRRPv3.
+                config::AuthType::Pass | config::AuthType::Ah => vrrp_core::Auth::None,
+            }
+        }
+        None => vrrp_core::Auth::None,
+    };
+    core.initial_state = match state {
+        config::InitialState::Master => vrrp_core::InitialState::Master,
+        config::InitialState::Backup => vrrp_core::InitialState::Backup,
+    };
+    core.validate().map_err(|source| PlanError::Instance {
+        instance: name.to_owned(),
+        source,
+    })?;
+    let tracked = |refs: &[config::TrackRef]| {
+        refs.iter()
+            .map(|r| {
+                let config::TrackRef { name, weight: w } = r;
+                Tracked {
+                    name: name.clone(),
+                    weight: w
+                        .map(weight)
+                        .or_else(|| check_weights.get(name.as_str()).copied())
+                        .unwrap_or(0),
+                    reverse: track_files.get(name).is_some_and(|f| f.reverse),
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut track_checks = tracked(track_script);
+    track_checks.extend(tracked(track_file));
+    track_checks.extend(tracked(track_process));
+    let track_interfaces = track_interface
+        .iter()
+        .map(|r| {
+            let config::TrackRef { name, weight: w } = r;
+            Tracked {
+                name: name.clone(),
+                // keepalived: an interface tracked without a weight is FAULT while down.
+                weight: w.map_or(0, weight),
+                reverse: false,
+            }
+        })
+        .collect();
+    let what = |key: &str| format!("vrrp_instance.{name}.{key}");
+    Ok(InstancePlan {
+        name: name.to_owned(),
+        interface: interface.clone(),
+        family,
+        core,
+        vips,
+        unicast_src: *unicast_src_ip,
+        unicast_peers: unicast_peer.clone(),
+        garp: vip_netlink::GarpConfig {
+            master_delay: garp_master_delay.unwrap_or(global.vrrp_garp_master_delay),
+            master_repeat: garp_master_repeat.unwrap_or(global.vrrp_garp_master_repeat),
+            master_refresh: garp_master_refresh
+                .or(global.vrrp_garp_master_refresh)
+                .unwrap_or(Duration::ZERO),
+            ..vip_netlink::GarpConfig::default()
+        },
+        track_checks,
+        track_interfaces,
+        notify: health::NotifyScripts {
+            master: scripts.hook(&what("notify_master"), notify_master.as_deref())?,
+            backup: scripts.hook(&what("notify_backup"), notify_backup.as_deref())?,
+            fault: scripts.hook(&what("notify_fault"), notify_fault.as_deref())?,
+            stop: scripts.hook(&what("notify_stop"), notify_stop.as_deref())?,
+            notify: scripts.hook(&what("notify"), notify.as_deref())?,
+        },
+        sync_group,
+    })
+}
+
+/// `[proxy.NAME]` → lb-proxy's configuration. Every field of both sides is
+/// named: a key left unset takes lb-proxy's default, written out here.
+fn proxy_config(name: &str, p: &config::Proxy) -> Result<lb_proxy::ProxyConfig, PlanError> {
+    let config::Proxy {
+        listen,
+        path,
+        preserve_host,
+        pass_reverse,
+        lbmethod,
+        members,
+        timeout,
+        connect_timeout,
+        retry,
+        maxattempts,
+        max_connections,
+        health_check,
+        access_log,
+        header_read_timeout,
+        body_read_timeout,
+        pool_idle_timeout,
+        tunnel_idle_timeout,
+        limit_request_field_size,
+        limit_request_fields,
+        limit_request_line,
+        workers,
+    } = p;
+    let refused = |reason: String| PlanError::Proxy {
+        proxy: name.to_owned(),
+        reason,
+    };
+    let size = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+    let defaults = lb_proxy::ProxyConfig::default();
+    let c = lb_proxy::ProxyConfig {
+        listen: listen.clone(),
+        path: path.clone(),
+        preserve_host: *preserve_host,
+        pass_reverse: *pass_reverse,
+        lbmethod: match lbmethod {
+            config::LbMethod::Byrequests => lb_proxy::LbMethod::ByRequests,
+            config::LbMethod::Bybusyness => lb_proxy::LbMethod::ByBusyness,
+        },
+        max_attempts: *maxattempts,
+        members: members.iter().map(member_config).collect(),
+        retry: *retry,
+        connect_timeout: *connect_timeout,
+        timeout: *timeout,
+        header_read_timeout: header_read_timeout.unwrap_or(defaults.header_read_timeout),
+        body_read_timeout: body_read_timeout.unwrap_or(defaults.body_read_timeout),
+        pool_idle_timeout: pool_idle_timeout.unwrap_or(defaults.pool_idle_timeout),
+        tunnel_idle_timeout: tunnel_idle_timeout.unwrap_or(defaults.tunnel_idle_timeout),
+        max_connections: max_connections.map_or(defaults.max_connections, size),
+        limit_request_field_size: limit_request_field_size
+            .map_or(defaults.limit_request_field_size, size),
+        limit_request_fields: limit_request_fields.map_or(defaults.limit_request_fields, size),
+        limit_request_line: limit_request_line.map_or(defaults.limit_request_line, size),
+        access_log: access_log.clone(),
+        health_check: health_check
+            .as_ref()
+            .map(health_check_config)
+            .transpose()
+            .map_err(refused)?,
+        workers: workers.map(size),
+    };
+    c.validate().map_err(|e| refused(e.to_string()))?;
+    Ok(c)
+}
+
+/// One `members` entry → an lb-proxy member.
+fn member_config(m: &config::Member) -> lb_proxy::MemberConfig {
+    let config::Member {
+        url,
+        loadfactor,
+        retry,
+        timeout,
+        // Apache's flags: read through `m.hot_standby()` and `m.disabled()`
+        // (validation refuses the flags had does not implement).
+        status: _,
+    } = m;
+    lb_proxy::MemberConfig {
+        url: url.clone(),
+        loadfactor: *loadfactor,
+        retry: *retry,
+        hot_standby: m.hot_standby(),
+        disabled: m.disabled(),
+        timeout: *timeout,
+    }
+}
+
+/// `health_check = { ... }` → lb-proxy's active health check.
+fn health_check_config(
+    h: &config::ProxyHealthCheck,
+) -> Result<lb_proxy::HealthCheckConfig, String> {
+    let config::ProxyHealthCheck {
+        method,
+        uri,
+        interval,
+        timeout,
+        passes,
+        fails,
+        expect_status,
+    } = h;
+    let kind = if method.eq_ignore_ascii_case("tcp") {
+        // Validation refuses a written `uri` or `expect_status` here.
+        lb_proxy::HealthCheckKind::Tcp
+    } else {
+        lb_proxy::HealthCheckKind::Http {
+            method: method
+                .to_ascii_uppercase()
+                .parse()
+                .map_err(|_| format!("health_check.method {method:?} is not an HTTP method"))?,
+            uri: uri.clone(),
+            expect_status: http::StatusCode::from_u16(*expect_status).map_err(|_| {
+                format!("health_check.expect_status {expect_status} is not a status")
+            })?,
+        }
+    };
+    Ok(lb_proxy::HealthCheckConfig {
+        kind,
+        interval: *interval,
+        timeout: *timeout,
+        passes: (*passes).max(1),
+        fails: (*fails).max(1),
+    })
 }
 
 /// `http://host[:port]/path` → a probe (plain HTTP only: the check crate
@@ -617,6 +882,136 @@ mod tests {
     fn plan(text: &str) -> Plan {
         let loaded = crate::config::parse_str(text, "had.toml").expect("valid config");
         from_config(&loaded).expect("plan")
+    }
+
+    /// Every `[proxy]` key, each set to something other than its default,
+    /// lands in its lb-proxy field. The expected value names every field
+    /// (no `..`), so a field added to lb-proxy fails to compile here too.
+    #[test]
+    fn every_proxy_key_reaches_lb_proxy() {
+        let p = plan(
+            "[proxy.web]\n\
+             listen = [\"127.0.0.1:8080\"]\n\
+             path = \"/api\"\n\
+             preserve_host = true\n\
+             pass_reverse = true\n\
+             lbmethod = \"bybusyness\"\n\
+             members = [\n\
+               { url = \"http://198.18.0.21:8080/v1\", loadfactor = 3, retry = 7, timeout = \"1500ms\" },\n\
+               { url = \"http://198.18.0.22:8080\", status = \"+H\" },\n\
+               { url = \"http://198.18.0.23:8080\", status = \"+D\" },\n\
+             ]\n\
+             timeout = 31\n\
+             connect_timeout = 2.5\n\
+             retry = 9\n\
+             maxattempts = 0\n\
+             max_connections = 77\n\
+             health_check = { method = \"HEAD\", uri = \"/health\", interval = 3, timeout = 1, passes = 2, fails = 4, expect_status = 204 }\n\
+             access_log = \"/var/log/had/web.log\"\n\
+             header_read_timeout = \"300ms\"\n\
+             body_read_timeout = 11\n\
+             pool_idle_timeout = 2\n\
+             tunnel_idle_timeout = 120\n\
+             limit_request_field_size = 4096\n\
+             limit_request_fields = 50\n\
+             limit_request_line = 2048\n\
+             workers = 3\n",
+        );
+        let [(name, got)] = p.proxies.as_slice() else {
+            panic!("one proxy expected: {:?}", p.proxies);
+        };
+        let ms = Duration::from_millis;
+        let s = Duration::from_secs;
+        let want = lb_proxy::ProxyConfig {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 8080))],
+            path: "/api".into(),
+            preserve_host: true,
+            pass_reverse: true,
+            lbmethod: lb_proxy::LbMethod::ByBusyness,
+            max_attempts: Some(0),
+            members: vec![
+                lb_proxy::MemberConfig {
+                    url: "http://198.18.0.21:8080/v1".into(),
+                    loadfactor: 3,
+                    retry: Some(s(7)),
+                    hot_standby: false,
+                    disabled: false,
+                    timeout: Some(ms(1500)),
+                },
+                lb_proxy::MemberConfig {
+                    url: "http://198.18.0.22:8080".into(),
+                    loadfactor: 1,
+                    retry: None,
+                    hot_standby: true,
+                    disabled: false,
+                    timeout: None,
+                },
+                lb_proxy::MemberConfig {
+                    url: "http://198.18.0.23:8080".into(),
+                    loadfactor: 1,
+                    retry: None,
+                    hot_standby: false,
+                    disabled: true,
+                    timeout: None,
+                },
+            ],
+            retry: s(9),
+            connect_timeout: ms(2500),
+            timeout: s(31),
+            header_read_timeout: ms(300),
+            body_read_timeout: s(11),
+            pool_idle_timeout: s(2),
+            tunnel_idle_timeout: s(120),
+            max_connections: 77,
+            limit_request_field_size: 4096,
+            limit_request_fields: 50,
+            limit_request_line: 2048,
+            access_log: Some(PathBuf::from("/var/log/had/web.log")),
+            health_check: Some(lb_proxy::HealthCheckConfig {
+                kind: lb_proxy::HealthCheckKind::Http {
+                    method: http::Method::HEAD,
+                    uri: "/health".into(),
+                    expect_status: http::StatusCode::NO_CONTENT,
+                },
+                interval: s(3),
+                timeout: s(1),
+                passes: 2,
+                fails: 4,
+            }),
+            workers: Some(3),
+        };
+        assert_eq!(name, "web");
+        assert_eq!(*got, want);
+    }
+
+    /// Keys left out take lb-proxy's defaults, except where had's schema
+    /// documents its own (`retry` 5 s, `timeout` 60 s, `connect_timeout` 5 s).
+    #[test]
+    fn unset_proxy_keys_take_the_documented_defaults() {
+        let p = plan(
+            "[proxy.web]\nlisten = [\"127.0.0.1:8080\"]\nmembers = [{ url = \"http://198.18.0.21:8080\" }]\n",
+        );
+        let got = &p.proxies[0].1;
+        let want = lb_proxy::ProxyConfig {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 8080))],
+            members: vec![lb_proxy::MemberConfig::new("http://198.18.0.21:8080")],
+            ..lb_proxy::ProxyConfig::default()
+        };
+        assert_eq!(*got, want);
+        assert_eq!(
+            (
+                got.retry,
+                got.timeout,
+                got.connect_timeout,
+                got.max_connections
+            ),
+            (
+                Duration::from_secs(5),
+                Duration::from_secs(60),
+                Duration::from_secs(5),
+                10_000
+            )
+        );
     }
 
     #[test]

@@ -43,17 +43,29 @@ fn seed_vhost_imports() {
         proxy.access_log.as_deref(),
         Some(Path::new("/var/log/apache2/proxy_access.log"))
     );
-    assert_eq!(
-        proxy.error_log.as_deref(),
-        Some(Path::new("/var/log/apache2/proxy_error.log"))
-    );
-    // ServerName is not carried over, and says so at its line.
+    // ServerName and ErrorLog are not carried over, and say so at their
+    // lines; ErrorLog with the reason `had --check` gives for `error_log`.
     let notes: Vec<(usize, &str)> = imported
         .notes
         .iter()
         .map(|n| (n.at.line, n.directive.as_str()))
         .collect();
-    assert_eq!(notes, [(2, "ServerName 192.168.1.200")]);
+    assert_eq!(
+        notes,
+        [
+            (2, "ServerName 192.168.1.200"),
+            (15, "ErrorLog /var/log/apache2/proxy_error.log")
+        ]
+    );
+    assert_eq!(
+        imported.notes[1].message,
+        "had keeps no per-proxy error log, proxy errors go to the daemon's log (stderr, journald); dropped"
+    );
+    assert!(
+        !imported.toml().contains("error_log"),
+        "{}",
+        imported.toml()
+    );
 }
 
 #[test]
@@ -95,12 +107,9 @@ fn full_example_imports_every_supported_directive() {
     );
     assert_eq!(direct.members[0].url, "http://198.18.0.30:9000/");
     assert!(!direct.pass_reverse);
-    assert_eq!(
-        direct.error_log.as_deref(),
-        Some(Path::new("/var/log/apache2/api_error.log"))
-    );
+    // Line 24 is the ErrorLog: dropped, had keeps no per-proxy error log.
     let notes: Vec<usize> = imported.notes.iter().map(|n| n.at.line).collect();
-    assert_eq!(notes, [6, 14, 18, 19], "{:#?}", imported.notes);
+    assert_eq!(notes, [6, 14, 18, 19, 24], "{:#?}", imported.notes);
 }
 
 #[test]
@@ -145,10 +154,7 @@ fn server_level_settings_are_defaults_for_virtual_hosts() {
     assert_eq!(p.limit_request_field_size, Some(16380));
     assert_eq!(p.limit_request_fields, Some(50));
     assert_eq!(p.header_read_timeout, Some(Duration::from_secs(20)));
-    assert_eq!(
-        p.error_log.as_deref(),
-        Some(Path::new("/var/log/apache2/error.log"))
-    );
+    // Line 7 is the server-level ErrorLog: dropped, not inherited.
     let notes: Vec<usize> = imported.notes.iter().map(|n| n.at.line).collect();
-    assert_eq!(notes, [6], "{:#?}", imported.notes);
+    assert_eq!(notes, [6, 7], "{:#?}", imported.notes);
 }

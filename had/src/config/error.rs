@@ -165,6 +165,21 @@ pub enum Problem {
         /// What to write.
         hint: &'static str,
     },
+    /// A key had knows but refuses ([`super::REFUSED_KEYS`]).
+    #[error("not supported: {why}; remove the key")]
+    RefusedKey {
+        /// Why had does not honour it.
+        why: &'static str,
+    },
+    /// A value had knows but does not implement: accepting it would promise
+    /// an effect the runtime does not have.
+    #[error("{value} is not supported: {why}")]
+    Unsupported {
+        /// The value as written.
+        value: String,
+        /// Why, and what to write instead.
+        why: String,
+    },
 }
 
 /// A legal but risky setting.

@@ -162,15 +162,24 @@ pub(crate) struct Source<'a> {
 }
 
 impl Source<'_> {
-    /// Where the setting at `path` was written.
-    pub(crate) fn origin(&self, path: &[String]) -> Origin {
+    /// Whether the value at `path` comes from an environment override.
+    fn is_env_override(&self, path: &[String]) -> bool {
         // The provider of the merged value: an environment override wins
         // over the file even where the file writes the key too.
-        let from_env = self
-            .figment
+        self.figment
             .find_metadata(&path.join("."))
-            .is_some_and(|m| m.name.contains("environment"));
-        if from_env {
+            .is_some_and(|m| m.name.contains("environment"))
+    }
+
+    /// Whether the key at `path` was written (in the file or the
+    /// environment), as opposed to taking its default.
+    pub(crate) fn written(&self, path: &[String]) -> bool {
+        self.is_env_override(path) || self.lines.contains(path)
+    }
+
+    /// Where the setting at `path` was written.
+    pub(crate) fn origin(&self, path: &[String]) -> Origin {
+        if self.is_env_override(path) {
             Origin::Env { var: env_var(path) }
         } else {
             Origin::File {
@@ -287,6 +296,15 @@ fn from_figment(source: &Source<'_>, base: &[String], err: figment::Error, out: 
             Kind::UnknownField(field, expected) => {
                 if path.last() != Some(field) {
                     path.push(field.clone());
+                }
+                // `[table.NAME] key`: a key had knows and refuses says why.
+                let refused = match path.as_slice() {
+                    [table, _, key] if key == field => refused_key(table, key),
+                    _ => None,
+                };
+                if let Some(r) = refused {
+                    out.push(source.invalid(path, Problem::RefusedKey { why: r.why }));
+                    continue;
                 }
                 Problem::UnknownKey {
                     key: field.clone(),

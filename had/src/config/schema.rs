@@ -465,7 +465,8 @@ pub enum AuthType {
     /// Simple text password (type 1): no security, only a guard against misconfiguration.
     #[serde(rename = "PASS")]
     Pass,
-    /// IPsec AH (type 2), as keepalived's `auth_type AH`.
+    /// IPsec AH (type 2), as keepalived's `auth_type AH`: refused with
+    /// VRRPv2, since had implements no AH (ignored with a warning for v3).
     #[serde(rename = "AH")]
     Ah,
 }
@@ -638,7 +639,10 @@ pub struct VrrpInstance {
     /// Wait this long after start before preempting (0-1000 s).
     #[serde(with = "duration", default, skip_serializing_if = "Duration::is_zero")]
     pub preempt_delay: Duration,
-    /// Accept packets sent to the VIPs while MASTER (RFC 5798 Accept_Mode).
+    /// RFC 5798 Accept_Mode. had always accepts traffic to the VIPs while
+    /// MASTER (keepalived's default outside `vrrp_strict`): `true` says so,
+    /// and a written `false` is refused, because had installs no firewall
+    /// rule that would drop that traffic.
     #[serde(skip_serializing_if = "is_false", default)]
     pub accept: bool,
     /// VRRPv2 authentication; ignored (with a warning) for v3.
@@ -787,7 +791,9 @@ pub struct Member {
         default
     )]
     pub timeout: Option<Duration>,
-    /// Apache status flags: `"+H"` hot standby (used only when no other member is up), `"+D"` disabled.
+    /// Apache status flags: `"+H"` hot standby (used only when no other
+    /// member is up), `"+D"` disabled. Apache's other flags (S, N, I, E) are
+    /// refused: had does not implement them.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub status: Option<String>,
 }
@@ -826,8 +832,10 @@ fn default_proxy_timeout() -> Duration {
 fn default_connect_timeout() -> Duration {
     Duration::from_secs(5)
 }
+/// 5 s, not Apache's 60 s: a restarted backend is back in rotation within
+/// seconds (the README's "differences worth knowing").
 fn default_retry() -> Duration {
-    Duration::from_secs(60)
+    Duration::from_secs(5)
 }
 fn default_path() -> String {
     "/".into()
@@ -846,16 +854,17 @@ fn default_hc_method() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyHealthCheck {
-    /// `hcmethod`: `TCP` (a connect is enough), `GET`, `HEAD` or `OPTIONS`.
+    /// `hcmethod`: `TCP` (a connect is enough), `GET`, `HEAD` or `OPTIONS`; default `GET`.
     #[serde(default = "default_hc_method")]
     pub method: String,
-    /// Path requested on each member (`hcuri`).
+    /// Path requested on each member (`hcuri`), after the member URL's path;
+    /// default `/`. Refused with `method = "TCP"`, which sends no request.
     #[serde(default = "default_hc_uri")]
     pub uri: String,
-    /// Time between checks (`hcinterval`).
+    /// Time between checks of one member (`hcinterval`), default 5 s.
     #[serde(with = "duration", default = "default_hc_interval")]
     pub interval: Duration,
-    /// Per-check timeout.
+    /// Time one check may take before it counts as failed, default 2 s.
     #[serde(with = "duration", default = "default_check_timeout")]
     pub timeout: Duration,
     /// Successes to mark a member up again (`hcpasses`).
@@ -864,18 +873,23 @@ pub struct ProxyHealthCheck {
     /// Failures to mark a member down (`hcfails`).
     #[serde(default = "default_one")]
     pub fails: u32,
-    /// HTTP status that counts as healthy (ignored for `method = "TCP"`).
+    /// HTTP status that counts as healthy, default 200. Refused with
+    /// `method = "TCP"`, which sends no request.
     #[serde(default = "default_status_code")]
     pub expect_status: u16,
 }
 
-/// `[proxy.NAME]`: a reverse proxy balancing over `members`.
+/// `[proxy.NAME]`: a reverse proxy balancing over `members`. Every key
+/// reaches `lb_proxy::ProxyConfig` through `plan.rs`, and the README's key
+/// table names the test that shows its effect.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Proxy {
     /// Addresses to listen on; may be VIPs this node doesn't hold yet.
     pub listen: Vec<SocketAddr>,
-    /// Local path prefix forwarded (the first argument of `ProxyPass`).
+    /// Local path prefix forwarded (the first argument of `ProxyPass`),
+    /// default `/`: a request outside it is answered 404; inside it, the
+    /// prefix is replaced by the member URL's path.
     #[serde(default = "default_path")]
     pub path: String,
     /// Forward the client's `Host` header (`ProxyPreserveHost On`).
@@ -889,19 +903,21 @@ pub struct Proxy {
     pub lbmethod: LbMethod,
     /// The backends.
     pub members: Vec<Member>,
-    /// Response timeout (`ProxyTimeout`), default 60 s.
+    /// Response timeout (`ProxyTimeout`), default 60 s; expiry answers 504.
     #[serde(with = "duration", default = "default_proxy_timeout")]
     pub timeout: Duration,
     /// TCP connect timeout (`connectiontimeout`), default 5 s.
     #[serde(with = "duration", default = "default_connect_timeout")]
     pub connect_timeout: Duration,
-    /// Default time a failed member stays out (`retry`), default 60 s.
+    /// Default time a failed member stays out (`retry`), default 5 s.
     #[serde(with = "duration", default = "default_retry")]
     pub retry: Duration,
-    /// Other members tried after a failed attempt (`maxattempts`); default members - 1.
+    /// Other members tried after a failed attempt (`maxattempts`); none =
+    /// every other usable member (Apache: members - 1); 0 = no failover.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub maxattempts: Option<u32>,
-    /// Most client connections served at once; none = unlimited.
+    /// Most client connections served at once; none = 10000. Further
+    /// clients wait in the listen backlog.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub max_connections: Option<u32>,
     /// Active member health checks; none = passive only.
@@ -910,38 +926,81 @@ pub struct Proxy {
     /// Access log in Apache combined format; none = no access log.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub access_log: Option<PathBuf>,
-    /// Error log; none = the daemon's log (stderr).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub error_log: Option<PathBuf>,
     /// Time a client may take to send a request head, and the keep-alive idle
-    /// limit (Apache `RequestReadTimeout header=`); none = the proxy's default.
+    /// limit (Apache `RequestReadTimeout header=`); none = 20 s.
     #[serde(
         with = "duration::option",
         skip_serializing_if = "Option::is_none",
         default
     )]
     pub header_read_timeout: Option<Duration>,
-    /// How long an idle pooled member connection is kept; none = the proxy's default.
+    /// Longest wait for the next piece of a request body (Apache
+    /// `RequestReadTimeout body=`); expiry answers 408; none = 20 s.
+    #[serde(
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub body_read_timeout: Option<Duration>,
+    /// How long an idle pooled member connection is kept; none = 4 s (below
+    /// the 5 s keep-alive of Apache and nginx members).
     #[serde(
         with = "duration::option",
         skip_serializing_if = "Option::is_none",
         default
     )]
     pub pool_idle_timeout: Option<Duration>,
-    /// Idle limit of an upgraded (WebSocket) tunnel; none = the proxy's default.
+    /// Idle limit of an upgraded (WebSocket) tunnel; none = 60 s.
     #[serde(
         with = "duration::option",
         skip_serializing_if = "Option::is_none",
         default
     )]
     pub tunnel_idle_timeout: Option<Duration>,
-    /// Longest request header field (Apache `LimitRequestFieldSize`); none = 8190.
+    /// Longest request header field, name and value (Apache
+    /// `LimitRequestFieldSize`), at least 64; none = 8190; beyond it, 431.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub limit_request_field_size: Option<u32>,
-    /// Most request header fields (Apache `LimitRequestFields`); none = 100.
+    /// Most request header fields (Apache `LimitRequestFields`); none = 100;
+    /// beyond it, 431.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub limit_request_fields: Option<u32>,
-    /// Worker threads serving this proxy; none = one per CPU.
+    /// Longest request line (Apache `LimitRequestLine`), at least 64; none =
+    /// 8190; beyond it, 414.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub limit_request_line: Option<u32>,
+    /// Worker threads serving this proxy; none = one per CPU had may run on.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub workers: Option<u32>,
+}
+
+/// A key had knows but refuses, because accepting it would promise an
+/// effect the runtime does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefusedKey {
+    /// The top-level table whose entries may not carry it (`proxy`).
+    pub table: &'static str,
+    /// The key inside `[table.NAME]`.
+    pub key: &'static str,
+    /// Why, for the error and for the importers' notes.
+    pub why: &'static str,
+}
+
+/// `[proxy.NAME] error_log` (Apache `ErrorLog`).
+pub const PROXY_ERROR_LOG: RefusedKey = RefusedKey {
+    table: "proxy",
+    key: "error_log",
+    why: "had keeps no per-proxy error log, proxy errors go to the daemon's log (stderr, journald)",
+};
+
+/// Every refused key: validation answers them with their reason instead of
+/// "unknown key", and the importers drop the directives they came from
+/// with the same reason.
+pub const REFUSED_KEYS: &[RefusedKey] = &[PROXY_ERROR_LOG];
+
+/// The refused key `key` of `[table.NAME]`, if it is one.
+pub fn refused_key(table: &str, key: &str) -> Option<&'static RefusedKey> {
+    REFUSED_KEYS
+        .iter()
+        .find(|r| r.table == table && r.key == key)
 }

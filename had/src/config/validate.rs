@@ -86,6 +86,23 @@ impl Checker<'_, '_> {
         }
     }
 
+    fn at_least(&mut self, path: &[&str], value: u32, min: u32, unit: &str) {
+        if value < min {
+            self.error(
+                path,
+                Problem::OutOfRange {
+                    value: value.to_string(),
+                    allowed: format!("{min}{unit} or more"),
+                },
+            );
+        }
+    }
+
+    /// Whether `path` was written rather than left to its default.
+    fn written(&self, path: &[&str]) -> bool {
+        self.source.written(&key(path))
+    }
+
     fn positive_duration(&mut self, path: &[&str], value: Duration) {
         if value.is_zero() {
             self.error(
@@ -453,6 +470,17 @@ fn instance(
     if inst.nopreempt && inst.state == InitialState::Master {
         c.warn(&at("nopreempt"), Risk::NopreemptWithMaster);
     }
+    if !inst.accept && c.written(&at("accept")) {
+        c.error(
+            &at("accept"),
+            Problem::Unsupported {
+                value: "false".into(),
+                why: "had installs no firewall rule dropping traffic to the VIPs, so a MASTER \
+                      always accepts it (keepalived's default outside vrrp_strict); remove the key"
+                    .into(),
+            },
+        );
+    }
 
     if let Some(auth) = &inst.authentication {
         if version == 3 {
@@ -476,11 +504,20 @@ fn instance(
                     },
                 );
             }
-            if auth.auth_type == AuthType::Pass {
-                c.warn(
+            match auth.auth_type {
+                AuthType::Pass => c.warn(
                     &["vrrp_instance", name, "authentication", "auth_type"],
                     Risk::PassIsNotSecurity,
-                );
+                ),
+                AuthType::Ah => c.error(
+                    &["vrrp_instance", name, "authentication", "auth_type"],
+                    Problem::Unsupported {
+                        value: "\"AH\"".into(),
+                        why: "had implements no IPsec AH and would send adverts without \
+                              authentication; use \"PASS\" or remove `authentication`"
+                            .into(),
+                    },
+                ),
             }
         }
     }
@@ -620,9 +657,10 @@ fn instance(
 }
 
 fn proxy(c: &mut Checker<'_, '_>, name: &str, p: &Proxy) {
+    let at = |k: &'static str| ["proxy", name, k];
     if p.listen.is_empty() {
         c.error(
-            &["proxy", name, "listen"],
+            &at("listen"),
             Problem::Empty {
                 hint: "one or more \"ADDR:PORT\", e.g. \"198.18.0.200:80\"",
             },
@@ -630,57 +668,103 @@ fn proxy(c: &mut Checker<'_, '_>, name: &str, p: &Proxy) {
     }
     if p.members.is_empty() {
         c.error(
-            &["proxy", name, "members"],
+            &at("members"),
             Problem::Empty {
                 hint: "one or more { url = \"http://HOST:PORT\" }",
             },
         );
     }
-    if !p.path.starts_with('/') {
+    if p.members.len() > lb_proxy::MAX_MEMBERS {
         c.error(
-            &["proxy", name, "path"],
-            Problem::InvalidValue {
-                message: format!("{:?} must start with /", p.path),
+            &at("members"),
+            Problem::OutOfRange {
+                value: format!("{} members", p.members.len()),
+                allowed: format!("1-{}", lb_proxy::MAX_MEMBERS),
             },
         );
     }
-    c.positive_duration(&["proxy", name, "timeout"], p.timeout);
-    c.positive_duration(&["proxy", name, "connect_timeout"], p.connect_timeout);
-    if let Some(m) = p.max_connections {
-        c.at_least_one(&["proxy", name, "max_connections"], m);
+    if let Err(message) = lb_proxy::route::PathPrefix::parse(&p.path) {
+        c.error(&at("path"), Problem::InvalidValue { message });
+    }
+    c.positive_duration(&at("timeout"), p.timeout);
+    c.positive_duration(&at("connect_timeout"), p.connect_timeout);
+    for (k, d) in [
+        ("header_read_timeout", p.header_read_timeout),
+        ("body_read_timeout", p.body_read_timeout),
+        ("pool_idle_timeout", p.pool_idle_timeout),
+        ("tunnel_idle_timeout", p.tunnel_idle_timeout),
+    ] {
+        if let Some(d) = d {
+            c.positive_duration(&at(k), d);
+        }
+    }
+    for (k, n, min, unit) in [
+        ("max_connections", p.max_connections, 1, ""),
+        ("workers", p.workers, 1, ""),
+        ("limit_request_fields", p.limit_request_fields, 1, ""),
+        // Apache's own floor is lower, but a head with a Host line needs this much.
+        (
+            "limit_request_field_size",
+            p.limit_request_field_size,
+            64,
+            " bytes",
+        ),
+        ("limit_request_line", p.limit_request_line, 64, " bytes"),
+    ] {
+        if let Some(n) = n {
+            c.at_least(&at(k), n, min, unit);
+        }
     }
     for (i, m) in p.members.iter().enumerate() {
         let idx = i.to_string();
-        c.http_url(&["proxy", name, "members", &idx, "url"], &m.url);
-        c.range(
-            &["proxy", name, "members", &idx, "loadfactor"],
-            i64::from(m.loadfactor),
-            1,
-            100,
-        );
+        let member = |k: &'static str| ["proxy", name, "members", idx.as_str(), k];
+        c.http_url(&member("url"), &m.url);
+        if let Some(first) = p.members[..i].iter().position(|o| o.url == m.url) {
+            let other = c.where_is(&["proxy", name, "members", &first.to_string()]);
+            c.error(
+                &member("url"),
+                Problem::InvalidValue {
+                    message: format!("{} is listed twice, also as {other}", m.url),
+                },
+            );
+        }
+        c.range(&member("loadfactor"), i64::from(m.loadfactor), 1, 100);
+        if let Some(t) = m.timeout {
+            c.positive_duration(&member("timeout"), t);
+        }
         if let Some(status) = &m.status {
-            let ok = !status.is_empty()
+            let known = !status.is_empty()
                 && status
                     .chars()
                     .all(|ch| matches!(ch, '+' | '-') || "HDSNIEhdsnie".contains(ch));
-            if !ok {
+            if !known {
                 c.error(
-                    &["proxy", name, "members", &idx, "status"],
-                    Problem::InvalidValue { message: format!("{status:?} is not an Apache status (allowed flags: +H hot standby, +D disabled, +S stopped, +N draining, +I ignore errors, +E error)") },
+                    &member("status"),
+                    Problem::InvalidValue { message: format!("{status:?} is not an Apache status (allowed flags: +H hot standby, +D disabled)") },
+                );
+            } else if status.chars().any(|ch| "SNIEsnie".contains(ch)) {
+                c.error(
+                    &member("status"),
+                    Problem::Unsupported {
+                        value: format!("{status:?}"),
+                        why: "had implements the flags H (hot standby) and D (disabled) only; \
+                              Apache's S (stopped), N (drain), I (ignore errors) and E (error) \
+                              would have no effect; use +D to keep a member out of rotation"
+                            .into(),
+                    },
                 );
             }
         }
     }
     if !p.members.is_empty() && p.members.iter().all(super::schema::Member::hot_standby) {
-        c.warn(&["proxy", name, "members"], Risk::AllHotStandby);
+        c.warn(&at("members"), Risk::AllHotStandby);
     }
     if let Some(hc) = &p.health_check {
-        if !matches!(
-            hc.method.to_ascii_uppercase().as_str(),
-            "TCP" | "GET" | "HEAD" | "OPTIONS"
-        ) {
+        let check = |k: &'static str| ["proxy", name, "health_check", k];
+        let method = hc.method.to_ascii_uppercase();
+        if !matches!(method.as_str(), "TCP" | "GET" | "HEAD" | "OPTIONS") {
             c.error(
-                &["proxy", name, "health_check", "method"],
+                &check("method"),
                 Problem::InvalidValue {
                     message: format!(
                         "{:?} is not allowed (allowed: TCP, GET, HEAD, OPTIONS)",
@@ -689,15 +773,40 @@ fn proxy(c: &mut Checker<'_, '_>, name: &str, p: &Proxy) {
                 },
             );
         }
+        if !hc.uri.starts_with('/') || hc.uri.parse::<http::uri::PathAndQuery>().is_err() {
+            c.error(
+                &check("uri"),
+                Problem::InvalidValue {
+                    message: format!("{:?} is not a path starting with /", hc.uri),
+                },
+            );
+        }
         c.range(
-            &["proxy", name, "health_check", "expect_status"],
+            &check("expect_status"),
             i64::from(hc.expect_status),
             100,
             599,
         );
-        c.at_least_one(&["proxy", name, "health_check", "passes"], hc.passes);
-        c.at_least_one(&["proxy", name, "health_check", "fails"], hc.fails);
-        c.positive_duration(&["proxy", name, "health_check", "interval"], hc.interval);
-        c.positive_duration(&["proxy", name, "health_check", "timeout"], hc.timeout);
+        // A TCP check sends no request: a path or a status would do nothing.
+        if method == "TCP" {
+            for (k, value) in [
+                ("uri", format!("{:?}", hc.uri)),
+                ("expect_status", hc.expect_status.to_string()),
+            ] {
+                if c.written(&check(k)) {
+                    c.error(
+                        &check(k),
+                        Problem::Unsupported {
+                            value,
+                            why: "a TCP check only connects and sends no request; remove the key or use method = \"GET\"".into(),
+                        },
+                    );
+                }
+            }
+        }
+        c.at_least_one(&check("passes"), hc.passes);
+        c.at_least_one(&check("fails"), hc.fails);
+        c.positive_duration(&check("interval"), hc.interval);
+        c.positive_duration(&check("timeout"), hc.timeout);
     }
 }

@@ -1,8 +1,9 @@
 //! Apache reverse-proxy vhost → `[proxy.NAME]` tables: `<VirtualHost>`,
 //! `Listen`, `<Proxy "balancer://NAME">` with `BalancerMember` and `ProxySet`,
 //! `ProxyPass`, `ProxyPassReverse`, `ProxyPreserveHost`, `ProxyTimeout`,
-//! `CustomLog ... combined` and `ErrorLog`. Directive and section names are
-//! case-insensitive, as in Apache.
+//! `CustomLog ... combined`. `ErrorLog` is dropped with a note: had keeps no
+//! per-proxy error log. Directive and section names are case-insensitive, as
+//! in Apache.
 //!
 //! `${APACHE_LOG_DIR}` expands to `/var/log/apache2` (Debian's
 //! `/etc/apache2/envvars`); other `${VAR}`s are kept as written and noted.
@@ -36,7 +37,6 @@ struct Vhost {
     passes: Vec<(String, String, usize)>,
     reverse: Vec<String>,
     access_log: Option<PathBuf>,
-    error_log: Option<PathBuf>,
     /// `LimitRequestFieldSize`.
     limit_field_size: Option<u32>,
     /// `LimitRequestFields`.
@@ -475,9 +475,8 @@ pub fn import_str(text: &str, name: impl AsRef<Path>) -> Result<Imported, Import
                 }
             }
             "errorlog" => {
-                if let Some(p) = args.first() {
-                    current.as_mut().unwrap_or(&mut server).error_log = Some(PathBuf::from(p));
-                }
+                let why = crate::config::PROXY_ERROR_LOG.why;
+                im.note(line, &w, format!("{why}; dropped"));
             }
             "servername" | "serveralias" | "documentroot" | "loglevel" | "serveradmin" => {
                 im.note(
@@ -562,12 +561,13 @@ pub fn import_str(text: &str, name: impl AsRef<Path>) -> Result<Imported, Import
                 max_connections: None,
                 health_check: None,
                 access_log: v.access_log.clone().or_else(|| server.access_log.clone()),
-                error_log: v.error_log.clone().or_else(|| server.error_log.clone()),
                 header_read_timeout: v.header_read.or(server.header_read),
+                body_read_timeout: None,
                 pool_idle_timeout: None,
                 tunnel_idle_timeout: None,
                 limit_request_field_size: v.limit_field_size.or(server.limit_field_size),
                 limit_request_fields: v.limit_fields.or(server.limit_fields),
+                limit_request_line: None,
                 workers: None,
             };
             if let Some(t) = bal.timeout.or(v.timeout).or(server.timeout) {
