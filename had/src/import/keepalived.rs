@@ -606,6 +606,8 @@ impl Importer {
             notify: None,
         };
         let mut seen_vrid = false;
+        // Where `auth_type AH` was, judged once the version is known.
+        let mut ah_at: Option<(usize, usize)> = None;
         for st in self.block(s) {
             let kw = st.words.first().map(String::as_str).unwrap_or_default();
             match kw {
@@ -631,7 +633,11 @@ impl Importer {
                 "preempt" => {}
                 "preempt_delay" => inst.preempt_delay = self.secs(st).unwrap_or_default(),
                 "accept" => inst.accept = true,
-                "no_accept" => inst.accept = false,
+                "no_accept" => self.note(
+                    st,
+                    "had always accepts traffic to the VIPs while MASTER (keepalived's \
+                     default outside vrrp_strict) and installs no rule that would drop it",
+                ),
                 "authentication" => {
                     let mut auth_type = None;
                     let mut pass = None;
@@ -639,7 +645,10 @@ impl Importer {
                         match a.words.first().map(String::as_str).unwrap_or_default() {
                             "auth_type" => match self.arg(a) {
                                 Some("PASS") => auth_type = Some(AuthType::Pass),
-                                Some("AH") => auth_type = Some(AuthType::Ah),
+                                Some("AH") => {
+                                    ah_at = Some((a.file, a.line));
+                                    auth_type = Some(AuthType::Ah);
+                                }
                                 Some(o) => self.problem(
                                     a.file,
                                     a.line,
@@ -733,6 +742,27 @@ impl Importer {
                 s.line,
                 format!("vrrp_instance {name} has no interface"),
             );
+        }
+        if let Some((file, line)) = ah_at {
+            if inst.version.unwrap_or(config.global.vrrp_version) == 3 {
+                // VRRPv3 has no authentication (RFC 5798): keepalived ignores it too.
+                inst.authentication = None;
+                self.notes.push(Note {
+                    at: self.at(file, line),
+                    directive: "auth_type AH".into(),
+                    message:
+                        "VRRPv3 carries no authentication (RFC 5798); keepalived ignores it as well"
+                            .into(),
+                });
+            } else {
+                self.problem(
+                    file,
+                    line,
+                    "auth_type AH: had implements no IPsec AH and would send VRRPv2 adverts \
+                     unauthenticated; use PASS, or no authentication"
+                        .into(),
+                );
+            }
         }
         config.vrrp_instance.insert(name, inst);
     }
