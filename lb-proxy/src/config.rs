@@ -185,6 +185,13 @@ pub struct ProxyConfig {
 /// Most members one proxy may have (the balancer tracks them in a 64-bit set).
 pub const MAX_MEMBERS: usize = 64;
 
+/// Smallest `limit_request_field_size` and `limit_request_line`: Apache's
+/// own floor is lower, but a head with a `Host` line needs this much.
+pub const MIN_LINE_LIMIT: u32 = 64;
+
+/// The `loadfactor` range, as in Apache.
+pub const LOADFACTOR: std::ops::RangeInclusive<u32> = 1..=100;
+
 impl Default for ProxyConfig {
     fn default() -> Self {
         Self {
@@ -250,10 +257,10 @@ impl ProxyConfig {
         for (i, m) in self.members.iter().enumerate() {
             crate::member::MemberTarget::parse(&m.url)
                 .map_err(|reason| invalid(format!("members[{i}].url"), reason))?;
-            if !(1..=100).contains(&m.loadfactor) {
+            if !LOADFACTOR.contains(&m.loadfactor) {
                 return Err(invalid(
                     format!("members[{i}].loadfactor"),
-                    format!("{} is outside 1..=100", m.loadfactor),
+                    format!("{} is outside {LOADFACTOR:?}", m.loadfactor),
                 ));
             }
             if let Some(t) = m.timeout {
@@ -275,17 +282,20 @@ impl ProxyConfig {
         if self.max_connections == 0 {
             return Err(invalid("max_connections", "must be at least 1"));
         }
-        if self.limit_request_field_size < 64 {
+        if self.limit_request_field_size < MIN_LINE_LIMIT as usize {
             return Err(invalid(
                 "limit_request_field_size",
-                "must be at least 64 bytes",
+                format!("must be at least {MIN_LINE_LIMIT} bytes"),
             ));
         }
         if self.limit_request_fields == 0 {
             return Err(invalid("limit_request_fields", "must be at least 1"));
         }
-        if self.limit_request_line < 64 {
-            return Err(invalid("limit_request_line", "must be at least 64 bytes"));
+        if self.limit_request_line < MIN_LINE_LIMIT as usize {
+            return Err(invalid(
+                "limit_request_line",
+                format!("must be at least {MIN_LINE_LIMIT} bytes"),
+            ));
         }
         if self.workers == Some(0) {
             return Err(invalid("workers", "must be at least 1"));

@@ -51,7 +51,8 @@ use std::path::PathBuf;
 
 pub use balancer::Members;
 pub use config::{
-    HealthCheckConfig, HealthCheckKind, LbMethod, MAX_MEMBERS, MemberConfig, ProxyConfig,
+    HealthCheckConfig, HealthCheckKind, LOADFACTOR, LbMethod, MAX_MEMBERS, MIN_LINE_LIMIT,
+    MemberConfig, ProxyConfig,
 };
 pub use member::{LATENCY_BUCKETS, MemberStats, MemberStatus};
 pub use server::{DrainReport, ProxyHandle, ProxyStats};

@@ -702,14 +702,18 @@ fn proxy(c: &mut Checker<'_, '_>, name: &str, p: &Proxy) {
         ("max_connections", p.max_connections, 1, ""),
         ("workers", p.workers, 1, ""),
         ("limit_request_fields", p.limit_request_fields, 1, ""),
-        // Apache's own floor is lower, but a head with a Host line needs this much.
         (
             "limit_request_field_size",
             p.limit_request_field_size,
-            64,
+            lb_proxy::MIN_LINE_LIMIT,
             " bytes",
         ),
-        ("limit_request_line", p.limit_request_line, 64, " bytes"),
+        (
+            "limit_request_line",
+            p.limit_request_line,
+            lb_proxy::MIN_LINE_LIMIT,
+            " bytes",
+        ),
     ] {
         if let Some(n) = n {
             c.at_least(&at(k), n, min, unit);
@@ -728,7 +732,12 @@ fn proxy(c: &mut Checker<'_, '_>, name: &str, p: &Proxy) {
                 },
             );
         }
-        c.range(&member("loadfactor"), i64::from(m.loadfactor), 1, 100);
+        c.range(
+            &member("loadfactor"),
+            i64::from(m.loadfactor),
+            i64::from(*lb_proxy::LOADFACTOR.start()),
+            i64::from(*lb_proxy::LOADFACTOR.end()),
+        );
         if let Some(t) = m.timeout {
             c.positive_duration(&member("timeout"), t);
         }
