@@ -14,20 +14,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
-use arc_swap::{ArcSwap, ArcSwapOption};
-use http::{Request, Response, StatusCode};
+use arc_swap::ArcSwapOption;
+use http::{HeaderValue, Request, Response, StatusCode};
 use tower::{Layer, Service, ServiceExt};
 
 use crate::body::{ProxyBody, RequestBody, local_response};
-use crate::config::LbMethod;
-use crate::forward::{ForwardError, Routed};
+use crate::config::{LbMethod, StickyConfig};
+use crate::forward::{Assigned, ForwardError};
 use crate::member::{Member, now_ms};
+use crate::sites::Routed;
 
-/// The set of members in force, swapped as a whole on reload.
+/// One balancer's members and scheduling (Apache `balancer://NAME`),
+/// replaced as a whole on reload.
 #[derive(Debug)]
 pub struct Members {
+    /// The balancer's name.
+    pub(crate) name: String,
     pub(crate) list: Vec<Arc<Member>>,
     method: LbMethod,
+    /// Sticky sessions.
+    pub(crate) sticky: Option<StickyConfig>,
     /// Apache `maxattempts`: members tried after the first failed; `None` = all.
     max_attempts: Option<u32>,
     counter: AtomicUsize,
@@ -42,12 +48,20 @@ struct Schedule {
 }
 
 impl Members {
-    /// A member list scheduled with `method`, failing over to at most
-    /// `max_attempts` other members (`None`: every usable one).
-    pub fn new(list: Vec<Arc<Member>>, method: LbMethod, max_attempts: Option<u32>) -> Self {
+    /// Balancer `name` over `list` scheduled with `method`, failing over to
+    /// at most `max_attempts` other members (`None`: every usable one).
+    pub fn new(
+        name: String,
+        list: Vec<Arc<Member>>,
+        method: LbMethod,
+        max_attempts: Option<u32>,
+        sticky: Option<StickyConfig>,
+    ) -> Self {
         Self {
+            name,
             list,
             method,
+            sticky,
             max_attempts,
             counter: AtomicUsize::new(0),
             schedule: ArcSwapOption::empty(),
@@ -59,26 +73,37 @@ impl Members {
         &self.list
     }
 
-    /// Bit set of the members usable now; hot standbys count only when no
-    /// regular member is usable (Apache `status=+H`).
+    /// Bit set of the members the balancer may pick now, as Apache's
+    /// lbmethods walk them: the lowest `lbset` that has a usable member
+    /// wins; within it, regular members, or its hot standbys (`+H`) when no
+    /// regular one is usable. Draining members (`+N`) take sticky requests
+    /// only, never a pick.
     fn usable_set(&self, exclude: u64) -> u64 {
         let mut now = None;
+        // The lowest lbset with a usable member, and its regular and standby
+        // members: one pass (the lowest set seen so far restarts the bits).
+        let mut lowest: Option<u32> = None;
         let (mut regular, mut standby) = (0u64, 0u64);
         for (i, m) in self.list.iter().enumerate() {
-            if m.usable(&mut now) {
-                if m.hot_standby.load(Ordering::Relaxed) {
-                    standby |= 1 << i;
-                } else {
-                    regular |= 1 << i;
+            if exclude & (1 << i) != 0 || m.drain.load(Ordering::Relaxed) || !m.usable(&mut now) {
+                continue;
+            }
+            let lbset = m.lbset.load(Ordering::Relaxed);
+            match lowest {
+                Some(l) if lbset > l => continue,
+                Some(l) if lbset == l => {}
+                _ => {
+                    lowest = Some(lbset);
+                    (regular, standby) = (0, 0);
                 }
             }
+            if m.hot_standby.load(Ordering::Relaxed) {
+                standby |= 1 << i;
+            } else {
+                regular |= 1 << i;
+            }
         }
-        let regular = regular & !exclude;
-        if regular != 0 {
-            regular
-        } else {
-            standby & !exclude
-        }
+        if regular != 0 { regular } else { standby }
     }
 
     /// Picks a member not in `exclude` (a bit set of indexes already tried).
@@ -91,8 +116,36 @@ impl Members {
         let index = match self.method {
             LbMethod::ByRequests => self.by_requests(set, tick),
             LbMethod::ByBusyness => self.by_busyness(set, tick),
+            LbMethod::ByTraffic => self.by_traffic(set),
         };
         self.list.get(index).map(|m| (index, m))
+    }
+
+    /// The member a sticky request names, when it may take it: usable
+    /// (draining members too) and not in `exclude`.
+    pub(crate) fn pick_route(&self, route: &str, exclude: u64) -> Option<(usize, &Arc<Member>)> {
+        let mut now = None;
+        self.list
+            .iter()
+            .enumerate()
+            .find(|(_, m)| m.has_route(route))
+            .filter(|(i, m)| exclude & (1 << i) == 0 && m.usable(&mut now))
+    }
+
+    /// Apache `bytraffic`: the fewest bytes moved per unit of loadfactor;
+    /// ties go to the first.
+    fn by_traffic(&self, set: u64) -> usize {
+        let mut best: Option<(u64, usize)> = None;
+        for (i, m) in self.list.iter().enumerate() {
+            if set & (1 << i) == 0 {
+                continue;
+            }
+            let t = m.traffic_per_weight();
+            if best.is_none_or(|(b, _)| t < b) {
+                best = Some((t, i));
+            }
+        }
+        best.map_or(0, |(_, i)| i)
     }
 
     fn by_requests(&self, set: u64, tick: usize) -> usize {
@@ -178,41 +231,96 @@ fn smooth_weighted(weights: &[u32], set: u64) -> Box<[u8]> {
     order.into_boxed_slice()
 }
 
-/// Layer for [`Balance`].
-#[derive(Debug, Clone)]
-pub struct BalanceLayer {
-    members: Arc<ArcSwap<Members>>,
+/// The session route a request names for a sticky balancer, as Apache's
+/// `find_session_route` reads it: first `NAME=` in the URL (path parameter
+/// or query, the value ending at `?` or `&`, and `;` with
+/// `scolonpathdelim`), then the cookie; the route is what follows the
+/// value's first `.` (`JSESSIONID=abc.node1` → `node1`). No `.`, no route.
+pub(crate) fn session_route(req: &Request<RequestBody>, sticky: &StickyConfig) -> Option<String> {
+    let from_url = sticky.url_param.as_deref().and_then(|name| {
+        let target = req
+            .uri()
+            .path_and_query()
+            .map(http::uri::PathAndQuery::as_str)?;
+        url_param(target, name, sticky.scolon_path_delim)
+    });
+    let value = from_url.or_else(|| {
+        let name = sticky.cookie.as_deref().or(sticky.set_cookie.as_deref())?;
+        req.headers()
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|cookies| cookie(cookies, name))
+    })?;
+    let (_, route) = value.split_once('.')?;
+    (!route.is_empty()).then(|| route.to_owned())
 }
 
-impl BalanceLayer {
-    /// Balances over the member list in `members` (read on every request).
-    pub fn new(members: Arc<ArcSwap<Members>>) -> Self {
-        Self { members }
+/// Apache's `get_path_param`: the value after the first `NAME=` anywhere in
+/// the URL, up to a delimiter.
+fn url_param<'a>(url: &'a str, name: &str, scolon: bool) -> Option<&'a str> {
+    let mut from = 0;
+    while let Some(at) = url.get(from..)?.find(name) {
+        let after = from + at + name.len();
+        if let Some(value) = url.get(after..).and_then(|v| v.strip_prefix('=')) {
+            let end = value
+                .find(|c| c == '?' || c == '&' || (scolon && c == ';'))
+                .unwrap_or(value.len());
+            let value = &value[..end];
+            if !value.is_empty() {
+                return Some(value);
+            }
+        }
+        from += at + 1;
     }
+    None
 }
+
+/// Apache's `get_cookie_param`: `NAME=value` in a `Cookie` header where the
+/// name starts the header or follows `;`, `,` or a space; the value ends at
+/// `;` or `,`.
+fn cookie<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
+    let mut from = 0;
+    while let Some(at) = cookies.get(from..)?.find(name) {
+        let start = from + at;
+        let before = cookies[..start].chars().next_back();
+        if before.is_none_or(|c| c == ';' || c == ',' || c.is_ascii_whitespace()) {
+            let rest = cookies[start + name.len()..].trim_start();
+            if let Some(value) = rest.strip_prefix('=')
+                && !value.is_empty()
+            {
+                let end = value.find([';', ',']).unwrap_or(value.len());
+                return Some(&value[..end]);
+            }
+        }
+        from = start + 1;
+    }
+    None
+}
+
+/// Layer for [`Balance`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BalanceLayer;
 
 impl<S> Layer<S> for BalanceLayer {
     type Service = Balance<S>;
     fn layer(&self, inner: S) -> Balance<S> {
-        Balance {
-            members: self.members.clone(),
-            inner,
-        }
+        Balance { inner }
     }
 }
 
-/// Picks a member per request and fails over: a connect failure puts the
-/// member in error and the request goes to the next member; other failures
-/// are retried only for idempotent requests without a body.
+/// Picks a member of the request's balancer and fails over: a connect
+/// failure puts the member in error and the request goes to the next member;
+/// other failures are retried only for idempotent requests without a body.
+/// Sticky requests go to the member of their route while it is usable.
 #[derive(Debug, Clone)]
 pub struct Balance<S> {
-    members: Arc<ArcSwap<Members>>,
     inner: S,
 }
 
-impl<S> Service<Request<RequestBody>> for Balance<S>
+impl<S> Service<Routed> for Balance<S>
 where
-    S: Service<Routed, Response = Response<ProxyBody>, Error = ForwardError>
+    S: Service<Assigned, Response = Response<ProxyBody>, Error = ForwardError>
         + Clone
         + Send
         + 'static,
@@ -227,11 +335,25 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request<RequestBody>) -> Self::Future {
-        let members = self.members.load_full();
+    fn call(&mut self, routed: Routed) -> Self::Future {
         let inner = self.inner.clone();
-        Box::pin(balance(members, inner, req))
+        Box::pin(balance(inner, routed))
     }
+}
+
+/// The `Set-Cookie` that sticks a client to `member` (had's `sticky_cookie`),
+/// when the request did not already name its route.
+fn stick(
+    sticky: Option<&StickyConfig>,
+    session: Option<&str>,
+    member: &Member,
+) -> Option<HeaderValue> {
+    let name = sticky?.set_cookie.as_deref()?;
+    let route = member.route()?;
+    if session == Some(&*route) {
+        return None;
+    }
+    HeaderValue::from_str(&format!("{name}=.{route}; Path=/")).ok()
 }
 
 /// Not an `async fn`, which would hold its arguments twice in the
@@ -241,21 +363,44 @@ where
     reason = "an async fn keeps its arguments twice in its state"
 )]
 fn balance<S>(
-    members: Arc<Members>,
     mut inner: S,
-    req: Request<RequestBody>,
+    routed: Routed,
 ) -> impl Future<Output = Result<Response<ProxyBody>, std::convert::Infallible>>
 where
-    S: Service<Routed, Response = Response<ProxyBody>, Error = ForwardError>,
+    S: Service<Assigned, Response = Response<ProxyBody>, Error = ForwardError>,
 {
     async move {
-        let mut pending = Some(req);
+        let Routed { request, target } = routed;
+        let members = target.balancer;
+        let sticky = members.sticky.as_ref();
+        let session = sticky.and_then(|s| session_route(&request, s));
+        let mut pending = Some(request);
         let mut tried = 0u64;
         let mut last_was_connect = true;
+        let path: Arc<str> = Arc::from(target.path);
         loop {
             let failovers = tried.count_ones();
             let exhausted = failovers > 0 && members.max_attempts.is_some_and(|m| failovers > m);
-            let picked = if exhausted { None } else { members.pick(tried) };
+            let by_session = session
+                .as_deref()
+                .and_then(|route| members.pick_route(route, tried));
+            if by_session.is_none()
+                && let (Some(route), Some(s)) = (session.as_deref(), sticky)
+                && s.nofailover
+                && members.list().iter().any(|m| m.has_route(route))
+            {
+                // Apache `nofailover=On`: the session breaks rather than move.
+                tracing::warn!(balancer = %members.name, route, "the member of a sticky session is unusable (nofailover)");
+                return Ok(local_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the member of this session is unavailable\n",
+                ));
+            }
+            let picked = if exhausted {
+                None
+            } else {
+                by_session.or_else(|| members.pick(tried))
+            };
             let Some((index, member)) = picked else {
                 if tried == 0 {
                     members.force_recovery();
@@ -272,16 +417,23 @@ where
             };
             let result = match inner.ready().await {
                 Ok(svc) => {
-                    svc.call(Routed {
+                    svc.call(Assigned {
                         member: member.clone(),
                         request: req,
+                        path: path.clone(),
+                        preserve_host: target.preserve_host,
                     })
                     .await
                 }
                 Err(e) => Err(e),
             };
             match result {
-                Ok(resp) => return Ok(resp),
+                Ok(mut resp) => {
+                    if let Some(cookie) = stick(sticky, session.as_deref(), member) {
+                        resp.headers_mut().append(http::header::SET_COOKIE, cookie);
+                    }
+                    return Ok(resp);
+                }
                 Err(ForwardError::Connect { request, source }) => {
                     tracing::warn!(member = %member.url, error = %source, "connect failed, trying the next member");
                     member.record_failure();
@@ -294,6 +446,13 @@ where
                     // connection is closed already and the member is not to blame.
                     tracing::debug!(member = %member.url, error = %e, "request body failed while streaming");
                     return Ok(e.refusal());
+                }
+                Err(ForwardError::Target(why)) => {
+                    tracing::warn!(balancer = %members.name, %why, "request not forwarded");
+                    return Ok(local_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "the route maps this request to an invalid URL\n",
+                    ));
                 }
                 Err(ForwardError::Timeout(after)) => {
                     tracing::warn!(member = %member.url, ?after, "member did not answer in time");
@@ -327,6 +486,62 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sticky(cookie: Option<&str>, url: Option<&str>, scolon: bool) -> StickyConfig {
+        StickyConfig {
+            cookie: cookie.map(str::to_owned),
+            url_param: url.map(str::to_owned),
+            nofailover: false,
+            scolon_path_delim: scolon,
+            set_cookie: None,
+        }
+    }
+
+    fn request(target: &str, cookies: &[&str]) -> Request<RequestBody> {
+        let mut b = Request::builder().uri(target);
+        for c in cookies {
+            b = b.header("cookie", *c);
+        }
+        b.body(RequestBody::empty())
+            .unwrap_or_else(|_| Request::new(RequestBody::empty()))
+    }
+
+    #[test]
+    fn session_routes_as_apache_reads_them() {
+        let s = sticky(Some("JSESSIONID"), Some("jsessionid"), false);
+        let r = |t: &str, c: &[&str]| session_route(&request(t, c), &s);
+        assert_eq!(r("/", &["JSESSIONID=abc.node1"]), Some("node1".into()));
+        assert_eq!(
+            r("/", &["a=1; JSESSIONID=abc.node2; b=2"]),
+            Some("node2".into())
+        );
+        assert_eq!(r("/", &["a=1,JSESSIONID=x.n3"]), Some("n3".into()));
+        // No dot: no route.
+        assert_eq!(r("/", &["JSESSIONID=abc"]), None);
+        // The name must start a cookie.
+        assert_eq!(r("/", &["XJSESSIONID=abc.node1"]), None);
+        // The URL first: path parameter or query.
+        assert_eq!(
+            r("/app;jsessionid=abc.node4", &["JSESSIONID=abc.node1"]),
+            Some("node4".into())
+        );
+        assert_eq!(
+            r("/app?x=1&jsessionid=abc.node5&y=2", &[]),
+            Some("node5".into())
+        );
+        // `;` ends the value only with scolonpathdelim.
+        assert_eq!(
+            r("/a;jsessionid=q.n6;other=1", &[]),
+            Some("n6;other=1".into())
+        );
+        let s2 = sticky(Some("JSESSIONID"), Some("jsessionid"), true);
+        assert_eq!(
+            session_route(&request("/a;jsessionid=q.n6;other=1", &[]), &s2),
+            Some("n6".into())
+        );
+        // A route is whatever follows the first dot.
+        assert_eq!(r("/", &["JSESSIONID=a.b.c"]), Some("b.c".into()));
+    }
 
     #[test]
     fn weights_3_1_interleave() {

@@ -181,6 +181,8 @@ pub enum ProxyBody {
     Backend(BackendBody),
     /// Produced by the proxy itself (errors, rejections).
     Local(Option<Bytes>),
+    /// Streamed by a local service (a file from a directory route).
+    Stream(http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>),
 }
 
 impl ProxyBody {
@@ -203,7 +205,14 @@ impl Body for ProxyBody {
                 let polled = Pin::new(&mut b.body).poll_frame(cx);
                 match &polled {
                     Poll::Ready(None) => b.release(),
-                    Poll::Ready(Some(Ok(_))) if b.body.is_end_stream() => b.release(),
+                    Poll::Ready(Some(Ok(frame))) => {
+                        if let Some(data) = frame.data_ref() {
+                            b.in_flight.0.add_traffic(data.len() as u64);
+                        }
+                        if b.body.is_end_stream() {
+                            b.release();
+                        }
+                    }
                     _ => {}
                 }
                 polled.map_err(Into::into)
@@ -213,6 +222,7 @@ impl Body for ProxyBody {
                     .filter(|d| !d.is_empty())
                     .map(|d| Ok(Frame::data(d))),
             ),
+            Self::Stream(b) => Pin::new(b).poll_frame(cx),
         }
     }
 
@@ -220,6 +230,7 @@ impl Body for ProxyBody {
         match self {
             Self::Backend(b) => b.body.is_end_stream(),
             Self::Local(data) => data.as_ref().is_none_or(Bytes::is_empty),
+            Self::Stream(b) => b.is_end_stream(),
         }
     }
 
@@ -227,6 +238,7 @@ impl Body for ProxyBody {
         match self {
             Self::Backend(b) => b.body.size_hint(),
             Self::Local(data) => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
+            Self::Stream(b) => b.size_hint(),
         }
     }
 }

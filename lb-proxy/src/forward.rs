@@ -9,20 +9,26 @@ use std::time::{Duration, Instant};
 
 use http::header::HOST;
 use http::{Method, Request, Response, Uri, Version};
+use http_body::Body as _;
 use tower::Service;
 
 use crate::body::{BackendBody, BoxError, ClientBodyError, InFlight, ProxyBody, RequestBody};
 use crate::member::Member;
 use crate::member_conn::{Ended, ExchangeError};
-use crate::route::WholePrefix;
 
 /// A request with the member it goes to.
 #[derive(Debug)]
-pub struct Routed {
+pub struct Assigned {
     /// The chosen member.
     pub member: Arc<Member>,
     /// The request, still addressed as the client sent it.
     pub request: Request<RequestBody>,
+    /// The path (and query) that follows the member's URL path: what the
+    /// route made of the request's (empty or starting with `?`: the
+    /// member's own path).
+    pub path: Arc<str>,
+    /// Keep the client's `Host` (`ProxyPreserveHost On`).
+    pub preserve_host: bool,
 }
 
 /// Why forwarding failed, split by what the balancer may do next.
@@ -41,6 +47,9 @@ pub enum ForwardError {
     /// not to blame.
     #[error("request body from the client: {0}")]
     Client(ClientBodyError),
+    /// The route maps the request to something that is not a URL.
+    #[error("the route maps the request to an invalid target: {0}")]
+    Target(String),
     /// The member's response (its head, and a body of up to 16 KiB) did not
     /// come within its own `timeout`.
     #[error("no response within {0:?}")]
@@ -59,8 +68,6 @@ pub enum ForwardError {
 /// Settings of [`Forward`].
 #[derive(Debug, Clone, Copy)]
 pub struct ForwardSettings {
-    /// Keep the client's `Host` (`ProxyPreserveHost On`).
-    pub preserve_host: bool,
     /// TCP connect timeout.
     pub connect_timeout: Duration,
     /// Idle lifetime of pooled connections.
@@ -74,7 +81,7 @@ pub struct ForwardSettings {
     pub body_read_timeout: Duration,
 }
 
-/// Sends a [`Routed`] request to its member.
+/// Sends an [`Assigned`] request to its member.
 #[derive(Debug, Clone, Copy)]
 pub struct Forward {
     settings: ForwardSettings,
@@ -87,7 +94,7 @@ impl Forward {
     }
 }
 
-impl Service<Routed> for Forward {
+impl Service<Assigned> for Forward {
     type Response = Response<ProxyBody>;
     type Error = ForwardError;
     type Future = Pin<Box<dyn Future<Output = Result<Response<ProxyBody>, ForwardError>> + Send>>;
@@ -96,12 +103,17 @@ impl Service<Routed> for Forward {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, routed: Routed) -> Self::Future {
-        let Routed {
+    fn call(&mut self, assigned: Assigned) -> Self::Future {
+        let Assigned {
             member,
             mut request,
-        } = routed;
-        let original = address(&member, &mut request, self.settings.preserve_host);
+            path,
+            preserve_host,
+        } = assigned;
+        let original = match address(&member, &mut request, &path, preserve_host) {
+            Ok(original) => original,
+            Err(why) => return Box::pin(std::future::ready(Err(ForwardError::Target(why)))),
+        };
         let deadline = member
             .own_timeout()
             .unwrap_or(self.settings.timeout)
@@ -154,41 +166,54 @@ impl Original {
     }
 }
 
-/// Rewrites the request target to origin-form under the member's prefix and
-/// sets `Host` unless the client's is preserved; returns what it replaced.
-fn address(member: &Member, req: &mut Request<RequestBody>, preserve_host: bool) -> Original {
+/// Addresses the request to `member`: the target is the member's URL path
+/// followed by `path` (what the route left of the client's path; `*` for
+/// `OPTIONS *` stays as it is), and `Host` is the member's unless the
+/// client's is preserved; returns what it replaced.
+fn address(
+    member: &Member,
+    req: &mut Request<RequestBody>,
+    path: &str,
+    preserve_host: bool,
+) -> Result<Original, String> {
     let mut original = Original {
         version: req.version(),
         ..Original::default()
     };
-    let target = &member.target;
-    let needs_rewrite = !target.prefix.is_empty()
-        || req.uri().scheme().is_some()
-        || req.uri().authority().is_some();
-    if needs_rewrite {
-        let pq = req
+    let prefix = member.target.prefix.as_str();
+    let unchanged = prefix.is_empty()
+        && req.uri().scheme().is_none()
+        && req
             .uri()
             .path_and_query()
-            .map_or("/", http::uri::PathAndQuery::as_str);
-        let joined = if target.prefix.is_empty() || pq == "*" {
+            .is_some_and(|pq| pq.as_str() == path);
+    if !unchanged {
+        let joined = if path == "*" {
             // `OPTIONS *` addresses the member itself, whatever its path.
-            pq.to_owned()
-        } else if req.extensions().get::<WholePrefix>().is_some() {
-            // The request was the proxy's path itself: the member's path
-            // alone (`/api` → `/v1`, not `/v1/`), then any query.
-            format!("{}{}", target.prefix, pq.strip_prefix('/').unwrap_or(pq))
+            path.to_owned()
+        } else if prefix.is_empty() && (path.is_empty() || path.starts_with('?')) {
+            // The request was the route's whole prefix and the member has no
+            // path of its own: its root.
+            format!("/{path}")
         } else {
-            format!("{}{pq}", target.prefix)
+            format!("{prefix}{path}")
         };
-        if let Ok(uri) = Uri::try_from(joined) {
-            original.uri = Some(std::mem::replace(req.uri_mut(), uri));
-        }
+        // Apache's literal join can make a URL that is none (`ProxyPass
+        // /app/ http://b:8080` sends `/app/x` to `http://b:8080x`): refused.
+        let uri = Uri::try_from(joined.as_str())
+            .ok()
+            .filter(|u| u.path().starts_with('/') || u.path() == "*")
+            .ok_or_else(|| format!("{}{joined} is not a URL", member.target.origin))?;
+        original.uri = Some(std::mem::replace(req.uri_mut(), uri));
     }
     if !preserve_host || !req.headers().contains_key(HOST) {
-        original.host = Some(req.headers_mut().insert(HOST, target.authority.clone()));
+        original.host = Some(
+            req.headers_mut()
+                .insert(HOST, member.target.authority.clone()),
+        );
     }
     *req.version_mut() = Version::HTTP_11;
-    original
+    Ok(original)
 }
 
 /// Responses with a known length up to this size are read whole before the
@@ -213,6 +238,9 @@ fn forward(
     async move {
         let in_flight = InFlight::new(member.clone());
         let start = Instant::now();
+        // `bytraffic`: what is known of the body now (all of it when read
+        // ahead or framed by a length); the response counts as it streams.
+        member.add_traffic(req.body().size_hint().lower());
         let head_only = req.method() == Method::HEAD;
         let idempotent = is_idempotent(req.method());
         // Boxed: opening a connection is the rare path, and its future (address,
@@ -292,6 +320,7 @@ fn forward(
                 source,
                 request: None,
             })?;
+            member.add_traffic(data.len() as u64);
             if let Ended::Reusable(conn) = resp.body_mut().take_if_done() {
                 crate::pool::checkin(&member, conn);
             }

@@ -43,6 +43,7 @@ mod member_conn;
 mod pool;
 pub mod route;
 mod server;
+pub mod sites;
 mod stack;
 pub mod timer;
 

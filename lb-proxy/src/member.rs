@@ -2,8 +2,8 @@
 //! atomics: the request path never takes a lock to read or update a member.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use http::HeaderValue;
@@ -132,6 +132,16 @@ pub struct Member {
     pub(crate) target: MemberTarget,
     pub(crate) loadfactor: AtomicU32,
     pub(crate) hot_standby: AtomicBool,
+    /// Apache `route=`.
+    pub(crate) route: std::sync::RwLock<Option<Arc<str>>>,
+    /// Apache `lbset=`.
+    pub(crate) lbset: AtomicU32,
+    /// Apache `status=+N`: only sticky requests for its route.
+    pub(crate) drain: AtomicBool,
+    /// Apache `status=+I`: usable whatever its error state.
+    ignore_errors: AtomicBool,
+    /// Bytes sent to and read from it (`bytraffic`).
+    traffic: AtomicU64,
     retry_ms: AtomicU64,
     /// Its own response timeout in ms (`BalancerMember timeout=`); 0 = the proxy's.
     timeout_ms: AtomicU64,
@@ -160,6 +170,11 @@ impl Member {
             target,
             loadfactor: AtomicU32::new(cfg.loadfactor),
             hot_standby: AtomicBool::new(cfg.hot_standby),
+            route: std::sync::RwLock::new(cfg.route.as_deref().map(Arc::from)),
+            lbset: AtomicU32::new(cfg.lbset),
+            drain: AtomicBool::new(cfg.drain),
+            ignore_errors: AtomicBool::new(cfg.ignore_errors),
+            traffic: AtomicU64::new(0),
             retry_ms: AtomicU64::new(duration_ms(cfg.retry.unwrap_or(default_retry))),
             timeout_ms: AtomicU64::new(cfg.timeout.map_or(0, |d| duration_ms(d).max(1))),
             enabled: AtomicBool::new(!cfg.disabled),
@@ -177,6 +192,15 @@ impl Member {
     pub(crate) fn update(&self, cfg: &MemberConfig, default_retry: Duration) {
         self.loadfactor.store(cfg.loadfactor, Ordering::Relaxed);
         self.hot_standby.store(cfg.hot_standby, Ordering::Relaxed);
+        *self
+            .route
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            cfg.route.as_deref().map(Arc::from);
+        self.lbset.store(cfg.lbset, Ordering::Relaxed);
+        self.drain.store(cfg.drain, Ordering::Relaxed);
+        self.ignore_errors
+            .store(cfg.ignore_errors, Ordering::Relaxed);
         self.retry_ms.store(
             duration_ms(cfg.retry.unwrap_or(default_retry)),
             Ordering::Relaxed,
@@ -201,10 +225,42 @@ impl Member {
         &self.url
     }
 
+    /// Its route (`route=`), if it has one.
+    pub(crate) fn route(&self) -> Option<Arc<str>> {
+        self.route
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether it has route `route`.
+    pub(crate) fn has_route(&self, route: &str) -> bool {
+        self.route
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_deref()
+            == Some(route)
+    }
+
+    /// Counts `n` bytes sent to or read from it.
+    pub(crate) fn add_traffic(&self, n: u64) {
+        self.traffic.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `bytraffic`'s measure: bytes moved per unit of loadfactor.
+    pub(crate) fn traffic_per_weight(&self) -> u64 {
+        self.traffic.load(Ordering::Relaxed)
+            / u64::from(self.loadfactor.load(Ordering::Relaxed).max(1))
+    }
+
     /// Whether the balancer may send it a request at `now` (from `now_ms`).
     pub(crate) fn usable(&self, now: &mut Option<u64>) -> bool {
         if !self.enabled.load(Ordering::Relaxed) || !self.health_ok.load(Ordering::Relaxed) {
             return false;
+        }
+        // Apache `+I`: errors do not take it out.
+        if self.ignore_errors.load(Ordering::Relaxed) {
+            return true;
         }
         let until = self.error_until.load(Ordering::Relaxed);
         // Read the clock only when some member is in error: the common case costs no syscall.

@@ -2,17 +2,14 @@
 //! `ProxyPass PATH URL`'s prefix match, and the dot-segment removal that
 //! comes before it.
 //!
-//! Pure functions over strings and URIs; the admission layer applies them
-//! to requests (`crate::admission`): a request outside the path gets 404
-//! (Apache, with no `DocumentRoot` file to serve, answers the same). Dot
-//! segments are removed first, as Apache and nginx do before matching, so
+//! Pure functions over strings: path prefixes and regular expressions as
+//! routes match them ([`crate::sites`]), host name patterns as virtual hosts
+//! match them, and the dot-segment removal every path gets first
+//! ([`crate::admission`]), as Apache and nginx do before matching, so
 //! `/api/../admin` is `/admin` and cannot reach a member under `/api`'s
 //! mapping; a path climbing above the root is answered 400.
 
 use std::borrow::Cow;
-
-use http::Uri;
-use http::uri::PathAndQuery;
 
 /// The local path a proxy serves (the first argument of `ProxyPass`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,51 +206,108 @@ pub fn remove_dot_segments(path: &str) -> Result<Cow<'_, str>, PathError> {
     Ok(Cow::Owned(s))
 }
 
-/// Marks a request whose whole path was the proxy's prefix: the member is
-/// sent its own URL path as the target, without a slash added
-/// (`crate::forward`).
-#[derive(Debug, Clone, Copy)]
-pub struct WholePrefix;
-
-/// What the route does with a request path.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Routed {
-    /// Forward it as it is.
-    Unchanged,
-    /// Forward it with this origin-form target; `true` when the whole path
-    /// was the prefix ([`WholePrefix`]).
-    Rewritten(Uri, bool),
-    /// Not this proxy's: 404.
-    NotFound,
-    /// A path that climbs above the root: 400.
-    Invalid,
+/// A `ProxyPassMatch` / `RedirectMatch` regular expression over the path.
+#[derive(Debug, Clone)]
+pub struct PathRegex {
+    re: regex::Regex,
 }
 
-/// Routes an origin-form `uri` under `prefix`.
-pub fn route(prefix: &PathPrefix, uri: &Uri) -> Routed {
-    let path = uri.path();
-    // `OPTIONS *` addresses the server, not a path.
-    if path == "*" {
-        return Routed::Unchanged;
+impl PathRegex {
+    /// Compiles `pattern`.
+    ///
+    /// # Errors
+    /// Why it does not compile.
+    pub fn parse(pattern: &str) -> Result<Self, String> {
+        regex::Regex::new(pattern)
+            .map(|re| Self { re })
+            .map_err(|e| format!("{pattern:?} is not a regular expression: {e}"))
     }
-    let Ok(normal) = remove_dot_segments(path) else {
-        return Routed::Invalid;
-    };
-    let changed = matches!(normal, Cow::Owned(_));
-    if prefix.is_root() && !changed {
-        return Routed::Unchanged;
+
+    /// `template` with Apache's `ap_pregsub` substitutions for `path`: `$0`
+    /// to `$9` are the groups (`$0` and `&` the whole match), `\$` and `\&`
+    /// are literal. `None` when the expression does not match.
+    pub fn expand(&self, path: &str, template: &str) -> Option<String> {
+        let caps = self.re.captures(path)?;
+        let group = |n: usize| caps.get(n).map_or("", |m| m.as_str());
+        let mut out = String::with_capacity(template.len() + path.len());
+        let mut chars = template.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '&' => out.push_str(group(0)),
+                '$' if chars.peek().is_some_and(char::is_ascii_digit) => {
+                    let n = chars.next().and_then(|d| d.to_digit(10)).unwrap_or(0);
+                    out.push_str(group(n as usize));
+                }
+                '\\' if matches!(chars.peek(), Some('$' | '&')) => {
+                    out.extend(chars.next());
+                }
+                c => out.push(c),
+            }
+        }
+        Some(out)
     }
-    let Some(rest) = prefix.strip(&normal) else {
-        return Routed::NotFound;
-    };
-    let target = match uri.query() {
-        Some(q) => format!("{}?{q}", rest.path),
-        None => rest.path.into_owned(),
-    };
-    match PathAndQuery::try_from(target).map(Uri::from) {
-        Ok(uri) => Routed::Rewritten(uri, rest.whole),
-        Err(_) => Routed::Invalid,
+
+    /// Whether `path` matches.
+    pub fn is_match(&self, path: &str) -> bool {
+        self.re.is_match(path)
     }
+}
+
+/// A `ServerName` or `ServerAlias`: exact, or with `*` and `?` wildcards as
+/// Apache's fnmatch has them; compared without case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPattern {
+    pattern: String,
+}
+
+impl HostPattern {
+    /// A pattern for `name` (validated by the config).
+    pub fn new(name: &str) -> Self {
+        Self {
+            pattern: name.to_ascii_lowercase(),
+        }
+    }
+
+    /// Whether `host` (a `Host` value without its port) matches.
+    pub fn matches(&self, host: &str) -> bool {
+        glob(self.pattern.as_bytes(), host.as_bytes())
+    }
+}
+
+/// fnmatch without case over bytes: `*` any run, `?` one byte.
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t].to_ascii_lowercase() => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p.min(pattern.len())..].iter().all(|&c| c == b'*')
+}
+
+/// The host part of a `Host` value: without its port, and for an IPv6
+/// literal, the brackets kept (`[2001:db8::1]:80` → `[2001:db8::1]`).
+pub fn host_without_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
 }
 
 #[cfg(test)]
@@ -310,6 +364,47 @@ mod tests {
     }
 
     #[test]
+    fn regex_substitution_is_apaches() {
+        let re = PathRegex::parse("^/app/(.*)\\.(gif|png)$").expect("regex");
+        assert_eq!(
+            re.expand("/app/a/b.png", "/img/$1.$2").as_deref(),
+            Some("/img/a/b.png")
+        );
+        assert_eq!(
+            re.expand("/app/x.gif", "/all$0").as_deref(),
+            Some("/all/app/x.gif")
+        );
+        assert_eq!(
+            re.expand("/app/x.gif", "/w&").as_deref(),
+            Some("/w/app/x.gif")
+        );
+        assert_eq!(
+            re.expand("/app/x.gif", "/a\\$1\\&").as_deref(),
+            Some("/a$1&")
+        );
+        assert_eq!(re.expand("/app/x.gif", "/$9").as_deref(), Some("/"));
+        assert_eq!(re.expand("/other", "/$1"), None);
+        assert!(PathRegex::parse("(").is_err());
+    }
+
+    #[test]
+    fn host_patterns_are_fnmatch_without_case() {
+        let h = |p: &str, host: &str| HostPattern::new(p).matches(host);
+        assert!(h("www.example.com", "WWW.Example.com"));
+        assert!(!h("www.example.com", "example.com"));
+        assert!(h("*.example.com", "a.example.com"));
+        assert!(h("*.example.com", "a.b.example.com"));
+        assert!(!h("*.example.com", "example.com"));
+        assert!(h("www?.example.com", "www1.example.com"));
+        assert!(!h("www?.example.com", "www.example.com"));
+        assert!(h("*", "anything"));
+        assert_eq!(host_without_port("a.example:8080"), "a.example");
+        assert_eq!(host_without_port("a.example"), "a.example");
+        assert_eq!(host_without_port("[2001:db8::1]:80"), "[2001:db8::1]");
+        assert_eq!(host_without_port("[2001:db8::1]"), "[2001:db8::1]");
+    }
+
+    #[test]
     fn dot_segments_are_removed() {
         let n = |s| remove_dot_segments(s).map(Cow::into_owned);
         assert_eq!(n("/a/b"), Ok("/a/b".into()));
@@ -326,50 +421,5 @@ mod tests {
         // Dots inside a segment are not dot segments.
         assert_eq!(n("/a/..b/c.d/.../x"), Ok("/a/..b/c.d/.../x".into()));
         assert_eq!(n("/."), Ok("/".into()));
-    }
-}
-
-#[cfg(test)]
-mod route_tests {
-    use super::*;
-
-    fn r(prefix: &str, target: &str) -> Routed {
-        let prefix = PathPrefix::parse(prefix).expect("prefix");
-        route(&prefix, &target.parse().expect("uri"))
-    }
-
-    fn rewritten(to: &str) -> Routed {
-        Routed::Rewritten(to.parse().expect("uri"), false)
-    }
-
-    #[test]
-    fn root_forwards_unchanged() {
-        assert_eq!(r("/", "/a/b?c=d"), Routed::Unchanged);
-        assert_eq!(r("/", "*"), Routed::Unchanged);
-        assert_eq!(r("/", "/a/../b"), rewritten("/b"));
-        assert_eq!(r("/", "/../b"), Routed::Invalid);
-    }
-
-    #[test]
-    fn a_prefix_is_stripped_and_the_query_kept() {
-        assert_eq!(r("/api", "/api/x?q=1"), rewritten("/x?q=1"));
-        assert_eq!(
-            r("/api", "/api"),
-            Routed::Rewritten("/".parse().expect("uri"), true)
-        );
-        assert_eq!(
-            r("/api", "/api?q"),
-            Routed::Rewritten("/?q".parse().expect("uri"), true)
-        );
-        assert_eq!(r("/api", "/apix"), Routed::NotFound);
-        assert_eq!(r("/api", "/other/page"), Routed::NotFound);
-        assert_eq!(r("/api/", "/api/x"), rewritten("/x"));
-    }
-
-    #[test]
-    fn dot_segments_cannot_leave_the_prefix() {
-        assert_eq!(r("/api", "/api/../admin"), Routed::NotFound);
-        assert_eq!(r("/api", "/api/%2e%2e/admin"), Routed::NotFound);
-        assert_eq!(r("/api", "/x/../api/y"), rewritten("/y"));
     }
 }

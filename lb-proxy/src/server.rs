@@ -18,13 +18,11 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::admission::Rules;
 use crate::admission::limits::Limits;
-use crate::balancer::Members;
 use crate::config::{HealthCheckConfig, ProxyConfig};
 use crate::layer::access_log::AccessLogWriter;
 use crate::member::{Member, MemberStats, MemberStatus};
-use crate::route::PathPrefix;
+use crate::sites::Sites;
 use crate::timer::ConnTimer;
 use crate::{Error, stack};
 
@@ -34,12 +32,8 @@ const HYPER_MAX_HEADERS: usize = 100;
 /// Settings read when a client connection starts.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
-    /// Limits, framing, target and path rules.
-    pub(crate) admission: Arc<Rules>,
-    /// `path` without its trailing slash, for `ProxyPassReverse`.
-    pub(crate) front: Arc<str>,
-    pub(crate) preserve_host: bool,
-    pub(crate) pass_reverse: bool,
+    /// Size limits of request heads.
+    pub(crate) limits: Limits,
     pub(crate) connect_timeout: Duration,
     pub(crate) timeout: Duration,
     /// The longest response timeout of the proxy and its members: what the
@@ -49,33 +43,23 @@ pub(crate) struct Settings {
     pub(crate) body_read_timeout: Duration,
     pub(crate) pool_idle_timeout: Duration,
     pub(crate) tunnel_idle_timeout: Duration,
-    pub(crate) limit_request_fields: usize,
 }
 
 impl Settings {
     /// From a validated config.
-    fn of(c: &ProxyConfig) -> Result<Self, Error> {
-        let path = PathPrefix::parse(&c.path).map_err(|reason| Error::Config {
-            field: "path".into(),
-            reason,
-        })?;
-        let outer_timeout = c
-            .members
+    fn of(c: &ProxyConfig) -> Self {
+        let (_, balancers) = c.sites();
+        let outer_timeout = balancers
             .iter()
+            .flat_map(|b| &b.members)
             .filter_map(|m| m.timeout)
             .fold(c.timeout, Duration::max);
-        Ok(Self {
-            front: Arc::from(path.front()),
-            admission: Arc::new(Rules {
-                limits: Limits {
-                    field_size: c.limit_request_field_size,
-                    fields: c.limit_request_fields,
-                    line: c.limit_request_line,
-                },
-                path: Arc::new(path),
-            }),
-            preserve_host: c.preserve_host,
-            pass_reverse: c.pass_reverse,
+        Self {
+            limits: Limits {
+                field_size: c.limit_request_field_size,
+                fields: c.limit_request_fields,
+                line: c.limit_request_line,
+            },
             connect_timeout: c.connect_timeout,
             timeout: c.timeout,
             outer_timeout,
@@ -83,15 +67,14 @@ impl Settings {
             body_read_timeout: c.body_read_timeout,
             pool_idle_timeout: c.pool_idle_timeout,
             tunnel_idle_timeout: c.tunnel_idle_timeout,
-            limit_request_fields: c.limit_request_fields,
-        })
+        }
     }
 }
 
 /// State shared by all workers of one proxy.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) members: Arc<ArcSwap<Members>>,
+    pub(crate) sites: Arc<ArcSwap<Sites>>,
     pub(crate) settings: ArcSwap<Settings>,
     pub(crate) access_log: Option<Arc<AccessLogWriter>>,
     workers: usize,
@@ -109,11 +92,23 @@ impl Drop for Active<'_> {
     }
 }
 
+/// One balancer's members, for `hactl status` and metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BalancerStats {
+    /// Its name (`balancer://NAME`; the shorthand's is `default`).
+    pub name: String,
+    /// Per-member state and counters, in configuration order.
+    pub members: Vec<MemberStats>,
+}
+
 /// Everything `hactl status` and metrics show about one proxy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProxyStats {
-    /// Per-member state and counters, in configuration order.
+    /// Every member of every balancer, balancer by balancer, in
+    /// configuration order.
     pub members: Vec<MemberStats>,
+    /// The same members by balancer.
+    pub balancers: Vec<BalancerStats>,
     /// Client connections open now.
     pub active_connections: usize,
     /// Client connections accepted since start.
@@ -172,31 +167,6 @@ fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
-fn build_members(
-    config: &ProxyConfig,
-    workers: usize,
-    previous: Option<&Members>,
-) -> Result<Members, Error> {
-    let mut list = Vec::with_capacity(config.members.len());
-    for (i, m) in config.members.iter().enumerate() {
-        let member =
-            match previous.and_then(|p| p.get(&m.url)) {
-                Some(existing) => {
-                    existing.update(m, config.retry);
-                    existing.clone()
-                }
-                None => Arc::new(Member::new(m, config.retry, workers).map_err(|reason| {
-                    Error::Config {
-                        field: format!("members[{i}].url"),
-                        reason,
-                    }
-                })?),
-            };
-        list.push(member);
-    }
-    Ok(Members::new(list, config.lbmethod, config.max_attempts))
-}
-
 impl ProxyHandle {
     /// Validates `config`, binds its listeners and starts the workers.
     ///
@@ -237,10 +207,8 @@ impl ProxyHandle {
             None => None,
         };
         let shared = Arc::new(Shared {
-            members: Arc::new(ArcSwap::from_pointee(build_members(
-                &config, workers, None,
-            )?)),
-            settings: ArcSwap::from_pointee(Settings::of(&config)?),
+            sites: Arc::new(ArcSwap::from_pointee(Sites::build(&config, workers, None)?)),
+            settings: ArcSwap::from_pointee(Settings::of(&config)),
             access_log,
             workers,
             active: AtomicUsize::new(0),
@@ -318,11 +286,12 @@ impl ProxyHandle {
         for t in tasks.drain(..) {
             t.abort();
         }
-        let members = self.shared.members.load();
+        let sites = self.shared.sites.load();
+        let members = sites.balancers().iter().flat_map(|b| b.list());
         match cfg {
             Some(cfg) => {
                 let cfg = Arc::new(cfg.clone());
-                for m in members.list() {
+                for m in members {
                     tasks.push(
                         self.runtime
                             .spawn(crate::health::run(m.clone(), cfg.clone())),
@@ -330,7 +299,7 @@ impl ProxyHandle {
                 }
             }
             None => {
-                for m in members.list() {
+                for m in members {
                     m.set_health(true);
                 }
             }
@@ -363,54 +332,75 @@ impl ProxyHandle {
         if config.workers.is_some_and(|w| w != self.shared.workers) {
             return Err(Error::NeedsRestart { field: "workers" });
         }
-        let settings = Settings::of(config)?;
-        let old = self.shared.members.load_full();
-        let new = build_members(config, self.shared.workers, Some(&old))?;
-        for gone in old.list().iter().filter(|m| new.get(&m.url).is_none()) {
+        let settings = Settings::of(config);
+        let old = self.shared.sites.load_full();
+        let new = Sites::build(config, self.shared.workers, Some(&old))?;
+        let kept = |m: &Arc<Member>| {
+            new.balancers()
+                .iter()
+                .any(|b| b.list().iter().any(|n| Arc::ptr_eq(n, m)))
+        };
+        for gone in old
+            .balancers()
+            .iter()
+            .flat_map(|b| b.list())
+            .filter(|m| !kept(m))
+        {
             gone.pool.clear();
         }
-        self.shared.members.store(Arc::new(new));
+        self.shared.sites.store(Arc::new(new));
         self.shared.settings.store(Arc::new(settings));
         self.start_health_checks(config.health_check.as_ref());
-        tracing::info!(members = config.members.len(), "proxy reloaded");
+        tracing::info!("proxy reloaded");
         Ok(())
     }
 
-    /// `hactl member enable|disable URL`.
+    /// `hactl member enable|disable URL`: the member with that URL in every
+    /// balancer that has one.
     ///
     /// # Errors
     /// [`Error::UnknownMember`] when no member has that URL.
     pub fn set_member_enabled(&self, url: &str, enabled: bool) -> Result<(), Error> {
-        let members = self.shared.members.load();
-        let member = members
-            .get(url)
-            .ok_or_else(|| Error::UnknownMember(url.to_owned()))?;
-        member.set_enabled(enabled);
-        Ok(())
+        let sites = self.shared.sites.load();
+        let mut found = false;
+        for m in sites.balancers().iter().filter_map(|b| b.get(url)) {
+            m.set_enabled(enabled);
+            found = true;
+        }
+        if found {
+            Ok(())
+        } else {
+            Err(Error::UnknownMember(url.to_owned()))
+        }
     }
 
-    /// Members usable now (for health checks of the proxy itself).
+    /// Members usable now, over every balancer (for health checks of the
+    /// proxy itself).
     pub fn members_up(&self) -> usize {
         self.shared
-            .members
+            .sites
             .load()
-            .list()
+            .balancers()
             .iter()
+            .flat_map(|b| b.list())
             .filter(|m| m.status() == MemberStatus::Up)
             .count()
     }
 
     /// A snapshot of counters and states.
     pub fn stats(&self) -> ProxyStats {
+        let sites = self.shared.sites.load();
+        let balancers: Vec<BalancerStats> = sites
+            .balancers()
+            .iter()
+            .map(|b| BalancerStats {
+                name: b.name.clone(),
+                members: b.list().iter().map(|m| m.stats()).collect(),
+            })
+            .collect();
         ProxyStats {
-            members: self
-                .shared
-                .members
-                .load()
-                .list()
-                .iter()
-                .map(|m| m.stats())
-                .collect(),
+            members: balancers.iter().flat_map(|b| b.members.clone()).collect(),
+            balancers,
             active_connections: self.shared.active.load(Ordering::Relaxed),
             accepted_connections: self.shared.accepted.load(Ordering::Relaxed),
             access_log_dropped: self.shared.access_log.as_ref().map_or(0, |w| w.dropped()),
@@ -470,10 +460,10 @@ async fn worker(
     drain: watch::Receiver<bool>,
     mut stop: watch::Receiver<bool>,
 ) {
-    for l in listeners {
+    for (index, l) in listeners.into_iter().enumerate() {
         match tokio::net::TcpListener::from_std(l) {
             Ok(l) => {
-                tokio::spawn(accept_loop(l, shared.clone(), drain.clone()));
+                tokio::spawn(accept_loop(l, index, shared.clone(), drain.clone()));
             }
             Err(e) => tracing::error!(error = %e, "cannot register listener"),
         }
@@ -483,6 +473,7 @@ async fn worker(
 
 async fn accept_loop(
     listener: tokio::net::TcpListener,
+    index: usize,
     shared: Arc<Shared>,
     mut drain: watch::Receiver<bool>,
 ) {
@@ -514,7 +505,7 @@ async fn accept_loop(
         tokio::spawn(async move {
             let _permit = permit;
             let _active = Active(&shared.active);
-            serve(stream, peer, &shared, drain).await;
+            serve(stream, peer, index, &shared, drain).await;
         });
     }
 }
@@ -522,11 +513,12 @@ async fn accept_loop(
 async fn serve(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
+    listener: usize,
     shared: &Shared,
     mut drain: watch::Receiver<bool>,
 ) {
     let settings = shared.settings.load();
-    let service = TowerToHyperService::new(stack::build(shared, &settings, peer));
+    let service = TowerToHyperService::new(stack::build(shared, &settings, listener, peer));
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         // The connection's own timer, re-armed per request (crate::timer).
@@ -544,8 +536,8 @@ async fn serve(
     // with a limit set, hyper fills its header arrays element by element on
     // every request (1.3k instructions under callgrind) instead of using
     // its inline default.
-    if settings.limit_request_fields != HYPER_MAX_HEADERS {
-        builder.max_headers(settings.limit_request_fields);
+    if settings.limits.fields != HYPER_MAX_HEADERS {
+        builder.max_headers(settings.limits.fields);
     }
     drop(settings);
     let conn = builder

@@ -15,16 +15,17 @@ use crate::layer::access_log::{AccessLogLayer, LoggedBody};
 use crate::layer::admission::AdmissionLayer;
 use crate::layer::forwarded::ForwardedHeadersLayer;
 use crate::layer::read_ahead::ReadAheadLayer;
-use crate::layer::reverse::ReverseLocationLayer;
+use crate::layer::router::RouterLayer;
 use crate::layer::timeout::ResponseTimeoutLayer;
 use crate::layer::tunnel::TunnelLayer;
 use crate::server::{Settings, Shared};
 
-/// The service serving one client connection from `client`, with the
-/// settings in force when it was accepted.
+/// The service serving one client connection from `client` on listener
+/// `listener`, with the settings in force when it was accepted.
 pub(crate) fn build(
     shared: &Shared,
     s: &Settings,
+    listener: usize,
     client: SocketAddr,
 ) -> impl Service<
     Request<Incoming>,
@@ -40,28 +41,25 @@ pub(crate) fn build(
         .layer(AccessLogLayer::new(shared.access_log.clone(), client.ip()))
         // Refuse what a member must never see: oversized lines (414) and
         // heads (431), ambiguous or foreign framing (400, 501), targets and
-        // Hosts RFC 9112 §3 forbids (400, 405, 417); only the proxy's path
-        // (404 elsewhere), with its prefix dropped.
-        .layer(AdmissionLayer::new(s.admission.clone()))
+        // Hosts RFC 9112 §3 forbids (400, 405, 417), paths above the root.
+        .layer(AdmissionLayer::new(s.limits))
         // Bound the wait for response headers (504).
         .layer(ResponseTimeoutLayer::new(s.outer_timeout))
         // Drop hop-by-hop headers, then add X-Forwarded-* (CVE-2022-31813 order).
         .layer(ForwardedHeadersLayer::new(client.ip()))
-        // Point member redirects back at the front URL.
-        .layer(ReverseLocationLayer::new(
-            s.pass_reverse.then(|| shared.members.clone()),
-            s.front.clone(),
-        ))
         // Join client and member after a 101.
         .layer(TunnelLayer::new(s.tunnel_idle_timeout))
         // Read what has arrived of the body: a malformed one is refused (400)
         // before any member connection is opened.
         .layer(ReadAheadLayer::new(s.body_read_timeout))
-        // Pick a member, fail over, 503 when none is usable.
-        .layer(BalanceLayer::new(shared.members.clone()))
+        // The virtual host and its route: a balancer, a directory, a
+        // redirect or 404; member redirects pointed back at the front URL.
+        .layer(RouterLayer::new(shared.sites.clone(), listener))
+        // Pick a member of the route's balancer (sticky sessions first), fail
+        // over, 503 when none is usable.
+        .layer(BalanceLayer)
         // Send over a pooled connection.
         .service(Forward::new(ForwardSettings {
-            preserve_host: s.preserve_host,
             connect_timeout: s.connect_timeout,
             pool_idle_timeout: s.pool_idle_timeout,
             timeout: s.timeout,

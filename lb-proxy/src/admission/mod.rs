@@ -1,19 +1,22 @@
 //! What a request must satisfy before the proxy does anything with it, in
 //! the order it is checked: Apache's size limits ([`limits`]), unambiguous
 //! framing ([`framing`]), a request-target and `Host` RFC 9112 §3 allows
-//! ([`target`]), and the proxy's path ([`crate::route`]). Each rule is a
-//! pure function over the request head; [`admit`] runs them and
+//! ([`target`]), and a path without dot segments ([`crate::route`]). Each
+//! rule is a pure function over the request head; [`admit`] runs them and
 //! [`crate::layer::admission`] answers a [`Refusal`] itself.
 
 pub mod framing;
 pub mod limits;
 pub mod target;
 
+use std::borrow::Cow;
+
 use http::header::ALLOW;
-use http::{HeaderValue, Request, StatusCode};
+use http::uri::PathAndQuery;
+use http::{HeaderValue, Request, StatusCode, Uri};
 
 use crate::body::{ProxyBody, local_response, refusal};
-use crate::route::{PathPrefix, Routed, WholePrefix, route};
+use crate::route::remove_dot_segments;
 use framing::FramingProblem;
 use limits::{LimitProblem, Limits};
 use target::TargetProblem;
@@ -27,8 +30,6 @@ pub enum Refusal {
     Framing(FramingProblem),
     /// A method, request-target or `Host` not allowed.
     Target(TargetProblem),
-    /// Outside the proxy's path.
-    NotFound,
     /// A path whose `..` climbs above the root.
     InvalidPath,
 }
@@ -42,7 +43,6 @@ impl Refusal {
             Self::Framing(FramingProblem::OtherCoding) => StatusCode::NOT_IMPLEMENTED,
             Self::Framing(_) | Self::InvalidPath => StatusCode::BAD_REQUEST,
             Self::Target(t) => t.status(),
-            Self::NotFound => StatusCode::NOT_FOUND,
         }
     }
 
@@ -53,17 +53,16 @@ impl Refusal {
             Self::Limit(LimitProblem::Fields) => "request header fields too large\n",
             Self::Framing(f) => f.text(),
             Self::Target(t) => t.text(),
-            Self::NotFound => "not found\n",
             Self::InvalidPath => "invalid path\n",
         }
     }
 
     /// Whether the client connection closes after the answer: everything but
-    /// a well-formed request for a path that is not ours, since what follows
-    /// a request the proxy could not frame or address is not trusted (RFC
-    /// 9112 §6.3, §9.6).
+    /// a well-formed request with a path that climbs above the root, since
+    /// what follows a request the proxy could not frame or address is not
+    /// trusted (RFC 9112 §6.3, §9.6).
     pub fn closes(self) -> bool {
-        !matches!(self, Self::NotFound | Self::InvalidPath)
+        self != Self::InvalidPath
     }
 
     /// The answer.
@@ -84,54 +83,51 @@ impl Refusal {
     }
 }
 
-/// The rules a proxy admits requests by.
-#[derive(Debug, Clone)]
-pub struct Rules {
-    /// Size limits.
-    pub limits: Limits,
-    /// The proxy's path.
-    pub path: std::sync::Arc<PathPrefix>,
-}
-
-/// Checks `req` against `rules`, in order, and rewrites what the checks
-/// normalise: an absolute-form target to origin-form with its authority as
-/// `Host`, `Expect: 100-continue` removed, the path with dot segments removed
-/// and the proxy's prefix dropped.
+/// Checks `req` against `limits` and the rules, in order, and rewrites what
+/// the checks normalise: an absolute-form target to origin-form with its
+/// authority as `Host`, `Expect: 100-continue` removed, the path without dot
+/// segments.
 ///
 /// # Errors
 /// The first rule it breaks.
-pub fn admit<B>(req: &mut Request<B>, rules: &Rules) -> Result<(), Refusal> {
-    limits::check(req, rules.limits).map_err(Refusal::Limit)?;
+pub fn admit<B>(req: &mut Request<B>, limits: Limits) -> Result<(), Refusal> {
+    limits::check(req, limits).map_err(Refusal::Limit)?;
     framing::check(req.headers()).map_err(Refusal::Framing)?;
     target::check(req).map_err(Refusal::Target)?;
-    match route(&rules.path, req.uri()) {
-        Routed::Unchanged => Ok(()),
-        Routed::Rewritten(uri, whole) => {
-            *req.uri_mut() = uri;
-            if whole {
-                req.extensions_mut().insert(WholePrefix);
-            }
-            Ok(())
-        }
-        Routed::NotFound => Err(Refusal::NotFound),
-        Routed::Invalid => Err(Refusal::InvalidPath),
+    normalise_path(req)
+}
+
+/// Removes dot segments from an origin-form path (`OPTIONS *` has none).
+fn normalise_path<B>(req: &mut Request<B>) -> Result<(), Refusal> {
+    let path = req.uri().path();
+    if path == "*" {
+        return Ok(());
     }
+    let normal = match remove_dot_segments(path) {
+        Ok(Cow::Borrowed(_)) => return Ok(()),
+        Ok(Cow::Owned(normal)) => normal,
+        Err(_) => return Err(Refusal::InvalidPath),
+    };
+    let target = match req.uri().query() {
+        Some(q) => format!("{normal}?{q}"),
+        None => normal,
+    };
+    let uri = PathAndQuery::try_from(target)
+        .map(Uri::from)
+        .map_err(|_| Refusal::InvalidPath)?;
+    *req.uri_mut() = uri;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn rules(path: &str) -> Rules {
-        Rules {
-            limits: Limits {
-                field_size: 8190,
-                fields: 100,
-                line: 8190,
-            },
-            path: std::sync::Arc::new(PathPrefix::parse(path).expect("path")),
-        }
-    }
+    const LIMITS: Limits = Limits {
+        field_size: 8190,
+        fields: 100,
+        line: 8190,
+    };
 
     #[test]
     fn statuses_and_closing() {
@@ -143,7 +139,6 @@ mod tests {
             (Refusal::Target(TargetProblem::Connect), 405, true),
             (Refusal::Target(TargetProblem::Expectation), 417, true),
             (Refusal::Target(TargetProblem::SeveralHosts), 400, true),
-            (Refusal::NotFound, 404, false),
             (Refusal::InvalidPath, 400, false),
         ];
         for (refusal, status, closes) in cases {
@@ -171,8 +166,8 @@ mod tests {
             .header("expect", "100-continue")
             .body(())
             .unwrap_or_default();
-        assert_eq!(admit(&mut r, &rules("/api")), Ok(()));
-        assert_eq!(r.uri(), "/y?q");
+        assert_eq!(admit(&mut r, LIMITS), Ok(()));
+        assert_eq!(r.uri(), "/api/y?q");
         assert_eq!(r.headers()["host"], "a.example");
         assert!(r.headers().get("expect").is_none());
         // Framing is judged before the target, the target before the path.
@@ -183,7 +178,7 @@ mod tests {
             .body(())
             .unwrap_or_default();
         assert_eq!(
-            admit(&mut r, &rules("/")),
+            admit(&mut r, LIMITS),
             Err(Refusal::Framing(FramingProblem::OtherCoding))
         );
         let mut r = Request::builder()
@@ -191,14 +186,21 @@ mod tests {
             .body(())
             .unwrap_or_default();
         assert_eq!(
-            admit(&mut r, &rules("/api")),
+            admit(&mut r, LIMITS),
             Err(Refusal::Target(TargetProblem::MissingHost))
         );
         let mut r = Request::builder()
-            .uri("/other")
+            .uri("/a/../../etc")
             .header("host", "a")
             .body(())
             .unwrap_or_default();
-        assert_eq!(admit(&mut r, &rules("/api")), Err(Refusal::NotFound));
+        assert_eq!(admit(&mut r, LIMITS), Err(Refusal::InvalidPath));
+        let mut r = Request::builder()
+            .uri("/a/./b/../c?q=1")
+            .header("host", "a")
+            .body(())
+            .unwrap_or_default();
+        assert_eq!(admit(&mut r, LIMITS), Ok(()));
+        assert_eq!(r.uri(), "/a/c?q=1");
     }
 }

@@ -1,11 +1,10 @@
 //! The admission rules of [`crate::admission`] as one layer: a request that
-//! breaks one is answered by the proxy itself (414, 431, 400, 501, 405, 417,
-//! 404), the others go on normalised. One layer rather than one per rule:
+//! breaks one is answered by the proxy itself (414, 431, 400, 501, 405,
+//! 417), the others go on normalised. One layer rather than one per rule:
 //! each layer's future wraps the next, and the request path's futures are
 //! moved whole at every level (four such layers cost 1.4k instructions per
 //! request under callgrind, one costs a quarter of it).
 
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::future::Either;
@@ -13,19 +12,20 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 
 use super::OrReject;
-use crate::admission::{Rules, admit};
+use crate::admission::admit;
+use crate::admission::limits::Limits;
 use crate::body::ProxyBody;
 
 /// Layer for [`Admission`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct AdmissionLayer {
-    rules: Arc<Rules>,
+    limits: Limits,
 }
 
 impl AdmissionLayer {
-    /// Admits requests by `rules`.
-    pub fn new(rules: Arc<Rules>) -> Self {
-        Self { rules }
+    /// Admits requests within `limits` that follow the rules.
+    pub fn new(limits: Limits) -> Self {
+        Self { limits }
     }
 }
 
@@ -33,7 +33,7 @@ impl<S> Layer<S> for AdmissionLayer {
     type Service = Admission<S>;
     fn layer(&self, inner: S) -> Admission<S> {
         Admission {
-            rules: self.rules.clone(),
+            limits: self.limits,
             inner,
         }
     }
@@ -42,7 +42,7 @@ impl<S> Layer<S> for AdmissionLayer {
 /// Answers requests that break an admission rule; normalises the others.
 #[derive(Debug, Clone)]
 pub struct Admission<S> {
-    rules: Arc<Rules>,
+    limits: Limits,
     inner: S,
 }
 
@@ -59,7 +59,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        if let Err(refusal) = admit(&mut req, &self.rules) {
+        if let Err(refusal) = admit(&mut req, self.limits) {
             tracing::debug!(
                 reason = refusal.text().trim_end(),
                 status = refusal.status().as_u16(),

@@ -5,6 +5,7 @@ pub mod admission;
 pub mod forwarded;
 pub mod read_ahead;
 pub mod reverse;
+pub mod router;
 pub mod timeout;
 pub mod tunnel;
 

@@ -1,104 +1,52 @@
-//! `ProxyPassReverse / balancer://cluster/`: a `Location`, `Content-Location`
-//! or `URI` response header that points at any member is rewritten to the
-//! front URL the client used, so redirects keep the client on the proxy.
+//! `ProxyPassReverse PATH balancer://NAME/TO`: a `Location`,
+//! `Content-Location` or `URI` response header that points at a member of
+//! the route's balancer (its URL, then `TO`) is rewritten to the front URL
+//! the client used, under the route's path, so redirects keep the client on
+//! the proxy. The router applies it to the routes that ask for it.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use arc_swap::ArcSwap;
-use http::header::{CONTENT_LOCATION, HOST, LOCATION};
-use http::{HeaderName, HeaderValue, Request, Response};
-use tower::{Layer, Service};
+use http::header::{CONTENT_LOCATION, LOCATION};
+use http::{HeaderName, HeaderValue, Response};
 
-use super::{Mapped, OnResponse};
+use super::OnResponse;
 use crate::balancer::Members;
+use crate::sites::Reverse;
 
 static URI_HEADER: HeaderName = HeaderName::from_static("uri");
 
-/// Layer for [`ReverseLocation`].
-#[derive(Debug, Clone)]
-pub struct ReverseLocationLayer {
-    members: Option<Arc<ArcSwap<Members>>>,
-    front: Arc<str>,
-}
-
-impl ReverseLocationLayer {
-    /// Rewrites against the members in `members`, to the front path
-    /// `front` (the proxy's path without its trailing slash, empty for
-    /// `/`); `None` turns the layer off.
-    pub fn new(members: Option<Arc<ArcSwap<Members>>>, front: Arc<str>) -> Self {
-        Self { members, front }
-    }
-}
-
-impl<S> Layer<S> for ReverseLocationLayer {
-    type Service = ReverseLocation<S>;
-    fn layer(&self, inner: S) -> ReverseLocation<S> {
-        ReverseLocation {
-            members: self.members.clone(),
-            front: self.front.clone(),
-            inner,
-        }
-    }
-}
-
-/// Rewrites member URLs in redirect headers to the client's front URL.
-#[derive(Debug, Clone)]
-pub struct ReverseLocation<S> {
-    members: Option<Arc<ArcSwap<Members>>>,
-    front: Arc<str>,
-    inner: S,
-}
-
-impl<S, B, RB> Service<Request<B>> for ReverseLocation<S>
-where
-    S: Service<Request<B>, Response = Response<RB>>,
-{
-    type Response = Response<RB>;
-    type Error = S::Error;
-    type Future = Mapped<S::Future, Rewrite>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let step = match (&self.members, req.headers().get(HOST)) {
-            (Some(members), Some(host)) => Rewrite::Front {
-                members: members.clone(),
-                host: host.clone(),
-                front: self.front.clone(),
-            },
-            _ => Rewrite::Off,
-        };
-        Mapped::new(self.inner.call(req), step)
-    }
-}
-
-/// Response step of [`ReverseLocation`].
+/// The router's response step for one request.
 #[derive(Debug)]
 pub enum Rewrite {
     /// Nothing to do.
     Off,
-    /// Rewrite to `http://{host}`.
+    /// Rewrite to `http://{host}` and the route's path.
     Front {
-        /// Members whose URLs are recognised.
-        members: Arc<ArcSwap<Members>>,
+        /// The balancer whose members' URLs are recognised.
+        members: Arc<Members>,
         /// The client's `Host`.
         host: HeaderValue,
-        /// The proxy's path without its trailing slash.
-        front: Arc<str>,
+        /// The route's mapping.
+        reverse: Reverse,
     },
 }
 
-/// `value` with a member origin (and path prefix) replaced by the front
-/// origin and the proxy's path.
-fn rewrite(value: &str, members: &Members, host: &str, front: &str) -> Option<String> {
+/// `value` with a member's URL and the route's member-side path replaced by
+/// the front origin and the route's path. With had's own `path` join (no
+/// member-side path) the match must end at a path boundary; with Apache's
+/// literal one it is a plain prefix, as Apache compares.
+fn rewrite(value: &str, members: &Members, host: &str, reverse: &Reverse) -> Option<String> {
     members.list().iter().find_map(|m| {
-        let base = format!("{}{}", m.target.origin, m.target.prefix);
+        let base = format!(
+            "{}{}{}",
+            m.target.origin, m.target.prefix, reverse.member_path
+        );
         let rest = value.strip_prefix(base.as_str())?;
-        (rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
-            .then(|| format!("http://{host}{front}{rest}"))
+        let boundary = !reverse.member_path.is_empty()
+            || rest.is_empty()
+            || rest.starts_with('/')
+            || rest.starts_with('?');
+        boundary.then(|| format!("http://{host}{}{rest}", reverse.front_path))
     })
 }
 
@@ -108,19 +56,18 @@ impl<B> OnResponse<B> for Rewrite {
         let Rewrite::Front {
             members,
             host,
-            front,
+            reverse,
         } = self
         else {
             return resp;
         };
         let Ok(host) = host.to_str() else { return resp };
-        let members = members.load();
         for name in [&LOCATION, &CONTENT_LOCATION, &URI_HEADER] {
             let new = resp
                 .headers()
                 .get(name)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| rewrite(v, &members, host, &front));
+                .and_then(|v| rewrite(v, &members, host, &reverse));
             if let Some(v) = new.and_then(|v| HeaderValue::from_str(&v).ok()) {
                 resp.headers_mut().insert(name.clone(), v);
             }
