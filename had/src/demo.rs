@@ -208,7 +208,7 @@ mod tests {
         assert!(loaded.config.vrrp_instance.is_empty());
         let plan = crate::plan::from_config(&loaded).expect("plan");
         assert_eq!(plan.proxies.len(), 1);
-        assert_eq!(plan.proxies[0].1.members.len(), 2);
+        assert_eq!(plan.proxies[0].1.balancers[0].members.len(), 2);
         assert_eq!(plan.proxy_checks.len(), 1);
         assert_eq!(plan.checks.len(), 1);
     }

@@ -35,8 +35,11 @@ pub struct Plan {
     pub proxy_checks: Vec<ProxyCheck>,
     /// Notify hooks run at most this long.
     pub notify_timeout: Duration,
-    /// The reverse proxies, in name order.
+    /// The reverse proxy's listener groups: `[proxy]` sections that share an
+    /// address are virtual hosts of one lb-proxy, named after its first.
     pub proxies: Vec<(String, lb_proxy::ProxyConfig)>,
+    /// For each `[proxy.NAME]`, the name of its group in `proxies`.
+    pub proxy_group: BTreeMap<String, String>,
     /// `vrrp_sync_group`s and their notify hooks.
     pub sync_groups: Vec<SyncGroupPlan>,
 }
@@ -189,6 +192,7 @@ impl Plan {
             proxy_checks: Vec::new(),
             notify_timeout: Duration::from_secs(30),
             proxies: Vec::new(),
+            proxy_group: BTreeMap::new(),
             sync_groups: Vec::new(),
         }
     }
@@ -244,6 +248,7 @@ pub fn from_config(loaded: &crate::config::Loaded) -> Result<Plan, PlanError> {
         vrrp_instance,
         vrrp_sync_group,
         proxy,
+        balancer,
     } = &loaded.config;
     let config::Global {
         router_id,
@@ -306,6 +311,7 @@ pub fn from_config(loaded: &crate::config::Loaded) -> Result<Plan, PlanError> {
         });
     }
 
+    let (proxies, proxy_group) = proxy_groups(proxy, balancer)?;
     let mut instances = Vec::new();
     for (name, vi) in vrrp_instance {
         let sync_group = vrrp_sync_group
@@ -364,10 +370,8 @@ pub fn from_config(loaded: &crate::config::Loaded) -> Result<Plan, PlanError> {
         checks,
         proxy_checks,
         notify_timeout: Duration::from_secs(30),
-        proxies: proxy
-            .iter()
-            .map(|(name, p)| Ok((name.clone(), proxy_config(name, p)?)))
-            .collect::<Result<_, PlanError>>()?,
+        proxies,
+        proxy_group,
     })
 }
 
@@ -722,11 +726,48 @@ fn instance_plan(
     })
 }
 
-/// `[proxy.NAME]` → lb-proxy's configuration. Every field of both sides is
-/// named: a key left unset takes lb-proxy's default, written out here.
-fn proxy_config(name: &str, p: &config::Proxy) -> Result<lb_proxy::ProxyConfig, PlanError> {
+/// The connection-level settings of one `[proxy]` (timeouts, limits,
+/// workers, access log, health checks): a listener group takes them from its
+/// first `[proxy]`, and another that sets one differently is refused.
+#[derive(Debug, Clone, PartialEq)]
+struct Connection {
+    retry: Duration,
+    connect_timeout: Duration,
+    timeout: Duration,
+    header_read_timeout: Duration,
+    body_read_timeout: Duration,
+    pool_idle_timeout: Duration,
+    tunnel_idle_timeout: Duration,
+    max_connections: usize,
+    limit_request_field_size: usize,
+    limit_request_fields: usize,
+    limit_request_line: usize,
+    access_log: Option<PathBuf>,
+    health_check: Option<lb_proxy::HealthCheckConfig>,
+    workers: Option<usize>,
+}
+
+/// One `[proxy.NAME]`: its virtual host, the balancers only it uses (the
+/// shorthand's and `url` routes'), and its connection-level settings.
+/// Every field of the schema is named: a key left unset takes lb-proxy's
+/// default, written out here.
+fn virtual_host(
+    name: &str,
+    p: &config::Proxy,
+    named: &BTreeMap<String, config::Balancer>,
+) -> Result<
+    (
+        lb_proxy::VirtualHostConfig,
+        Vec<lb_proxy::BalancerConfig>,
+        Connection,
+    ),
+    PlanError,
+> {
     let config::Proxy {
         listen,
+        server_name,
+        server_alias,
+        routes,
         path,
         preserve_host,
         pass_reverse,
@@ -754,19 +795,7 @@ fn proxy_config(name: &str, p: &config::Proxy) -> Result<lb_proxy::ProxyConfig, 
     };
     let size = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
     let defaults = lb_proxy::ProxyConfig::default();
-    let c = lb_proxy::ProxyConfig {
-        listen: listen.clone(),
-        path: path.clone(),
-        preserve_host: *preserve_host,
-        pass_reverse: *pass_reverse,
-        lbmethod: match lbmethod {
-            config::LbMethod::Byrequests => lb_proxy::LbMethod::ByRequests,
-            config::LbMethod::Bybusyness => lb_proxy::LbMethod::ByBusyness,
-        },
-        max_attempts: *maxattempts,
-        members: members.iter().map(member_config).collect(),
-        vhosts: Vec::new(),
-        balancers: Vec::new(),
+    let connection = Connection {
         retry: *retry,
         connect_timeout: *connect_timeout,
         timeout: *timeout,
@@ -787,8 +816,361 @@ fn proxy_config(name: &str, p: &config::Proxy) -> Result<lb_proxy::ProxyConfig, 
             .map_err(refused)?,
         workers: workers.map(size),
     };
-    c.validate().map_err(|e| refused(e.to_string()))?;
-    Ok(c)
+    let mut own = Vec::new();
+    let routes = if routes.is_empty() {
+        // The shorthand: one route at `path` to a balancer named after the proxy.
+        own.push(lb_proxy::BalancerConfig {
+            name: name.to_owned(),
+            lbmethod: lb_method(*lbmethod),
+            max_attempts: *maxattempts,
+            members: members.iter().map(member_config).collect(),
+            sticky: None,
+        });
+        vec![lb_proxy::RouteConfig {
+            path: lb_proxy::PathMatch::Prefix(path.clone()),
+            action: lb_proxy::RouteAction::Proxy {
+                balancer: name.to_owned(),
+                to: None,
+                pass_reverse: *pass_reverse,
+            },
+        }]
+    } else {
+        let mut out = Vec::with_capacity(routes.len());
+        for (i, r) in routes.iter().enumerate() {
+            out.push(route_config(name, i, r, named, &mut own).map_err(refused)?);
+        }
+        out
+    };
+    let host = lb_proxy::VirtualHostConfig {
+        name: name.to_owned(),
+        listen: listen.clone(),
+        server_name: server_name.clone(),
+        server_alias: server_alias.clone(),
+        preserve_host: *preserve_host,
+        routes,
+    };
+    Ok((host, own, connection))
+}
+
+fn lb_method(m: config::LbMethod) -> lb_proxy::LbMethod {
+    match m {
+        config::LbMethod::Byrequests => lb_proxy::LbMethod::ByRequests,
+        config::LbMethod::Bybusyness => lb_proxy::LbMethod::ByBusyness,
+        config::LbMethod::Bytraffic => lb_proxy::LbMethod::ByTraffic,
+    }
+}
+
+/// One `[[proxy.NAME.route]]`; a `url` route gets a balancer of its own
+/// (`NAME.routeN`), pushed on `own`.
+fn route_config(
+    proxy: &str,
+    index: usize,
+    r: &config::Route,
+    named: &BTreeMap<String, config::Balancer>,
+    own: &mut Vec<lb_proxy::BalancerConfig>,
+) -> Result<lb_proxy::RouteConfig, String> {
+    let config::Route {
+        path,
+        path_regex,
+        balancer,
+        to,
+        url,
+        pass_reverse,
+        exclude,
+        directory,
+        redirect,
+        status,
+    } = r;
+    let at = format!("route[{index}]");
+    let path = match (path, path_regex) {
+        (Some(p), None) => lb_proxy::PathMatch::Prefix(p.clone()),
+        (None, Some(re)) => lb_proxy::PathMatch::Regex(re.clone()),
+        _ => return Err(format!("{at}: give exactly one of path and path_regex")),
+    };
+    let actions = [
+        balancer.is_some(),
+        url.is_some(),
+        *exclude,
+        redirect.is_some(),
+    ];
+    if actions.iter().filter(|a| **a).count() != 1 {
+        return Err(format!(
+            "{at}: give exactly one of balancer, url, exclude = true and redirect"
+        ));
+    }
+    let only = |set: bool, key: &str, with: &str| {
+        if set {
+            Err(format!("{at}.{key}: only with {with}"))
+        } else {
+            Ok(())
+        }
+    };
+    only(to.is_some() && balancer.is_none(), "to", "balancer")?;
+    only(
+        directory.is_some() && !*exclude,
+        "directory",
+        "exclude = true",
+    )?;
+    only(status.is_some() && redirect.is_none(), "status", "redirect")?;
+    only(
+        *pass_reverse && balancer.is_none() && url.is_none(),
+        "pass_reverse",
+        "balancer or url",
+    )?;
+    if *pass_reverse && matches!(path, lb_proxy::PathMatch::Regex(_)) {
+        return Err(format!(
+            "{at}.pass_reverse: ProxyPassReverse needs a path prefix, not path_regex"
+        ));
+    }
+    let action = if let Some(b) = balancer {
+        if !named.contains_key(b) {
+            return Err(format!("{at}.balancer: there is no [balancer.{b}]"));
+        }
+        lb_proxy::RouteAction::Proxy {
+            balancer: b.clone(),
+            to: to.clone(),
+            pass_reverse: *pass_reverse,
+        }
+    } else if let Some(url) = url {
+        // `ProxyPass /x http://b:8080/y`: the member is the URL's origin, and
+        // its path is joined as Apache joins a balancer URL's.
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e| format!("{at}.url: {url:?} is not a URL: {e}"))?;
+        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return Err(format!("{at}.url: {url:?} needs a scheme and a host"));
+        };
+        let name = format!("{proxy}.route{index}");
+        own.push(lb_proxy::BalancerConfig::new(
+            name.clone(),
+            vec![lb_proxy::MemberConfig::new(format!(
+                "{scheme}://{authority}"
+            ))],
+        ));
+        let to = uri.path_and_query().map_or("", |pq| pq.as_str());
+        lb_proxy::RouteAction::Proxy {
+            balancer: name,
+            to: Some(if url.ends_with(authority.as_str()) {
+                String::new()
+            } else {
+                to.to_owned()
+            }),
+            pass_reverse: *pass_reverse,
+        }
+    } else if *exclude {
+        lb_proxy::RouteAction::Local {
+            directory: directory.clone(),
+        }
+    } else {
+        lb_proxy::RouteAction::Redirect {
+            status: status.unwrap_or(302),
+            to: redirect.clone().unwrap_or_default(),
+        }
+    };
+    Ok(lb_proxy::RouteConfig { path, action })
+}
+
+/// `[balancer.NAME]` → lb-proxy's balancer.
+fn balancer_config(name: &str, b: &config::Balancer) -> lb_proxy::BalancerConfig {
+    let config::Balancer {
+        members,
+        lbmethod,
+        maxattempts,
+        stickysession,
+        nofailover,
+        scolonpathdelim,
+        sticky_cookie,
+    } = b;
+    // `stickysession=COOKIE|urlparam`; one name is both.
+    let (cookie, url_param) = match stickysession.as_deref().map(|s| s.split_once('|')) {
+        Some(Some((c, u))) => (Some(c.to_owned()), Some(u.to_owned())),
+        Some(None) => (stickysession.clone(), stickysession.clone()),
+        None => (None, None),
+    };
+    let sticky =
+        (stickysession.is_some() || sticky_cookie.is_some()).then(|| lb_proxy::StickyConfig {
+            cookie,
+            url_param,
+            nofailover: *nofailover,
+            scolon_path_delim: *scolonpathdelim,
+            set_cookie: sticky_cookie.clone(),
+        });
+    lb_proxy::BalancerConfig {
+        name: name.to_owned(),
+        lbmethod: lb_method(*lbmethod),
+        max_attempts: *maxattempts,
+        members: members.iter().map(member_config).collect(),
+        sticky,
+    }
+}
+
+/// The listener groups, and the group of each `[proxy]`.
+type ProxyGroups = (
+    Vec<(String, lb_proxy::ProxyConfig)>,
+    BTreeMap<String, String>,
+);
+
+/// The `[proxy]` sections grouped by the addresses they share: each group is
+/// one lb-proxy, named after its first `[proxy]`, whose listeners serve the
+/// group's virtual hosts (on each address the first listed is the default,
+/// as in Apache). Returns the groups and, for each `[proxy]`, its group.
+fn proxy_groups(
+    proxies: &indexmap::IndexMap<String, config::Proxy>,
+    named: &BTreeMap<String, config::Balancer>,
+) -> Result<ProxyGroups, PlanError> {
+    // Union of sections that share an address, in file order.
+    let names: Vec<&String> = proxies.keys().collect();
+    let mut group_of: Vec<usize> = (0..names.len()).collect();
+    for i in 0..names.len() {
+        for j in 0..i {
+            let shares = proxies[i]
+                .listen
+                .iter()
+                .any(|a| proxies[j].listen.contains(a));
+            if shares {
+                let (from, to) = (group_of[i], group_of[j]);
+                for g in &mut group_of {
+                    if *g == from {
+                        *g = to;
+                    }
+                }
+            }
+        }
+    }
+    let mut groups = Vec::new();
+    let mut membership = BTreeMap::new();
+    for g in 0..names.len() {
+        let members: Vec<usize> = (0..names.len()).filter(|&i| group_of[i] == g).collect();
+        let Some(&first) = members.first() else {
+            continue;
+        };
+        let group_name = names[first].clone();
+        let mut listen: Vec<SocketAddr> = Vec::new();
+        let mut vhosts = Vec::new();
+        let mut balancers: Vec<lb_proxy::BalancerConfig> = Vec::new();
+        let mut connection: Option<(String, Connection)> = None;
+        for &i in &members {
+            let name = names[i];
+            let (host, own, conn) = virtual_host(name, &proxies[i], named)?;
+            match &connection {
+                None => connection = Some((name.clone(), conn)),
+                Some((first_name, first)) if *first != conn => {
+                    return Err(PlanError::Proxy {
+                        proxy: name.clone(),
+                        reason: format!(
+                            "shares an address with proxy.{first_name}, whose connection \
+                             settings (timeouts, limits, workers, access_log, health_check) \
+                             it must repeat or leave out: {}",
+                            differences(first, &conn).join(", ")
+                        ),
+                    });
+                }
+                Some(_) => {}
+            }
+            for a in &host.listen {
+                if !listen.contains(a) {
+                    listen.push(*a);
+                }
+            }
+            for r in &host.routes {
+                if let lb_proxy::RouteAction::Proxy { balancer, .. } = &r.action
+                    && let Some(b) = named.get(balancer)
+                    && !balancers.iter().any(|x| &x.name == balancer)
+                {
+                    balancers.push(balancer_config(balancer, b));
+                }
+            }
+            for b in own {
+                if balancers.iter().any(|x| x.name == b.name) || named.contains_key(&b.name) {
+                    return Err(PlanError::Proxy {
+                        proxy: name.clone(),
+                        reason: format!(
+                            "its members make a balancer named {:?}, and [balancer.{}] exists; rename one",
+                            b.name, b.name
+                        ),
+                    });
+                }
+                balancers.push(b);
+            }
+            vhosts.push(host);
+            membership.insert(name.clone(), group_name.clone());
+        }
+        let Some((_, conn)) = connection else {
+            continue;
+        };
+        let c = lb_proxy::ProxyConfig {
+            listen,
+            vhosts,
+            balancers,
+            retry: conn.retry,
+            connect_timeout: conn.connect_timeout,
+            timeout: conn.timeout,
+            header_read_timeout: conn.header_read_timeout,
+            body_read_timeout: conn.body_read_timeout,
+            pool_idle_timeout: conn.pool_idle_timeout,
+            tunnel_idle_timeout: conn.tunnel_idle_timeout,
+            max_connections: conn.max_connections,
+            limit_request_field_size: conn.limit_request_field_size,
+            limit_request_fields: conn.limit_request_fields,
+            limit_request_line: conn.limit_request_line,
+            access_log: conn.access_log,
+            health_check: conn.health_check,
+            workers: conn.workers,
+            ..lb_proxy::ProxyConfig::default()
+        };
+        c.validate().map_err(|e| PlanError::Proxy {
+            proxy: group_name.clone(),
+            reason: e.to_string(),
+        })?;
+        groups.push((group_name, c));
+    }
+    Ok((groups, membership))
+}
+
+/// The connection settings two `[proxy]` sections disagree on.
+fn differences(a: &Connection, b: &Connection) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let mut diff = |same: bool, key: &'static str| {
+        if !same {
+            out.push(key);
+        }
+    };
+    diff(a.retry == b.retry, "retry");
+    diff(a.connect_timeout == b.connect_timeout, "connect_timeout");
+    diff(a.timeout == b.timeout, "timeout");
+    diff(
+        a.header_read_timeout == b.header_read_timeout,
+        "header_read_timeout",
+    );
+    diff(
+        a.body_read_timeout == b.body_read_timeout,
+        "body_read_timeout",
+    );
+    diff(
+        a.pool_idle_timeout == b.pool_idle_timeout,
+        "pool_idle_timeout",
+    );
+    diff(
+        a.tunnel_idle_timeout == b.tunnel_idle_timeout,
+        "tunnel_idle_timeout",
+    );
+    diff(a.max_connections == b.max_connections, "max_connections");
+    diff(
+        a.limit_request_field_size == b.limit_request_field_size,
+        "limit_request_field_size",
+    );
+    diff(
+        a.limit_request_fields == b.limit_request_fields,
+        "limit_request_fields",
+    );
+    diff(
+        a.limit_request_line == b.limit_request_line,
+        "limit_request_line",
+    );
+    diff(a.access_log == b.access_log, "access_log");
+    diff(a.health_check == b.health_check, "health_check");
+    diff(a.workers == b.workers, "workers");
+    out
 }
 
 /// One `members` entry → an lb-proxy member.
@@ -798,9 +1180,12 @@ fn member_config(m: &config::Member) -> lb_proxy::MemberConfig {
         loadfactor,
         retry,
         timeout,
-        // Apache's flags: read through `m.hot_standby()` and `m.disabled()`
-        // (validation refuses the flags had does not implement).
+        // Apache's flags: read through `m.hot_standby()`, `m.disabled()`,
+        // `m.drain()` and `m.ignore_errors()` (validation refuses the flags
+        // had does not implement).
         status: _,
+        route,
+        lbset,
     } = m;
     lb_proxy::MemberConfig {
         url: url.clone(),
@@ -809,10 +1194,10 @@ fn member_config(m: &config::Member) -> lb_proxy::MemberConfig {
         hot_standby: m.hot_standby(),
         disabled: m.disabled(),
         timeout: *timeout,
-        route: None,
-        lbset: 0,
-        drain: false,
-        ignore_errors: false,
+        route: route.clone(),
+        lbset: lbset.unwrap_or(0),
+        drain: m.drain(),
+        ignore_errors: m.ignore_errors(),
     }
 }
 
@@ -930,51 +1315,65 @@ mod tests {
         let s = Duration::from_secs;
         let want = lb_proxy::ProxyConfig {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 8080))],
-            path: "/api".into(),
-            preserve_host: true,
-            pass_reverse: true,
-            lbmethod: lb_proxy::LbMethod::ByBusyness,
-            max_attempts: Some(0),
-            members: vec![
-                lb_proxy::MemberConfig {
-                    url: "http://198.18.0.21:8080/v1".into(),
-                    loadfactor: 3,
-                    retry: Some(s(7)),
-                    hot_standby: false,
-                    disabled: false,
-                    timeout: Some(ms(1500)),
-                    route: None,
-                    lbset: 0,
-                    drain: false,
-                    ignore_errors: false,
-                },
-                lb_proxy::MemberConfig {
-                    url: "http://198.18.0.22:8080".into(),
-                    loadfactor: 1,
-                    retry: None,
-                    hot_standby: true,
-                    disabled: false,
-                    timeout: None,
-                    route: None,
-                    lbset: 0,
-                    drain: false,
-                    ignore_errors: false,
-                },
-                lb_proxy::MemberConfig {
-                    url: "http://198.18.0.23:8080".into(),
-                    loadfactor: 1,
-                    retry: None,
-                    hot_standby: false,
-                    disabled: true,
-                    timeout: None,
-                    route: None,
-                    lbset: 0,
-                    drain: false,
-                    ignore_errors: false,
-                },
-            ],
-            vhosts: Vec::new(),
-            balancers: Vec::new(),
+            vhosts: vec![lb_proxy::VirtualHostConfig {
+                name: "web".into(),
+                listen: vec![SocketAddr::from(([127, 0, 0, 1], 8080))],
+                server_name: None,
+                server_alias: Vec::new(),
+                preserve_host: true,
+                routes: vec![lb_proxy::RouteConfig {
+                    path: lb_proxy::PathMatch::Prefix("/api".into()),
+                    action: lb_proxy::RouteAction::Proxy {
+                        balancer: "web".into(),
+                        to: None,
+                        pass_reverse: true,
+                    },
+                }],
+            }],
+            balancers: vec![lb_proxy::BalancerConfig {
+                name: "web".into(),
+                lbmethod: lb_proxy::LbMethod::ByBusyness,
+                max_attempts: Some(0),
+                sticky: None,
+                members: vec![
+                    lb_proxy::MemberConfig {
+                        url: "http://198.18.0.21:8080/v1".into(),
+                        loadfactor: 3,
+                        retry: Some(s(7)),
+                        hot_standby: false,
+                        disabled: false,
+                        timeout: Some(ms(1500)),
+                        route: None,
+                        lbset: 0,
+                        drain: false,
+                        ignore_errors: false,
+                    },
+                    lb_proxy::MemberConfig {
+                        url: "http://198.18.0.22:8080".into(),
+                        loadfactor: 1,
+                        retry: None,
+                        hot_standby: true,
+                        disabled: false,
+                        timeout: None,
+                        route: None,
+                        lbset: 0,
+                        drain: false,
+                        ignore_errors: false,
+                    },
+                    lb_proxy::MemberConfig {
+                        url: "http://198.18.0.23:8080".into(),
+                        loadfactor: 1,
+                        retry: None,
+                        hot_standby: false,
+                        disabled: true,
+                        timeout: None,
+                        route: None,
+                        lbset: 0,
+                        drain: false,
+                        ignore_errors: false,
+                    },
+                ],
+            }],
             retry: s(9),
             connect_timeout: ms(2500),
             timeout: s(31),
@@ -999,6 +1398,7 @@ mod tests {
                 fails: 4,
             }),
             workers: Some(3),
+            ..lb_proxy::ProxyConfig::default()
         };
         assert_eq!(name, "web");
         assert_eq!(*got, want);
@@ -1012,9 +1412,28 @@ mod tests {
             "[proxy.web]\nlisten = [\"127.0.0.1:8080\"]\nmembers = [{ url = \"http://198.18.0.21:8080\" }]\n",
         );
         let got = &p.proxies[0].1;
+        let listen = vec![SocketAddr::from(([127, 0, 0, 1], 8080))];
         let want = lb_proxy::ProxyConfig {
-            listen: vec![SocketAddr::from(([127, 0, 0, 1], 8080))],
-            members: vec![lb_proxy::MemberConfig::new("http://198.18.0.21:8080")],
+            listen: listen.clone(),
+            vhosts: vec![lb_proxy::VirtualHostConfig {
+                name: "web".into(),
+                listen,
+                server_name: None,
+                server_alias: Vec::new(),
+                preserve_host: false,
+                routes: vec![lb_proxy::RouteConfig {
+                    path: lb_proxy::PathMatch::Prefix("/".into()),
+                    action: lb_proxy::RouteAction::Proxy {
+                        balancer: "web".into(),
+                        to: None,
+                        pass_reverse: false,
+                    },
+                }],
+            }],
+            balancers: vec![lb_proxy::BalancerConfig::new(
+                "web",
+                vec![lb_proxy::MemberConfig::new("http://198.18.0.21:8080")],
+            )],
             ..lb_proxy::ProxyConfig::default()
         };
         assert_eq!(*got, want);

@@ -52,11 +52,12 @@ use std::path::PathBuf;
 
 pub use balancer::Members;
 pub use config::{
-    HealthCheckConfig, HealthCheckKind, LOADFACTOR, LbMethod, MAX_MEMBERS, MIN_LINE_LIMIT,
-    MemberConfig, ProxyConfig,
+    BalancerConfig, HealthCheckConfig, HealthCheckKind, LOADFACTOR, LbMethod, MAX_MEMBERS,
+    MIN_LINE_LIMIT, MemberConfig, PathMatch, ProxyConfig, RouteAction, RouteConfig, StickyConfig,
+    VirtualHostConfig,
 };
 pub use member::{LATENCY_BUCKETS, MemberStats, MemberStatus};
-pub use server::{DrainReport, ProxyHandle, ProxyStats};
+pub use server::{BalancerStats, DrainReport, ProxyHandle, ProxyStats};
 
 /// Everything that can go wrong at this crate's boundary.
 #[derive(Debug, thiserror::Error)]

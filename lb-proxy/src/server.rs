@@ -387,6 +387,24 @@ impl ProxyHandle {
             .count()
     }
 
+    /// Members usable now in the balancers virtual host `vhost` sends to;
+    /// `None` when no host has that name (`track_proxy` of one `[proxy]` in
+    /// a listener group).
+    pub fn members_up_of(&self, vhost: &str) -> Option<usize> {
+        let sites = self.shared.sites.load();
+        let balancers = sites.balancers_of(vhost);
+        if balancers.is_empty() && !sites.has_host(vhost) {
+            return None;
+        }
+        Some(
+            balancers
+                .iter()
+                .flat_map(|b| b.list())
+                .filter(|m| m.status() == MemberStatus::Up)
+                .count(),
+        )
+    }
+
     /// A snapshot of counters and states.
     pub fn stats(&self) -> ProxyStats {
         let sites = self.shared.sites.load();

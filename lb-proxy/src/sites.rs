@@ -250,6 +250,27 @@ impl Sites {
         &self.balancers
     }
 
+    /// The balancers the routes of host `name` send to (every host named
+    /// `name`, on any listener).
+    pub(crate) fn balancers_of(&self, name: &str) -> Vec<&Arc<Members>> {
+        let mut out: Vec<&Arc<Members>> = Vec::new();
+        for host in self.hosts.iter().filter(|h| h.name == name) {
+            for route in &host.routes {
+                if let Action::Proxy { balancer, .. } = &route.action
+                    && !out.iter().any(|b| Arc::ptr_eq(b, balancer))
+                {
+                    out.push(balancer);
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether a host is named `name`.
+    pub(crate) fn has_host(&self, name: &str) -> bool {
+        self.hosts.iter().any(|h| h.name == name)
+    }
+
     /// The balancer named `name`.
     pub(crate) fn balancer(&self, name: &str) -> Option<&Arc<Members>> {
         self.balancers.iter().find(|b| b.name == name)

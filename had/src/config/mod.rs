@@ -438,7 +438,20 @@ fn extract(source: &Source<'_>, out: &mut Vec<Invalid>) -> Config {
             "track_process" => config.track_process = extract_named(source, key, value, out),
             "vrrp_instance" => config.vrrp_instance = extract_named(source, key, value, out),
             "vrrp_sync_group" => config.vrrp_sync_group = extract_named(source, key, value, out),
-            "proxy" => config.proxy = extract_named(source, key, value, out),
+            "proxy" => {
+                // In file order: on each address the first host is the
+                // default one (Apache); figment's map is sorted by name.
+                let mut proxies: Vec<(String, Proxy)> =
+                    extract_named(source, key, value, out).into_iter().collect();
+                proxies.sort_by_key(|(name, _)| {
+                    source
+                        .lines
+                        .line(&[key.as_str(), name.as_str()])
+                        .unwrap_or(usize::MAX)
+                });
+                config.proxy = proxies.into_iter().collect();
+            }
+            "balancer" => config.balancer = extract_named(source, key, value, out),
             other => out.push(source.invalid(
                 vec![other.to_string()],
                 Problem::UnknownKey {

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use indexmap::IndexMap;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -50,9 +51,15 @@ pub struct Config {
     /// `[vrrp_sync_group.NAME]`: instances that change state together.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub vrrp_sync_group: BTreeMap<String, VrrpSyncGroup>,
-    /// `[proxy.NAME]`: a reverse proxy (Apache `mod_proxy_balancer` vhost).
+    /// `[proxy.NAME]`: a virtual host of the reverse proxy (Apache
+    /// `<VirtualHost>` with `mod_proxy_balancer`), in file order: on each
+    /// address the first is its default host, as in Apache.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub proxy: IndexMap<String, Proxy>,
+    /// `[balancer.NAME]`: a named balancer (Apache `<Proxy
+    /// balancer://NAME>`) that routes of any `[proxy]` send to.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub proxy: BTreeMap<String, Proxy>,
+    pub balancer: BTreeMap<String, Balancer>,
 }
 
 /// The top-level tables whose entries are named (`[vrrp_instance.VI_1]`).
@@ -66,6 +73,7 @@ pub const NAMED_SECTIONS: &[&str] = &[
     "vrrp_instance",
     "vrrp_sync_group",
     "proxy",
+    "balancer",
 ];
 
 /// Every top-level key.
@@ -80,6 +88,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "vrrp_instance",
     "vrrp_sync_group",
     "proxy",
+    "balancer",
 ];
 
 fn default_control_socket() -> PathBuf {
@@ -762,6 +771,8 @@ pub enum LbMethod {
     Byrequests,
     /// Fewest requests in flight, weighted (Apache `bybusyness`).
     Bybusyness,
+    /// Fewest bytes moved, weighted (Apache `bytraffic`).
+    Bytraffic,
 }
 
 fn default_loadfactor() -> u32 {
@@ -792,10 +803,18 @@ pub struct Member {
     )]
     pub timeout: Option<Duration>,
     /// Apache status flags: `"+H"` hot standby (used only when no other
-    /// member is up), `"+D"` disabled. Apache's other flags (S, N, I, E) are
-    /// refused: had does not implement them.
+    /// member is up), `"+D"` disabled, `"+N"` drain (only sticky requests
+    /// for its route), `"+I"` ignore errors (always considered usable).
+    /// Apache's S and E are refused: had does not implement them.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub status: Option<String>,
+    /// Apache `route=`: the session route sticky requests name it by.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub route: Option<String>,
+    /// Apache `lbset=`: members of a lower set are tried before any of a
+    /// higher one (default 0).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lbset: Option<u32>,
 }
 
 impl Member {
@@ -807,6 +826,16 @@ impl Member {
     /// Apache `status=+D`: configured but not used.
     pub fn disabled(&self) -> bool {
         self.has_flag('D')
+    }
+
+    /// Apache `status=+N`: draining, only sticky requests for its route.
+    pub fn drain(&self) -> bool {
+        self.has_flag('N')
+    }
+
+    /// Apache `status=+I`: errors never take it out.
+    pub fn ignore_errors(&self) -> bool {
+        self.has_flag('I')
     }
 
     fn has_flag(&self, flag: char) -> bool {
@@ -879,7 +908,82 @@ pub struct ProxyHealthCheck {
     pub expect_status: u16,
 }
 
-/// `[proxy.NAME]`: a reverse proxy balancing over `members`. Every key
+/// `[balancer.NAME]`: Apache `<Proxy balancer://NAME>` with its
+/// `BalancerMember`s and `ProxySet` parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Balancer {
+    /// The members.
+    pub members: Vec<Member>,
+    /// `byrequests`, `bybusyness` or `bytraffic`.
+    #[serde(default)]
+    pub lbmethod: LbMethod,
+    /// Other members tried after a failed attempt (`maxattempts`); default all.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub maxattempts: Option<u32>,
+    /// Apache `stickysession=NAME` or `NAME|urlname`: the cookie (and URL
+    /// parameter) whose value's part after its first `.` names a member's
+    /// `route`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stickysession: Option<String>,
+    /// Apache `nofailover=On`: a sticky request whose member is unusable
+    /// gets 503 instead of another member.
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub nofailover: bool,
+    /// Apache `scolonpathdelim=On`: `;` also ends the URL parameter's value.
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub scolonpathdelim: bool,
+    /// had sets this cookie to `.ROUTE` itself when a request did not name
+    /// its member's route (what Apache sites do with `Header add Set-Cookie
+    /// "ROUTEID=.%{BALANCER_WORKER_ROUTE}e"`); it is read back as the sticky
+    /// cookie unless `stickysession` names another.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sticky_cookie: Option<String>,
+}
+
+/// One `[[proxy.NAME.route]]`: a path (`path`, as `ProxyPass`, or
+/// `path_regex`, as `ProxyPassMatch`) and exactly one action: `balancer`
+/// (with `to`), `url`, `exclude` (with `directory`) or `redirect` (with
+/// `status`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// A path prefix, matched as `ProxyPass` matches.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub path: Option<String>,
+    /// A regular expression over the path, as `ProxyPassMatch`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub path_regex: Option<String>,
+    /// Send to `[balancer.NAME]`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub balancer: Option<String>,
+    /// With `balancer`: the path of `balancer://NAME/TO`, joined with the
+    /// rest of the request path exactly as Apache joins it (`$1`… for a
+    /// regex). Without it, the prefix is dropped and the rest starts with `/`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub to: Option<String>,
+    /// Send to this one URL (`ProxyPass /x http://b:8080/y`), joined as Apache joins it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub url: Option<String>,
+    /// `ProxyPassReverse` for this route.
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub pass_reverse: bool,
+    /// `ProxyPass PATH !`: not proxied; served from `directory` if set, else 404.
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub exclude: bool,
+    /// With `exclude`: the directory the path's files come from (`Alias`, `DocumentRoot`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub directory: Option<PathBuf>,
+    /// `Redirect` / `RedirectMatch`: the target URL.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub redirect: Option<String>,
+    /// With `redirect`: 301, 302 (the default, as Apache's), 303, 307 or 308.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub status: Option<u16>,
+}
+
+/// `[proxy.NAME]`: a virtual host of the reverse proxy: the names it
+/// answers to, and its routes (or the one-balancer shorthand `members`). Every key
 /// reaches `lb_proxy::ProxyConfig` through `plan.rs`, and the README's key
 /// table names the test that shows its effect.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -887,6 +991,16 @@ pub struct ProxyHealthCheck {
 pub struct Proxy {
     /// Addresses to listen on; may be VIPs this node doesn't hold yet.
     pub listen: Vec<SocketAddr>,
+    /// `ServerName`: the `Host` this virtual host answers to.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub server_name: Option<String>,
+    /// `ServerAlias`: more names, exact or with `*` and `?` wildcards.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub server_alias: Vec<String>,
+    /// The routes, first match wins (`[[proxy.NAME.route]]`); instead of
+    /// the shorthand `members`.
+    #[serde(rename = "route", skip_serializing_if = "Vec::is_empty", default)]
+    pub routes: Vec<Route>,
     /// Local path prefix forwarded (the first argument of `ProxyPass`),
     /// default `/`: a request outside it is answered 404; inside it, the
     /// prefix is replaced by the member URL's path.
@@ -901,7 +1015,9 @@ pub struct Proxy {
     /// `byrequests` or `bybusyness`.
     #[serde(default)]
     pub lbmethod: LbMethod,
-    /// The backends.
+    /// The backends of the one-balancer shorthand (`ProxyPass PATH
+    /// balancer://NAME/` with `<Proxy>` in one): empty when `route` is used.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub members: Vec<Member>,
     /// Response timeout (`ProxyTimeout`), default 60 s; expiry answers 504.
     #[serde(with = "duration", default = "default_proxy_timeout")]

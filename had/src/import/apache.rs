@@ -331,6 +331,8 @@ pub fn import_str(text: &str, name: impl AsRef<Path>) -> Result<Imported, Import
                 };
                 let mut member = Member {
                     url: url.clone(),
+                    route: None,
+                    lbset: None,
                     loadfactor: 1,
                     retry: None,
                     timeout: None,
@@ -528,6 +530,8 @@ pub fn import_str(text: &str, name: impl AsRef<Path>) -> Result<Imported, Import
                     let name = format!("proxy{}", config.proxy.len() + 1);
                     let member = Member {
                         url: target.clone(),
+                        route: None,
+                        lbset: None,
                         loadfactor: 1,
                         retry: None,
                         timeout: None,
@@ -549,6 +553,9 @@ pub fn import_str(text: &str, name: impl AsRef<Path>) -> Result<Imported, Import
                 .any(|r| r.trim_end_matches('/') == target.trim_end_matches('/'));
             let mut proxy = Proxy {
                 listen: listen.clone(),
+                server_name: None,
+                server_alias: Vec::new(),
+                routes: Vec::new(),
                 path: path.clone(),
                 preserve_host: v.preserve_host.or(server.preserve_host).unwrap_or(false),
                 pass_reverse,

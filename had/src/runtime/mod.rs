@@ -494,7 +494,13 @@ impl Daemon {
 
     fn set_member(&mut self, proxy: &str, url: &str, enable: bool) -> Response {
         let proxies = lock(&self.proxies);
-        let Some(p) = proxies.get(proxy) else {
+        // A `[proxy]` runs in its listener group's lb-proxy.
+        let group = self
+            .plan
+            .proxy_group
+            .get(proxy)
+            .map_or(proxy, String::as_str);
+        let Some(p) = proxies.get(group) else {
             return Response::refused(format!("no proxy named {proxy:?}"));
         };
         match p.set_member_enabled(url, enable) {
@@ -720,11 +726,19 @@ fn checks_for(plan: &Plan, proxies: &Proxies) -> Vec<health::CheckConfig> {
     let mut checks = plan.checks.clone();
     for pc in &plan.proxy_checks {
         let proxies = proxies.clone();
-        let name = pc.proxy.clone();
+        let vhost = pc.proxy.clone();
+        // The `[proxy]` watched runs in its listener group's lb-proxy; it
+        // counts the members of the balancers that host's routes use.
+        let group = plan
+            .proxy_group
+            .get(&pc.proxy)
+            .cloned()
+            .unwrap_or_else(|| pc.proxy.clone());
         let members_up: health::MembersUp = Arc::new(move || {
             lock(&proxies)
-                .get(&name)
-                .map_or(0, lb_proxy::ProxyHandle::members_up)
+                .get(&group)
+                .and_then(|p| p.members_up_of(&vhost))
+                .unwrap_or(0)
         });
         let mut c = health::CheckConfig::new(
             pc.name.clone(),
