@@ -2,10 +2,12 @@
 //! tests that assert exactly what reached a member: nothing, or well-formed
 //! requests with known boundaries. It answers each complete request with
 //! `200 ok` on the same keep-alive connection, and closes a connection whose
-//! bytes it cannot parse (recording why).
+//! bytes it cannot parse (recording why). It sends `100 Continue` to a head
+//! that expects it while the body has not arrived, as an origin server does
+//! (RFC 9110 §10.1.1).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,6 +25,19 @@ pub enum Framing {
     Chunked,
 }
 
+/// How strictly the member reads what a proxy sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strictness {
+    /// had's contract: HTTP/1.1 only, `chunked` in lower case, chunked
+    /// bodies without extensions or trailers.
+    #[default]
+    Proxy,
+    /// What RFC 9112 lets any proxy send: HTTP/1.0 too (Host optional
+    /// there), `chunked` in any case, chunk extensions and trailer fields
+    /// (recorded in [`Received::trailers`]). For comparing other proxies.
+    Rfc,
+}
+
 /// One complete request as the member parsed it.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -36,6 +51,12 @@ pub struct Received {
     pub framing: Framing,
     /// Decoded body.
     pub body: Vec<u8>,
+    /// HTTP minor version (1 for HTTP/1.1, 0 for HTTP/1.0).
+    pub version: u8,
+    /// Trailer fields of a chunked body, names lower-cased.
+    pub trailers: Vec<(String, String)>,
+    /// Arrival order over all of this member's connections (0, 1, 2, …).
+    pub seq: u64,
 }
 
 impl Received {
@@ -64,6 +85,8 @@ pub struct ConnLog {
     pub bytes: Vec<u8>,
     /// Complete requests parsed from them.
     pub requests: Vec<Received>,
+    /// How many of `bytes` those requests used (the rest is an incomplete request).
+    pub consumed: usize,
     /// Set when the bytes could not be parsed (the member then closed).
     pub malformed: Option<String>,
     /// The proxy closed the connection with a request incomplete.
@@ -82,6 +105,15 @@ pub struct Recording {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// What every connection of one member shares.
+#[derive(Clone, Copy)]
+struct Serving<'a> {
+    conns: &'a Mutex<Vec<ConnLog>>,
+    arrivals: &'a AtomicU64,
+    delay: Duration,
+    strictness: Strictness,
+}
+
 impl Drop for Recording {
     fn drop(&mut self) {
         self.task.abort();
@@ -91,12 +123,18 @@ impl Drop for Recording {
 impl Recording {
     /// Starts a recording member; `delay` is how long it waits before each answer.
     pub async fn start(delay: Duration) -> Self {
+        Self::start_with(delay, Strictness::Proxy).await
+    }
+
+    /// Starts a recording member that reads requests with `strictness`.
+    pub async fn start_with(delay: Duration, strictness: Strictness) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let open = Arc::new(AtomicUsize::new(0));
         let accepted = Arc::new(AtomicUsize::new(0));
         let conns = Arc::new(Mutex::new(Vec::new()));
         let (o, a, c) = (open.clone(), accepted.clone(), conns.clone());
+        let arrivals = Arc::new(AtomicU64::new(0));
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -109,9 +147,15 @@ impl Recording {
                     all.push(ConnLog::default());
                     all.len() - 1
                 };
-                let (o, c) = (o.clone(), c.clone());
+                let (o, c, arrivals) = (o.clone(), c.clone(), arrivals.clone());
                 tokio::spawn(async move {
-                    serve(stream, index, &c, delay).await;
+                    let serving = Serving {
+                        conns: &c,
+                        arrivals: &arrivals,
+                        delay,
+                        strictness,
+                    };
+                    serve(stream, index, serving).await;
                     if let Some(log) = c.lock().expect("lock").get_mut(index) {
                         log.closed = true;
                     }
@@ -176,17 +220,28 @@ enum Parsed {
     Malformed(String),
 }
 
-async fn serve(mut stream: TcpStream, index: usize, conns: &Mutex<Vec<ConnLog>>, delay: Duration) {
+async fn serve(mut stream: TcpStream, index: usize, serving: Serving<'_>) {
+    let Serving {
+        conns,
+        arrivals,
+        delay,
+        strictness,
+    } = serving;
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
+    // Whether the request at the start of `buf` was sent its 100 Continue.
+    let mut continued = false;
     loop {
         // Answer every complete request already buffered.
         loop {
-            match parse(&buf) {
-                Parsed::Request(req, used) => {
+            match parse(&buf, strictness) {
+                Parsed::Request(mut req, used) => {
                     buf.drain(..used);
+                    continued = false;
+                    req.seq = arrivals.fetch_add(1, Ordering::SeqCst);
                     if let Some(log) = conns.lock().expect("lock").get_mut(index) {
                         log.requests.push(req);
+                        log.consumed += used;
                     }
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
@@ -196,7 +251,19 @@ async fn serve(mut stream: TcpStream, index: usize, conns: &Mutex<Vec<ConnLog>>,
                         return;
                     }
                 }
-                Parsed::Partial => break,
+                Parsed::Partial => {
+                    if !continued && expects_continue(&buf) {
+                        continued = true;
+                        if stream
+                            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    break;
+                }
                 Parsed::Malformed(why) => {
                     if let Some(log) = conns.lock().expect("lock").get_mut(index) {
                         log.malformed = Some(why);
@@ -223,8 +290,19 @@ async fn serve(mut stream: TcpStream, index: usize, conns: &Mutex<Vec<ConnLog>>,
     }
 }
 
+/// Whether `buf` starts with a complete head that carries `Expect:
+/// 100-continue` (its body then has not arrived whole).
+fn expects_continue(buf: &[u8]) -> bool {
+    let mut fields = [httparse::EMPTY_HEADER; 128];
+    let mut req = httparse::Request::new(&mut fields);
+    matches!(req.parse(buf), Ok(httparse::Status::Complete(_)))
+        && req.headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case("expect") && h.value.eq_ignore_ascii_case(b"100-continue")
+        })
+}
+
 /// Strict RFC 9112 parsing of one request at the start of `buf`.
-fn parse(buf: &[u8]) -> Parsed {
+fn parse(buf: &[u8], strictness: Strictness) -> Parsed {
     if buf.is_empty() {
         return Parsed::Partial;
     }
@@ -244,8 +322,9 @@ fn parse(buf: &[u8]) -> Parsed {
     {
         return Parsed::Malformed("bare LF in head".into());
     }
-    if req.version != Some(1) {
-        return Parsed::Malformed("not HTTP/1.1".into());
+    let version = req.version.unwrap_or(0);
+    if version != 1 && !(strictness == Strictness::Rfc && version == 0) {
+        return Parsed::Malformed(format!("HTTP/1.{version}, not HTTP/1.1"));
     }
     let headers: Vec<(String, String)> = req
         .headers
@@ -263,24 +342,36 @@ fn parse(buf: &[u8]) -> Parsed {
         headers,
         framing: Framing::None,
         body: Vec::new(),
+        version,
+        trailers: Vec::new(),
+        seq: 0,
     };
     let lengths = received.all("content-length");
     let codings = received.all("transfer-encoding");
     if !lengths.is_empty() && !codings.is_empty() {
         return Parsed::Malformed("both Content-Length and Transfer-Encoding".into());
     }
-    if received.all("host").len() != 1 {
-        return Parsed::Malformed(format!("{} Host fields", received.all("host").len()));
+    // RFC 9112 §3.2: one Host in HTTP/1.1; HTTP/1.0 may leave it out.
+    let hosts = received.all("host").len();
+    if hosts > 1 || (hosts == 0 && version == 1) {
+        return Parsed::Malformed(format!("{hosts} Host fields"));
     }
     let rest = &buf[head_len..];
     if !codings.is_empty() {
-        if codings != ["chunked"] {
+        let chunked = match strictness {
+            Strictness::Proxy => codings == ["chunked"],
+            Strictness::Rfc => {
+                matches!(codings.as_slice(), [c] if c.eq_ignore_ascii_case("chunked"))
+            }
+        };
+        if !chunked {
             return Parsed::Malformed(format!("Transfer-Encoding {codings:?}"));
         }
         received.framing = Framing::Chunked;
-        match dechunk(rest) {
-            Ok(Some((body, used))) => {
+        match dechunk(rest, strictness) {
+            Ok(Some((body, trailers, used))) => {
                 received.body = body;
+                received.trailers = trailers;
                 Parsed::Request(received, head_len + used)
             }
             Ok(None) => Parsed::Partial,
@@ -310,17 +401,35 @@ fn parse(buf: &[u8]) -> Parsed {
     }
 }
 
-/// Decodes a chunked body strictly (hex sizes, CRLF everywhere, no
-/// extensions or trailers expected from a proxy that re-chunks);
-/// `Ok(None)`: incomplete.
-fn dechunk(mut rest: &[u8]) -> Result<Option<(Vec<u8>, usize)>, String> {
+/// A decoded chunked body, its trailer fields and the bytes it used.
+type Dechunked = (Vec<u8>, Vec<(String, String)>, usize);
+
+/// Decodes a chunked body strictly (hex sizes, CRLF everywhere; with
+/// [`Strictness::Proxy`] no extensions or trailers, which a proxy that
+/// re-chunks does not send); `Ok(None)`: incomplete.
+fn dechunk(mut rest: &[u8], strictness: Strictness) -> Result<Option<Dechunked>, String> {
     let start = rest.len();
     let mut body = Vec::new();
     loop {
         let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
             return Ok(None);
         };
-        let line = &rest[..eol];
+        let mut line = &rest[..eol];
+        if strictness == Strictness::Rfc
+            && let Some(semi) = line.iter().position(|&b| b == b';')
+        {
+            // RFC 9112 §7.1.1: chunk-ext, visible text and whitespace only.
+            if line[semi..]
+                .iter()
+                .any(|&b| b.is_ascii_control() && b != b'\t')
+            {
+                return Err(format!(
+                    "chunk extension {:?}",
+                    String::from_utf8_lossy(line)
+                ));
+            }
+            line = line[..semi].trim_ascii_end();
+        }
         if line.is_empty() || !line.iter().all(u8::is_ascii_hexdigit) || line.len() > 16 {
             return Err(format!(
                 "chunk-size line {:?}",
@@ -331,6 +440,25 @@ fn dechunk(mut rest: &[u8]) -> Result<Option<(Vec<u8>, usize)>, String> {
             .map_err(|e| format!("chunk size: {e}"))?;
         rest = &rest[eol + 2..];
         if size == 0 {
+            if strictness == Strictness::Rfc {
+                let mut fields = [httparse::EMPTY_HEADER; 64];
+                return match httparse::parse_headers(rest, &mut fields) {
+                    Ok(httparse::Status::Complete((used, fields))) => {
+                        let trailers = fields
+                            .iter()
+                            .map(|h| {
+                                (
+                                    h.name.to_ascii_lowercase(),
+                                    String::from_utf8_lossy(h.value).into_owned(),
+                                )
+                            })
+                            .collect();
+                        Ok(Some((body, trailers, start - rest.len() + used)))
+                    }
+                    Ok(httparse::Status::Partial) => Ok(None),
+                    Err(e) => Err(format!("trailer section: {e}")),
+                };
+            }
             if rest.len() < 2 {
                 return Ok(None);
             }
@@ -338,7 +466,7 @@ fn dechunk(mut rest: &[u8]) -> Result<Option<(Vec<u8>, usize)>, String> {
                 return Err("trailer section from the proxy".into());
             }
             rest = &rest[2..];
-            return Ok(Some((body, start - rest.len())));
+            return Ok(Some((body, Vec::new(), start - rest.len())));
         }
         if rest.len() < size + 2 {
             return Ok(None);
