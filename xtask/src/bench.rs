@@ -86,14 +86,14 @@ const MEMBER_PORTS: [u16; 2] = [18_481, 18_482];
 const FRONT_PORT: u16 = 18_480;
 
 /// A process tree we started, stopped by PID on drop.
-struct Proc {
+pub(crate) struct Proc {
     name: String,
     child: Child,
     log: PathBuf,
 }
 
 impl Proc {
-    fn spawn(
+    pub(crate) fn spawn(
         name: &str,
         cpu: u32,
         program: &Path,
@@ -118,7 +118,7 @@ impl Proc {
         })
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
@@ -127,7 +127,7 @@ impl Proc {
         rss_tree_kib(self.pid())
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.pid().to_string())
@@ -202,7 +202,7 @@ fn rss_tree_kib(root: u32) -> u64 {
         .sum()
 }
 
-fn wait_for_port(port: u16, proc: &mut Proc) -> anyhow::Result<()> {
+pub(crate) fn wait_for_port(port: u16, proc: &mut Proc) -> anyhow::Result<()> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     // Generous: a proxy under valgrind takes seconds to start.
     let until = Instant::now() + Duration::from_secs(30);
@@ -545,7 +545,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Fails naming the first of `tools` that is not on this machine, with the
 /// Debian packages that bring them.
-fn require_tools(tools: &[&str], packages: &str) -> anyhow::Result<()> {
+pub(crate) fn require_tools(tools: &[&str], packages: &str) -> anyhow::Result<()> {
     for tool in tools {
         if Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
@@ -570,7 +570,7 @@ fn daemon_binary(a: &ProxyArgs, kinds: &[Kind]) -> anyhow::Result<PathBuf> {
 }
 
 /// The workspace's target directory (`CARGO_TARGET_DIR` if set).
-fn workspace_target() -> PathBuf {
+pub(crate) fn workspace_target() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap_or_else(|| Path::new("."));
@@ -578,7 +578,7 @@ fn workspace_target() -> PathBuf {
 }
 
 /// Builds the had daemon (release) and returns its path.
-fn had_binary() -> anyhow::Result<PathBuf> {
+pub(crate) fn had_binary() -> anyhow::Result<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .context("workspace root")?

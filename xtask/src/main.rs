@@ -7,6 +7,7 @@ mod bench_checks;
 mod e2e;
 mod failover;
 mod fuzz;
+mod hostile;
 mod lab;
 mod resources;
 mod soak;
@@ -38,6 +39,8 @@ enum Task {
     ChaosCpu(e2e::ChaosCpuArgs),
     /// Idle RSS and CPU of 50 instances at 0.1 s, had beside keepalived.
     Resources(resources::ResourcesArgs),
+    /// lb-proxy's hostile-request corpus through had, HAProxy, nginx and Apache: a table per class.
+    Hostile(hostile::HostileArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -51,5 +54,6 @@ fn main() -> anyhow::Result<()> {
         Task::Soak(args) => soak::run(args),
         Task::ChaosCpu(args) => e2e::run_chaos_cpu(args),
         Task::Resources(args) => resources::run(args),
+        Task::Hostile(args) => hostile::run(args),
     }
 }

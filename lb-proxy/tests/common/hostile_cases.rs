@@ -893,7 +893,7 @@ pub fn diff(expected: &[String], got: &[String]) -> String {
 pub enum Quality {
     /// The member received something it could not parse, a request hidden
     /// in another's bytes ([`SMUGGLED`]), or more requests than the client
-    /// got answers for.
+    /// sent and got answers for.
     Desync,
     /// Fewer final answers than the case expects within [`ANSWER_BOUND`],
     /// and the connection still open.
@@ -907,7 +907,7 @@ pub enum Quality {
     Refused,
     /// Answered by the proxy itself below 400; the member received nothing.
     Local,
-    /// The member received well-formed requests, no more than were answered.
+    /// The member received well-formed requests, no more than were sent.
     Forwarded,
 }
 
@@ -943,9 +943,13 @@ pub fn quality(case: &Case, answer: &Answer, view: &MemberView) -> Quality {
     let wanted = finals(&case.expected.statuses);
     // An answer that is not HTTP/1.x (an HTTP/0.9 body) still answers one request.
     let unparsed = usize::from(!answer.leftover.is_empty());
+    // The requests the client's bytes hold, as the case counts them (hidden
+    // ones aside); a proxy may also answer more (splitting is caught by
+    // SMUGGLED or by the member's parse).
+    let sent = case.expected.member.len().max(wanted);
     if !view.malformed.is_empty()
         || view.requests.iter().any(|r| r.target.starts_with(SMUGGLED))
-        || view.requests.len() > answered + unparsed
+        || view.requests.len() > sent.max(answered + unparsed)
     {
         return Quality::Desync;
     }
