@@ -1,12 +1,17 @@
 //! Active health checks (Apache mod_proxy_hcheck): one task per member probes
 //! it every `interval`; `fails` consecutive failures take it out of the
 //! rotation, `passes` consecutive passes bring it back.
+//!
+//! A probe opens its connection the way requests do (`Pool::open`): for an
+//! `https://` or `wss://` member that includes the TLS handshake with the
+//! same verification, so a TCP check passes only when a request could be
+//! sent (Apache's TCP check stops at the socket; a member whose certificate
+//! would be refused is no more usable than one that is down).
 
 use std::sync::Arc;
 
 use http::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 use crate::body::RequestBody;
 use crate::config::{HealthCheckConfig, HealthCheckKind};
@@ -15,7 +20,7 @@ use crate::member::Member;
 /// One probe; `true` = healthy.
 pub(crate) async fn probe(member: &Member, cfg: &HealthCheckConfig) -> bool {
     let attempt = async {
-        let stream = TcpStream::connect(member.target.addr).await.ok()?;
+        let stream = member.pool.open(cfg.timeout).await.ok()?;
         let HealthCheckKind::Http {
             method,
             uri,

@@ -40,6 +40,7 @@ mod health;
 pub mod layer;
 pub mod member;
 mod member_conn;
+mod member_tls;
 mod pool;
 pub mod route;
 mod server;

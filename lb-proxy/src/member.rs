@@ -8,40 +8,103 @@ use std::time::{Duration, Instant};
 
 use http::HeaderValue;
 
-use crate::config::MemberConfig;
+use crate::config::{MemberConfig, MemberTls, ProxyConfig};
+use crate::member_tls::Connector;
 use crate::pool::Pool;
+
+/// How a member is spoken to, from its URL's scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MemberScheme {
+    /// `http://`: HTTP/1.1 over TCP.
+    Http,
+    /// `https://`: HTTP/1.1 over TLS.
+    Https,
+    /// `ws://` (Apache mod_proxy_wstunnel): an `http://` member whose
+    /// requests are WebSocket upgrades; the connection is the same.
+    Ws,
+    /// `wss://`: a `ws://` member over TLS.
+    Wss,
+}
+
+impl MemberScheme {
+    /// The schemes a member URL may have.
+    const SUPPORTED: &'static str = "members are http://, https://, ws:// or wss://";
+
+    /// The scheme of `name`, or why it is refused (one line).
+    fn parse(name: &str) -> Result<Self, String> {
+        let lower = name.to_ascii_lowercase();
+        // Apache's other member schemes, named with the module they need.
+        let module = match lower.as_str() {
+            "http" => return Ok(Self::Http),
+            "https" => return Ok(Self::Https),
+            "ws" => return Ok(Self::Ws),
+            "wss" => return Ok(Self::Wss),
+            "ajp" => " (mod_proxy_ajp)",
+            "fcgi" => " (mod_proxy_fcgi)",
+            "uwsgi" => " (mod_proxy_uwsgi)",
+            "scgi" => " (mod_proxy_scgi)",
+            "h2c" | "h2" => " (HTTP/2 to members, mod_proxy_http2)",
+            _ => "",
+        };
+        Err(format!(
+            "scheme {lower:?}{module} is not supported: {}",
+            Self::SUPPORTED
+        ))
+    }
+
+    /// Whether the connection is TLS.
+    pub(crate) fn tls(self) -> bool {
+        matches!(self, Self::Https | Self::Wss)
+    }
+
+    /// The port when the URL has none.
+    fn default_port(self) -> u16 {
+        if self.tls() { 443 } else { 80 }
+    }
+
+    /// The scheme of the member's own HTTP URLs (what a `Location` from it
+    /// starts with): a WebSocket member answers plain requests as HTTP.
+    fn http_scheme(self) -> &'static str {
+        if self.tls() { "https" } else { "http" }
+    }
+}
 
 /// Where a member lives, parsed once from its URL.
 #[derive(Debug, Clone)]
 pub(crate) struct MemberTarget {
+    /// How it is spoken to.
+    pub(crate) scheme: MemberScheme,
+    /// The URL's host without brackets: the TLS server name.
+    pub(crate) host: String,
     /// Resolved socket address.
     pub(crate) addr: SocketAddr,
     /// `host[:port]` as written, the `Host` sent when the client's is not preserved.
     pub(crate) authority: HeaderValue,
-    /// `http://host[:port]`, what `pass_reverse` looks for in `Location`.
+    /// `http://host[:port]` (`https://` for a TLS member), what
+    /// `pass_reverse` looks for in `Location`.
     pub(crate) origin: String,
     /// Path prefix without a trailing slash (empty for `/`).
     pub(crate) prefix: String,
 }
 
 impl MemberTarget {
-    /// Parses and resolves `http://host[:port][/prefix]`; the error says why not.
+    /// Parses and resolves `SCHEME://host[:port][/prefix]` (SCHEME one of
+    /// `http`, `https`, `ws`, `wss`); the error says why not.
     pub(crate) fn parse(url: &str) -> Result<Self, String> {
         let uri: http::Uri = url
             .parse()
             .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some(other) => return Err(format!("scheme {other:?} is not supported, only http")),
+        let scheme = match uri.scheme_str() {
+            Some(name) => MemberScheme::parse(name)?,
             None => return Err(format!("{url:?} has no scheme (expected http://host:port)")),
-        }
+        };
         let authority = uri
             .authority()
             .ok_or_else(|| format!("{url:?} has no host"))?;
         if authority.as_str().contains('@') {
             return Err(format!("{url:?} must not carry user information"));
         }
-        let port = authority.port_u16().unwrap_or(80);
+        let port = authority.port_u16().unwrap_or(scheme.default_port());
         let host = authority
             .host()
             .trim_start_matches('[')
@@ -56,11 +119,21 @@ impl MemberTarget {
         }
         let prefix = uri.path().trim_end_matches('/').to_owned();
         Ok(Self {
+            scheme,
+            host: host.to_owned(),
             addr,
             authority: HeaderValue::from_str(authority.as_str()).map_err(|e| e.to_string())?,
-            origin: format!("http://{}", authority.as_str()),
+            origin: format!("{}://{}", scheme.http_scheme(), authority.as_str()),
             prefix,
         })
+    }
+
+    /// The TLS connector of a TLS member under `settings`; `None` for plain TCP.
+    fn tls(&self, settings: &MemberTls, url: &str) -> Result<Option<Connector>, String> {
+        if !self.scheme.tls() {
+            return Ok(None);
+        }
+        Connector::new(settings, &self.host, url).map(Some)
     }
 }
 
@@ -158,15 +231,18 @@ pub struct Member {
 }
 
 impl Member {
+    /// A member of `proxy` (its default `retry`, its `member_tls`).
     pub(crate) fn new(
         cfg: &MemberConfig,
-        default_retry: Duration,
+        proxy: &ProxyConfig,
         workers: usize,
     ) -> Result<Self, String> {
         let target = MemberTarget::parse(&cfg.url)?;
+        let tls = target.tls(&proxy.member_tls, &cfg.url)?;
+        let default_retry = proxy.retry;
         Ok(Self {
             url: cfg.url.clone(),
-            pool: Pool::new(target.addr, workers),
+            pool: Pool::new(target.addr, tls, workers),
             target,
             loadfactor: AtomicU32::new(cfg.loadfactor),
             hot_standby: AtomicBool::new(cfg.hot_standby),
@@ -189,7 +265,9 @@ impl Member {
     }
 
     /// Applies a reloaded config to a member that keeps its URL (and counters).
-    pub(crate) fn update(&self, cfg: &MemberConfig, default_retry: Duration) {
+    pub(crate) fn update(&self, cfg: &MemberConfig, proxy: &ProxyConfig) {
+        let default_retry = proxy.retry;
+        self.update_tls(&proxy.member_tls);
         self.loadfactor.store(cfg.loadfactor, Ordering::Relaxed);
         self.hot_standby.store(cfg.hot_standby, Ordering::Relaxed);
         *self
@@ -210,6 +288,25 @@ impl Member {
             cfg.timeout.map_or(0, |d| duration_ms(d).max(1)),
             Ordering::Relaxed,
         );
+    }
+
+    /// A TLS member's connector is built again on reload, so a replaced CA
+    /// file takes effect; when the settings changed, its idle connections
+    /// (verified under the old ones) are closed.
+    fn update_tls(&self, settings: &MemberTls) {
+        match self.target.tls(settings, &self.url) {
+            Ok(None) => {}
+            Ok(Some(connector)) => {
+                if self.pool.set_tls(connector) {
+                    self.pool.clear();
+                }
+            }
+            // `ProxyConfig::validate` read the CA file moments ago; if it is
+            // gone now, the member keeps the connector it had.
+            Err(e) => {
+                tracing::error!(member = %self.url, error = %e, "member TLS settings not applied");
+            }
+        }
     }
 
     /// Its own response timeout, when it has one.
@@ -378,4 +475,66 @@ impl Member {
 
 fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_schemes() {
+        let t = MemberTarget::parse("https://127.0.0.1/app/").expect("https");
+        assert_eq!(t.scheme, MemberScheme::Https);
+        assert_eq!(t.addr, SocketAddr::from(([127, 0, 0, 1], 443)));
+        assert_eq!(
+            (t.origin.as_str(), t.prefix.as_str()),
+            ("https://127.0.0.1", "/app")
+        );
+        let t = MemberTarget::parse("wss://localhost:8443").expect("wss");
+        assert_eq!(
+            (t.scheme, t.host.as_str()),
+            (MemberScheme::Wss, "localhost")
+        );
+        assert_eq!(t.origin, "https://localhost:8443");
+        let t = MemberTarget::parse("ws://127.0.0.1").expect("ws");
+        assert_eq!((t.scheme, t.addr.port()), (MemberScheme::Ws, 80));
+        assert_eq!(t.origin, "http://127.0.0.1");
+        let t = MemberTarget::parse("HTTP://[::1]:8080").expect("http");
+        assert_eq!((t.scheme, t.host.as_str()), (MemberScheme::Http, "::1"));
+    }
+
+    #[test]
+    fn other_schemes_are_refused_in_one_line() {
+        for (url, want) in [
+            (
+                "ajp://127.0.0.1:8009",
+                "scheme \"ajp\" (mod_proxy_ajp) is not supported",
+            ),
+            (
+                "fcgi://127.0.0.1:9000/",
+                "scheme \"fcgi\" (mod_proxy_fcgi) is not supported",
+            ),
+            (
+                "uwsgi://127.0.0.1:3031",
+                "scheme \"uwsgi\" (mod_proxy_uwsgi) is not supported",
+            ),
+            (
+                "h2c://127.0.0.1:8080",
+                "scheme \"h2c\" (HTTP/2 to members, mod_proxy_http2) is not supported",
+            ),
+            (
+                "h2://127.0.0.1:8443",
+                "scheme \"h2\" (HTTP/2 to members, mod_proxy_http2) is not supported",
+            ),
+            ("ftp://127.0.0.1", "scheme \"ftp\" is not supported"),
+        ] {
+            let err = MemberTarget::parse(url).expect_err(url);
+            assert!(err.starts_with(want), "{url}: {err}");
+            assert!(
+                err.ends_with("members are http://, https://, ws:// or wss://"),
+                "{err}"
+            );
+            assert!(!err.contains('\n'), "{err}");
+        }
+    }
 }

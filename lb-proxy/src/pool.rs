@@ -7,8 +7,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwapOption;
+
 use crate::member::Member;
-use crate::member_conn::MemberConn;
+use crate::member_conn::{MemberConn, MemberIo};
+use crate::member_tls::Connector;
 
 thread_local! {
     /// Index of the worker running on this thread (0 outside workers).
@@ -33,10 +36,13 @@ struct Idle {
     since: Instant,
 }
 
-/// Idle connections of one member.
+/// Idle connections of one member, and how new ones are opened.
 #[derive(Debug)]
 pub(crate) struct Pool {
     addr: SocketAddr,
+    /// The TLS of an `https://` or `wss://` member; read only when a
+    /// connection is opened, swapped by a reload.
+    tls: ArcSwapOption<Connector>,
     slots: Box<[Mutex<Vec<Idle>>]>,
 }
 
@@ -44,9 +50,10 @@ pub(crate) struct Pool {
 const MAX_IDLE: usize = 1024;
 
 impl Pool {
-    pub(crate) fn new(addr: SocketAddr, workers: usize) -> Self {
+    pub(crate) fn new(addr: SocketAddr, tls: Option<Connector>, workers: usize) -> Self {
         Self {
             addr,
+            tls: ArcSwapOption::new(tls.map(Arc::new)),
             slots: (0..workers.max(1))
                 .map(|_| Mutex::new(Vec::new()))
                 .collect(),
@@ -100,13 +107,32 @@ impl Pool {
         }
     }
 
-    /// Opens a new connection within `connect_timeout`.
+    /// Replaces the TLS connector (a reload); `true` when its settings differ
+    /// from the previous one's.
+    pub(crate) fn set_tls(&self, connector: Connector) -> bool {
+        let old = self.tls.swap(Some(Arc::new(connector)));
+        let new = self.tls.load();
+        match (old.as_deref(), new.as_deref()) {
+            (Some(old), Some(new)) => old.settings != new.settings,
+            _ => true,
+        }
+    }
+
+    /// Opens a new connection within `connect_timeout` (TLS handshake included).
     pub(crate) async fn connect(
         &self,
         connect_timeout: Duration,
         idle_timeout: Duration,
     ) -> std::io::Result<Pooled> {
-        MemberConn::connect(self.addr, connect_timeout, idle_timeout).await
+        let io = self.open(connect_timeout).await?;
+        Ok(MemberConn::new(io, idle_timeout))
+    }
+
+    /// A new connection's byte stream, within `connect_timeout` (TLS
+    /// handshake included): what [`Self::connect`] and health checks use.
+    pub(crate) async fn open(&self, connect_timeout: Duration) -> std::io::Result<MemberIo> {
+        let tls = self.tls.load_full();
+        MemberIo::connect(self.addr, tls.as_deref(), connect_timeout).await
     }
 }
 

@@ -144,10 +144,10 @@ impl Sites {
             for (i, m) in b.members.iter().enumerate() {
                 let member = match old.and_then(|o| o.get(&m.url)) {
                     Some(existing) => {
-                        existing.update(m, config.retry);
+                        existing.update(m, config);
                         existing.clone()
                     }
-                    None => Arc::new(Member::new(m, config.retry, workers).map_err(|reason| {
+                    None => Arc::new(Member::new(m, config, workers).map_err(|reason| {
                         let field = if config.vhosts.is_empty() {
                             format!("members[{i}].url")
                         } else {

@@ -327,7 +327,7 @@ async fn config_errors_name_the_field() {
     assert_eq!(err(&cfg), "members");
     cfg.members = vec![
         MemberConfig::new("http://127.0.0.1:1"),
-        MemberConfig::new("https://127.0.0.1:2"),
+        MemberConfig::new("ajp://127.0.0.1:2"),
     ];
     assert_eq!(err(&cfg), "members[1].url");
     cfg.members[1] = MemberConfig::new("http://127.0.0.1:2").with_loadfactor(101);

@@ -51,7 +51,8 @@ impl std::str::FromStr for LbMethod {
 /// One backend member (Apache `BalancerMember`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberConfig {
-    /// `http://host:port[/prefix]`; the prefix is prepended to every request path.
+    /// `http://host:port[/prefix]`; the prefix is prepended to every request
+    /// path. Also `https://` and `wss://` (TLS, see [`MemberTls`]) and `ws://`.
     pub url: String,
     /// Relative weight, 1..=100 as in Apache (default 1).
     pub loadfactor: u32,
@@ -144,6 +145,47 @@ impl Default for HealthCheckConfig {
     }
 }
 
+/// TLS towards `https://` and `wss://` members, for every member of the
+/// proxy (Apache's `SSLProxyCACertificateFile` and `SSLProxyVerify`, which
+/// are per server too). The member's URL host is the TLS server name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberTls {
+    /// PEM file of the CA certificates a member's certificate must chain to,
+    /// in place of the system's trust store; `None` (the default) = the
+    /// system's store. Re-read on every reload.
+    pub ca_file: Option<PathBuf>,
+    /// Verify the member's certificate chain and that it names the URL's
+    /// host (default `true`). `false` accepts any certificate, and is logged
+    /// as a warning for each member it applies to.
+    pub verify: bool,
+}
+
+impl Default for MemberTls {
+    fn default() -> Self {
+        Self {
+            ca_file: None,
+            verify: true,
+        }
+    }
+}
+
+impl MemberTls {
+    /// `ca_file` must exist and hold a certificate, and needs `verify`.
+    fn validate(&self) -> Result<(), Error> {
+        if let Some(path) = &self.ca_file {
+            if !self.verify {
+                return Err(invalid(
+                    "member_tls.ca_file",
+                    "has no effect with member_tls.verify = false",
+                ));
+            }
+            crate::member_tls::load_ca_file(path)
+                .map_err(|reason| invalid("member_tls.ca_file", reason))?;
+        }
+        Ok(())
+    }
+}
+
 /// One reverse proxy: listeners, members and the knobs of Apache's
 /// `ProxyPass` / `BalancerMember` / `ProxySet`.
 #[derive(Debug, Clone, PartialEq)]
@@ -213,6 +255,9 @@ pub struct ProxyConfig {
     /// Worker threads, each with its own single-threaded runtime; `None` = one
     /// per CPU this process may run on.
     pub workers: Option<usize>,
+    /// TLS towards `https://` and `wss://` members (default: verified
+    /// against the system's trust store).
+    pub member_tls: MemberTls,
 }
 
 /// Most members one proxy may have (the balancer tracks them in a 64-bit set).
@@ -251,6 +296,7 @@ impl Default for ProxyConfig {
             access_log: None,
             health_check: None,
             workers: None,
+            member_tls: MemberTls::default(),
         }
     }
 }
@@ -595,6 +641,7 @@ impl ProxyConfig {
         if self.workers == Some(0) {
             return Err(invalid("workers", "must be at least 1"));
         }
+        self.member_tls.validate()?;
         if let Some(hc) = &self.health_check {
             positive("health_check.interval", hc.interval)?;
             positive("health_check.timeout", hc.timeout)?;
