@@ -198,10 +198,14 @@ impl Collector for Snapshot {
         let members = || {
             s.proxies.iter().flat_map(|p| {
                 p.members.iter().map(move |m| {
-                    (
-                        vec![("proxy", p.name.clone()), ("member", m.url.clone())],
-                        m,
-                    )
+                    // One member URL may serve in two balancers: each is
+                    // its own series.
+                    let mut labels = vec![("proxy", p.name.clone())];
+                    if !m.balancer.is_empty() {
+                        labels.push(("balancer", m.balancer.clone()));
+                    }
+                    labels.push(("member", m.url.clone()));
+                    (labels, m)
                 })
             })
         };
@@ -364,7 +368,9 @@ mod tests {
                         count: 5,
                         buckets: vec![(0.1, 4), (1.0, 1)],
                     }),
+                    ..MemberStatus::default()
                 }],
+                ..ProxyStatus::default()
             }],
             ..Status::default()
         };
@@ -398,5 +404,33 @@ mod tests {
             t.contains("# TYPE had_proxy_member_latency_seconds histogram"),
             "{t}"
         );
+    }
+
+    /// A member URL in two balancers of one listener is two series, told
+    /// apart by the `balancer` label (absent for the members shorthand).
+    #[test]
+    fn members_of_named_balancers_carry_the_balancer_label() {
+        let member = |balancer: &str, requests| MemberStatus {
+            url: "http://198.18.0.21:8080".into(),
+            balancer: balancer.into(),
+            status: "up".into(),
+            requests,
+            ..MemberStatus::default()
+        };
+        let status = Status {
+            proxies: vec![ProxyStatus {
+                name: "www".into(),
+                members: vec![member("app", 3), member("api", 4)],
+                ..ProxyStatus::default()
+            }],
+            ..Status::default()
+        };
+        let t = render(&status);
+        for line in [
+            "had_proxy_member_requests_total{proxy=\"www\",balancer=\"app\",member=\"http://198.18.0.21:8080\"} 3",
+            "had_proxy_member_requests_total{proxy=\"www\",balancer=\"api\",member=\"http://198.18.0.21:8080\"} 4",
+        ] {
+            assert!(t.lines().any(|l| l == line), "missing {line:?} in\n{t}");
+        }
     }
 }

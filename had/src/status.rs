@@ -194,16 +194,178 @@ pub struct CheckStatus {
     pub last_output: String,
 }
 
-/// One reverse proxy.
+/// One reverse proxy: a listener group, the `[proxy]` sections that share
+/// addresses (one section unless virtual hosts share an address), named
+/// after its first.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProxyStatus {
-    /// The `[proxy.NAME]` name.
+    /// The name of the group's first `[proxy.NAME]`.
     pub name: String,
     /// Addresses the proxy listens on.
     #[serde(default)]
     pub listen: Vec<String>,
-    /// The balancer members.
+    /// Every member of every balancer, balancer by balancer (DESIGN.md's
+    /// list; `balancers` has the same members grouped).
     pub members: Vec<MemberStatus>,
+    /// The virtual hosts (`[proxy]` sections) served, in file order.
+    #[serde(default)]
+    pub vhosts: Vec<VhostStatus>,
+    /// The balancers the routes send to, with their members.
+    #[serde(default)]
+    pub balancers: Vec<BalancerStatus>,
+}
+
+/// One virtual host (`[proxy.NAME]`) of a listener group.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VhostStatus {
+    /// The `[proxy.NAME]` name.
+    pub name: String,
+    /// `server_name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// `server_alias`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_alias: Vec<String>,
+    /// Addresses it is served on.
+    #[serde(default)]
+    pub listen: Vec<String>,
+    /// Addresses whose default host it is (the first on each; requests
+    /// whose `Host` no host names come here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default_for: Vec<String>,
+    /// `preserve_host`.
+    #[serde(default)]
+    pub preserve_host: bool,
+    /// The routes, first match wins.
+    #[serde(default)]
+    pub routes: Vec<RouteStatus>,
+}
+
+/// One route of a virtual host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouteStatus {
+    /// The path prefix, or the regular expression when `regex`.
+    pub path: String,
+    /// Whether `path` is a regular expression (`path_regex`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub regex: bool,
+    /// What the route does.
+    #[serde(flatten)]
+    pub action: RouteAction,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// What a route does, tagged `action` in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum RouteAction {
+    /// Send to a balancer (a `url` route's is named `PROXY.routeN`).
+    Balancer {
+        /// The balancer's name.
+        balancer: String,
+        /// The path of `balancer://NAME/TO`, joined as Apache joins it;
+        /// none = had's own join (the prefix dropped).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+        /// `ProxyPassReverse`.
+        #[serde(default, skip_serializing_if = "is_false")]
+        pass_reverse: bool,
+    },
+    /// `ProxyPass PATH !`: served from `directory`, or 404 without one.
+    Exclude {
+        /// The directory.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        directory: Option<String>,
+    },
+    /// `Redirect`.
+    Redirect {
+        /// 301, 302, 303, 307 or 308.
+        status: u16,
+        /// The target.
+        to: String,
+    },
+}
+
+impl fmt::Display for RouteAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteAction::Balancer {
+                balancer,
+                to,
+                pass_reverse,
+            } => {
+                match to {
+                    Some(to) => write!(f, "balancer://{balancer}{to}")?,
+                    None => write!(f, "balancer://{balancer} (prefix dropped)")?,
+                }
+                if *pass_reverse {
+                    f.write_str(" +reverse")?;
+                }
+                Ok(())
+            }
+            RouteAction::Exclude { directory: Some(d) } => write!(f, "exclude, files from {d}"),
+            RouteAction::Exclude { directory: None } => f.write_str("exclude (404)"),
+            RouteAction::Redirect { status, to } => write!(f, "redirect {status} {to}"),
+        }
+    }
+}
+
+/// One balancer of a listener group.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BalancerStatus {
+    /// `[balancer.NAME]`; the members shorthand's is its `[proxy]`'s name.
+    pub name: String,
+    /// `byrequests`, `bybusyness` or `bytraffic`.
+    #[serde(default)]
+    pub lbmethod: String,
+    /// `maxattempts`, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maxattempts: Option<u32>,
+    /// Sticky sessions, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticky: Option<StickyStatus>,
+    /// The members, in configuration order.
+    pub members: Vec<MemberStatus>,
+}
+
+/// A balancer's sticky sessions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StickyStatus {
+    /// The cookie that names the route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<String>,
+    /// The URL parameter that names the route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_param: Option<String>,
+    /// The cookie had sets (`sticky_cookie`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_cookie: Option<String>,
+    /// `nofailover`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub nofailover: bool,
+}
+
+impl fmt::Display for StickyStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        match (&self.cookie, &self.url_param) {
+            (Some(c), Some(u)) if c == u => parts.push(c.clone()),
+            (Some(c), Some(u)) => parts.push(format!("{c}|{u}")),
+            (Some(c), None) => parts.push(c.clone()),
+            (None, Some(u)) => parts.push(format!("|{u}")),
+            (None, None) => {}
+        }
+        if let Some(s) = &self.set_cookie {
+            parts.push(format!("sets {s}"));
+        }
+        if self.nofailover {
+            parts.push("nofailover".into());
+        }
+        f.write_str(&parts.join(", "))
+    }
 }
 
 /// One balancer member of a proxy.
@@ -211,6 +373,19 @@ pub struct ProxyStatus {
 pub struct MemberStatus {
     /// Backend URL.
     pub url: String,
+    /// The balancer it is a member of.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub balancer: String,
+    /// Apache `route=`: what a sticky session names it by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// Apache `lbset=`: lower sets are used first.
+    #[serde(default)]
+    pub lbset: u32,
+    /// The configured status flags (`+H` hot standby, `+D` disabled, `+N`
+    /// drain, `+I` ignore errors), e.g. `+H+N`; empty for none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub flags: String,
     /// `up`, `down`, `disabled` or `draining`.
     pub status: String,
     /// Requests sent to this member.
@@ -240,6 +415,190 @@ pub struct Histogram {
     /// ascending bounds, NOT cumulative (the exposition accumulates them);
     /// observations above the last bound appear only in `count`.
     pub buckets: Vec<(f64, u64)>,
+}
+
+impl ProxyStatus {
+    /// The status of a running listener group `name`: its configuration
+    /// (hosts, routes, balancers, member settings), its counters, and the
+    /// addresses it is bound to (`local`, in `config.listen` order).
+    pub fn of(
+        name: &str,
+        config: &lb_proxy::ProxyConfig,
+        stats: lb_proxy::ProxyStats,
+        local: &[std::net::SocketAddr],
+    ) -> ProxyStatus {
+        let (hosts, balancer_configs) = config.sites();
+        // A configured address as bound (port 0 resolved).
+        let shown = |a: &std::net::SocketAddr| {
+            config
+                .listen
+                .iter()
+                .position(|x| x == a)
+                .and_then(|i| local.get(i))
+                .unwrap_or(a)
+                .to_string()
+        };
+        let balancers: Vec<BalancerStatus> = stats
+            .balancers
+            .into_iter()
+            .map(|b| {
+                let cfg = balancer_configs.iter().find(|c| c.name == b.name);
+                BalancerStatus {
+                    lbmethod: cfg
+                        .map(|c| lb_method(c.lbmethod))
+                        .unwrap_or_default()
+                        .to_owned(),
+                    maxattempts: cfg.and_then(|c| c.max_attempts),
+                    sticky: cfg.and_then(|c| c.sticky.as_ref()).map(|s| StickyStatus {
+                        cookie: s.cookie.clone(),
+                        url_param: s.url_param.clone(),
+                        set_cookie: s.set_cookie.clone(),
+                        nofailover: s.nofailover,
+                    }),
+                    members: b
+                        .members
+                        .into_iter()
+                        .map(|m| {
+                            let member =
+                                cfg.and_then(|c| c.members.iter().find(|x| x.url == m.url));
+                            MemberStatus::of(&b.name, m, member)
+                        })
+                        .collect(),
+                    name: b.name,
+                }
+            })
+            .collect();
+        let serves = |h: &lb_proxy::VirtualHostConfig, a: &std::net::SocketAddr| {
+            h.listen.is_empty() || h.listen.contains(a)
+        };
+        let vhosts = hosts
+            .iter()
+            .map(|h| VhostStatus {
+                name: h.name.clone(),
+                server_name: h.server_name.clone(),
+                server_alias: h.server_alias.clone(),
+                listen: config
+                    .listen
+                    .iter()
+                    .filter(|a| serves(h, a))
+                    .map(shown)
+                    .collect(),
+                default_for: config
+                    .listen
+                    .iter()
+                    .filter(|a| {
+                        hosts
+                            .iter()
+                            .find(|o| serves(o, a))
+                            .is_some_and(|o| o.name == h.name)
+                    })
+                    .map(shown)
+                    .collect(),
+                preserve_host: h.preserve_host,
+                routes: h.routes.iter().map(RouteStatus::of).collect(),
+            })
+            .collect();
+        ProxyStatus {
+            name: name.to_owned(),
+            listen: local.iter().map(ToString::to_string).collect(),
+            members: balancers.iter().flat_map(|b| b.members.clone()).collect(),
+            vhosts,
+            balancers,
+        }
+    }
+}
+
+fn lb_method(m: lb_proxy::LbMethod) -> &'static str {
+    match m {
+        lb_proxy::LbMethod::ByRequests => "byrequests",
+        lb_proxy::LbMethod::ByBusyness => "bybusyness",
+        lb_proxy::LbMethod::ByTraffic => "bytraffic",
+    }
+}
+
+impl RouteStatus {
+    fn of(r: &lb_proxy::RouteConfig) -> RouteStatus {
+        let (path, regex) = match &r.path {
+            lb_proxy::PathMatch::Prefix(p) => (p.clone(), false),
+            lb_proxy::PathMatch::Regex(re) => (re.clone(), true),
+        };
+        let action = match &r.action {
+            lb_proxy::RouteAction::Proxy {
+                balancer,
+                to,
+                pass_reverse,
+            } => RouteAction::Balancer {
+                balancer: balancer.clone(),
+                to: to.clone(),
+                pass_reverse: *pass_reverse,
+            },
+            lb_proxy::RouteAction::Local { directory } => RouteAction::Exclude {
+                directory: directory.as_ref().map(|d| d.display().to_string()),
+            },
+            lb_proxy::RouteAction::Redirect { status, to } => RouteAction::Redirect {
+                status: *status,
+                to: to.clone(),
+            },
+        };
+        RouteStatus {
+            path,
+            regex,
+            action,
+        }
+    }
+}
+
+impl MemberStatus {
+    /// A member of balancer `balancer`: its counters, and its settings
+    /// from `config` when known.
+    fn of(
+        balancer: &str,
+        m: lb_proxy::MemberStats,
+        config: Option<&lb_proxy::MemberConfig>,
+    ) -> MemberStatus {
+        // lb-proxy counts cumulatively with a final +Inf entry; the status
+        // document holds per-bucket counts.
+        let count = m.latency_buckets.last().copied().unwrap_or(0);
+        let mut prev = 0;
+        let buckets = lb_proxy::LATENCY_BUCKETS
+            .iter()
+            .zip(&m.latency_buckets)
+            .map(|(le, cum)| {
+                let n = cum.saturating_sub(prev);
+                prev = *cum;
+                (*le, n)
+            })
+            .collect();
+        let flags = config.map_or_else(String::new, |c| {
+            [
+                (c.hot_standby, "+H"),
+                (c.disabled, "+D"),
+                (c.drain, "+N"),
+                (c.ignore_errors, "+I"),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, f)| *f)
+            .collect()
+        });
+        MemberStatus {
+            balancer: balancer.to_owned(),
+            route: config.and_then(|c| c.route.clone()),
+            lbset: config.map_or(0, |c| c.lbset),
+            flags,
+            status: m.status.as_str().to_owned(),
+            requests: m.requests,
+            failures: m.failures,
+            in_flight: m.in_flight,
+            loadfactor: m.loadfactor,
+            latency: Some(Histogram {
+                sum: m.latency_sum_seconds,
+                count,
+                buckets,
+            }),
+            url: m.url,
+        }
+    }
 }
 
 impl Status {
@@ -343,9 +702,17 @@ impl Status {
                     vec![
                         p.name.clone(),
                         p.listen.join(","),
+                        m.balancer.clone(),
                         m.url.clone(),
                         m.status.clone(),
                         m.loadfactor.to_string(),
+                        m.route.clone().unwrap_or_else(|| "-".to_owned()),
+                        m.lbset.to_string(),
+                        if m.flags.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            m.flags.clone()
+                        },
                         m.requests.to_string(),
                         m.failures.to_string(),
                         m.in_flight.to_string(),
@@ -354,13 +721,93 @@ impl Status {
             });
             out.push_str(&table(
                 &[
-                    "PROXY", "LISTEN", "MEMBER", "STATUS", "LF", "REQS", "FAILS", "INFLIGHT",
+                    "PROXY", "LISTEN", "BALANCER", "MEMBER", "STATUS", "LF", "ROUTE", "LBSET",
+                    "FLAGS", "REQS", "FAILS", "INFLIGHT",
                 ],
                 rows,
             ));
+            out.push_str(&self.sites_text());
         }
         out
     }
+
+    /// Each listener group's virtual hosts with their routes in order, and
+    /// its balancers' settings.
+    fn sites_text(&self) -> String {
+        let mut out = String::new();
+        if self.proxies.iter().all(|p| p.vhosts.is_empty()) {
+            return out;
+        }
+        out.push_str("\nVIRTUAL HOSTS\n");
+        for p in &self.proxies {
+            for h in &p.vhosts {
+                let mut names: Vec<&str> = h.server_name.iter().map(String::as_str).collect();
+                names.extend(h.server_alias.iter().map(String::as_str));
+                out.push_str(&format!(
+                    "  {} (proxy {}) on {}{}: {}\n",
+                    h.name,
+                    p.name,
+                    h.listen.join(","),
+                    if h.default_for.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", default for {}", h.default_for.join(","))
+                    },
+                    if names.is_empty() {
+                        "any name".to_owned()
+                    } else {
+                        names.join(" ")
+                    },
+                ));
+                let rows = h.routes.iter().enumerate().map(|(i, r)| {
+                    vec![
+                        i.to_string(),
+                        if r.regex {
+                            format!("~ {}", r.path)
+                        } else {
+                            r.path.clone()
+                        },
+                        r.action.to_string(),
+                    ]
+                });
+                out.push_str(&indent(&table(&["#", "PATH", "ACTION"], rows)));
+            }
+        }
+        out.push_str("\nBALANCERS\n");
+        let rows = self.proxies.iter().flat_map(|p| {
+            p.balancers.iter().map(move |b| {
+                let up = b.members.iter().filter(|m| m.status == "up").count();
+                vec![
+                    p.name.clone(),
+                    b.name.clone(),
+                    b.lbmethod.clone(),
+                    b.maxattempts
+                        .map_or_else(|| "-".to_owned(), |n| n.to_string()),
+                    b.sticky
+                        .as_ref()
+                        .map_or_else(|| "-".to_owned(), ToString::to_string),
+                    format!("{up}/{}", b.members.len()),
+                ]
+            })
+        });
+        out.push_str(&table(
+            &[
+                "PROXY",
+                "BALANCER",
+                "LBMETHOD",
+                "MAXATTEMPTS",
+                "STICKY",
+                "UP",
+            ],
+            rows,
+        ));
+        out
+    }
+}
+
+/// Every line of `text` indented by two more spaces.
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
 }
 
 /// `12.3s`, `4m05s`, `2h03m`: short enough for a table column.
@@ -450,6 +897,7 @@ mod tests {
                     requests: 42,
                     ..MemberStatus::default()
                 }],
+                ..ProxyStatus::default()
             }],
             ..Status::default()
         }

@@ -21,6 +21,10 @@ fn import_ok(name: &str) -> Imported {
     imported
 }
 
+fn notes_at(imported: &Imported) -> Vec<usize> {
+    imported.notes.iter().map(|n| n.at.line).collect()
+}
+
 #[test]
 fn seed_vhost_imports() {
     let imported = import_ok("seed_apache_vhost.conf");
@@ -29,36 +33,36 @@ fn seed_vhost_imports() {
         proxy.listen,
         ["0.0.0.0:80".parse::<std::net::SocketAddr>().expect("addr")]
     );
-    assert_eq!(proxy.path, "/");
+    // ServerName is the virtual host's name (a host matched on Host).
+    assert_eq!(proxy.server_name.as_deref(), Some("192.168.1.200"));
     assert!(proxy.preserve_host, "ProxyPreserveHost On");
-    assert!(
-        proxy.pass_reverse,
-        "ProxyPassReverse / balancer://mycluster/"
-    );
-    assert_eq!(proxy.lbmethod, LbMethod::Byrequests);
-    let urls: Vec<&str> = proxy.members.iter().map(|m| m.url.as_str()).collect();
+    assert!(proxy.members.is_empty(), "routes, not the shorthand");
+    assert_eq!(proxy.routes.len(), 1);
+    let r = &proxy.routes[0];
+    assert_eq!(r.path.as_deref(), Some("/"));
+    assert_eq!(r.balancer.as_deref(), Some("mycluster"));
+    assert_eq!(r.to.as_deref(), Some("/"));
+    assert!(r.pass_reverse, "ProxyPassReverse / balancer://mycluster/");
+    let b = &imported.config.balancer["mycluster"];
+    assert_eq!(b.lbmethod, LbMethod::Byrequests);
+    assert_eq!(b.stickysession, None);
+    let urls: Vec<&str> = b.members.iter().map(|m| m.url.as_str()).collect();
     assert_eq!(urls, ["http://backend1.local", "http://backend2.local"]);
     // ${APACHE_LOG_DIR} is Debian's /var/log/apache2.
     assert_eq!(
         proxy.access_log.as_deref(),
         Some(Path::new("/var/log/apache2/proxy_access.log"))
     );
-    // ServerName and ErrorLog are not carried over, and say so at their
-    // lines; ErrorLog with the reason `had --check` gives for `error_log`.
+    // ErrorLog is not carried over and says so at its line, with the
+    // reason `had --check` gives for `error_log`.
     let notes: Vec<(usize, &str)> = imported
         .notes
         .iter()
         .map(|n| (n.at.line, n.directive.as_str()))
         .collect();
+    assert_eq!(notes, [(15, "ErrorLog /var/log/apache2/proxy_error.log")]);
     assert_eq!(
-        notes,
-        [
-            (2, "ServerName 192.168.1.200"),
-            (15, "ErrorLog /var/log/apache2/proxy_error.log")
-        ]
-    );
-    assert_eq!(
-        imported.notes[1].message,
+        imported.notes[0].message,
         "had keeps no per-proxy error log, proxy errors go to the daemon's log (stderr, journald); dropped"
     );
     assert!(
@@ -78,12 +82,30 @@ fn full_example_imports_every_supported_directive() {
             .parse::<std::net::SocketAddr>()
             .expect("addr")]
     );
-    assert_eq!(app.path, "/app/");
-    assert!(app.preserve_host && app.pass_reverse);
-    assert_eq!(app.lbmethod, LbMethod::Bybusyness);
+    // Lower-case directives and On are Apache's too.
+    assert_eq!(app.server_name.as_deref(), Some("www.example.invalid"));
+    assert!(app.preserve_host);
     assert_eq!(app.timeout, Duration::from_secs(30));
-    assert_eq!(app.maxattempts, Some(2));
-    let m = &app.members;
+    assert_eq!(app.routes.len(), 1);
+    let r = &app.routes[0];
+    assert_eq!(
+        (r.path.as_deref(), r.balancer.as_deref(), r.to.as_deref()),
+        (Some("/app/"), Some("app"), Some("/"))
+    );
+    assert!(r.pass_reverse);
+    // CustomLog ... common: the log is kept (in combined format, noted).
+    assert_eq!(
+        app.access_log.as_deref(),
+        Some(Path::new("/var/log/www/access.log"))
+    );
+    let b = &imported.config.balancer["app"];
+    assert_eq!(b.lbmethod, LbMethod::Bybusyness);
+    assert_eq!(b.maxattempts, Some(2));
+    // stickysession= with no member route=: Apache never sticks, so it is
+    // dropped with a note rather than refused by had's validation.
+    assert_eq!(b.stickysession, None);
+    let m = &b.members;
+    assert_eq!(m.len(), 3);
     assert_eq!(
         (m[0].loadfactor, m[0].retry),
         (3, Some(Duration::from_secs(30)))
@@ -98,18 +120,37 @@ fn full_example_imports_every_supported_directive() {
         )
     );
     assert!(m[2].hot_standby(), "status=+H");
-    let direct = &imported.config.proxy["proxy2"];
+    // The second vhost has no ServerName: named by its place in the file.
+    let direct = &imported.config.proxy["vhost2"];
     assert_eq!(
         direct.listen,
         ["198.18.0.200:8443"
             .parse::<std::net::SocketAddr>()
             .expect("addr")]
     );
-    assert_eq!(direct.members[0].url, "http://198.18.0.30:9000/");
-    assert!(!direct.pass_reverse);
-    // Line 24 is the ErrorLog: dropped, had keeps no per-proxy error log.
-    let notes: Vec<usize> = imported.notes.iter().map(|n| n.at.line).collect();
-    assert_eq!(notes, [6, 14, 18, 19, 24], "{:#?}", imported.notes);
+    assert_eq!(direct.server_name, None);
+    let r = &direct.routes[0];
+    assert_eq!(
+        (r.path.as_deref(), r.url.as_deref(), r.pass_reverse),
+        (Some("/"), Some("http://198.18.0.30:9000/"), false)
+    );
+    // 14 stickysession (no route=), 18 Header set, 19 CustomLog common
+    // (kept, combined), 24 ErrorLog.
+    assert_eq!(
+        notes_at(&imported),
+        [14, 18, 19, 24],
+        "{:#?}",
+        imported.notes
+    );
+    let sticky = &imported.notes[0];
+    assert_eq!(sticky.directive, "stickysession=ROUTEID");
+    assert!(
+        sticky
+            .message
+            .contains("no BalancerMember of this balancer has route="),
+        "{}",
+        sticky.message
+    );
 }
 
 #[test]
@@ -124,11 +165,12 @@ fn section_errors_name_their_lines() {
     assert_eq!(
         problems,
         [
-            "1: <virtualhost> is never closed",
+            "1: <VirtualHost> is never closed",
             "3: loadfactor=many: needs a number 1-100",
-            "4: lbmethod=heartbeat is not supported (allowed: byrequests, bybusyness)",
-            "5: </virtualhost> closes <proxy> opened at line 2; expected </proxy>",
-            "7: <location> is never closed",
+            "4: lbmethod=heartbeat is not supported (allowed: byrequests, bybusyness, bytraffic)",
+            "5: </VirtualHost> closes <Proxy> opened at line 2; expected </Proxy>",
+            "6: balancer://nowhere is not defined: no <Proxy balancer://nowhere> or BalancerMember names it",
+            "7: <Location> is never closed",
         ]
     );
 }
@@ -144,7 +186,7 @@ fn missing_file_is_a_read_error() {
 #[test]
 fn server_level_settings_are_defaults_for_virtual_hosts() {
     let imported = import_ok("apache_server_level.conf");
-    let p = &imported.config.proxy["proxy1"];
+    let p = &imported.config.proxy["vhost1"];
     assert!(p.preserve_host);
     assert_eq!(
         p.timeout,
@@ -154,7 +196,43 @@ fn server_level_settings_are_defaults_for_virtual_hosts() {
     assert_eq!(p.limit_request_field_size, Some(16380));
     assert_eq!(p.limit_request_fields, Some(50));
     assert_eq!(p.header_read_timeout, Some(Duration::from_secs(20)));
-    // Line 7 is the server-level ErrorLog: dropped, not inherited.
-    let notes: Vec<usize> = imported.notes.iter().map(|n| n.at.line).collect();
-    assert_eq!(notes, [6, 7], "{:#?}", imported.notes);
+    assert_eq!(p.routes[0].url.as_deref(), Some("http://198.18.0.21:8080/"));
+    // Line 6: the header timeout's range and MinRate are not carried over;
+    // line 7 is the server-level ErrorLog: dropped, not inherited.
+    assert_eq!(notes_at(&imported), [6, 7], "{:#?}", imported.notes);
+}
+
+/// The README's worked example: the Apache site (two name-based vhosts,
+/// exclusions, a Redirect behind `ProxyPass !`, a regex, three balancers
+/// defined at server level and shared, a sticky `Header` in a `<Proxy>`)
+/// imports to had/examples/routes.toml, host by host and balancer by
+/// balancer. Connection settings are not compared: the import writes
+/// Apache's values (retry 60), the example keeps had's defaults.
+#[test]
+fn the_readme_site_imports_to_the_routing_example() {
+    let imported = import_file(data("apache_routes.conf")).unwrap_or_else(|e| panic!("{e}"));
+    let notes: Vec<String> = imported.notes.iter().map(ToString::to_string).collect();
+    assert!(notes.is_empty(), "{notes:#?}");
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/routes.toml"))
+            .expect("routes.toml");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().display().to_string();
+    let example = parse_str(&example.replace("/srv/www/static", &d), "routes.toml")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config;
+    let text = imported.toml().replace("/srv/www/static", &d);
+    let got = parse_str(&text, "imported.toml")
+        .unwrap_or_else(|e| panic!("{e}\n{text}"))
+        .config;
+    assert_eq!(got.proxy.len(), example.proxy.len());
+    for ((gname, g), (ename, e)) in got.proxy.iter().zip(&example.proxy) {
+        let at = format!("{gname} (example: {ename})");
+        assert_eq!(g.listen, e.listen, "{at}");
+        assert_eq!(g.server_name, e.server_name, "{at}");
+        assert_eq!(g.server_alias, e.server_alias, "{at}");
+        assert_eq!(g.preserve_host, e.preserve_host, "{at}");
+        assert_eq!(g.routes, e.routes, "{at}");
+    }
+    assert_eq!(got.balancer, example.balancer);
 }

@@ -180,6 +180,106 @@ pub enum Problem {
         /// Why, and what to write instead.
         why: String,
     },
+    /// A reference to a named table that is not defined (`balancer = "x"`
+    /// without `[balancer.x]`).
+    #[error("there is no [{table}.{name}]{}", suggest(suggestion))]
+    UndefinedTable {
+        /// The table kind (`balancer`).
+        table: &'static str,
+        /// The name as written.
+        name: String,
+        /// The nearest defined name, if one is close.
+        suggestion: Option<String>,
+    },
+    /// Keys of which exactly one must be given: none or several are.
+    #[error("{}", exactly_one(what, keys, found))]
+    ExactlyOne {
+        /// What needs them (`a route`).
+        what: &'static str,
+        /// The alternatives, for the message (`path or path_regex`).
+        keys: &'static str,
+        /// The ones given, in the order written.
+        found: Vec<&'static str>,
+    },
+    /// A key that only has an effect beside another.
+    #[error("only has an effect with {with}; remove it")]
+    OnlyWith {
+        /// The key or value it needs.
+        with: &'static str,
+    },
+    /// A key of the one-balancer shorthand in a `[proxy]` that has routes.
+    #[error("belongs to the members shorthand, which [[{proxy}.route]] replaces: {instead}")]
+    ShorthandKey {
+        /// `proxy.NAME`.
+        proxy: String,
+        /// Where the setting goes instead.
+        instead: &'static str,
+    },
+    /// A connection setting of a `[proxy]` that shares an address with an
+    /// earlier one, set differently from that first section's.
+    #[error(
+        "{value} differs from {first}: [proxy] sections that share an address are one listener, \
+         which takes its first section's connection settings; write the same value in both, or \
+         leave it out of both"
+    )]
+    SharedListener {
+        /// This section's value.
+        value: String,
+        /// The first section's value and where it is.
+        first: String,
+    },
+    /// A host name two `[proxy]` sections on one address both answer to.
+    #[error(
+        "`{name}` is also a name of {other} on {addr}: only the first in the file would ever get its requests"
+    )]
+    DuplicateHostName {
+        /// The name (lower case).
+        name: String,
+        /// The other section's key and where it is.
+        other: String,
+        /// The shared address.
+        addr: String,
+    },
+    /// A `[proxy]` without a name on an address whose default host is another.
+    #[error(
+        "no server_name or server_alias, and {default} is the default host of {addr}: no request \
+         could reach this one; give it a server_name"
+    )]
+    UnreachableHost {
+        /// The address.
+        addr: String,
+        /// The default host (the address's first `[proxy]`) and where it is.
+        default: String,
+    },
+    /// Sticky sessions on a balancer none of whose members has a route.
+    #[error(
+        "no member has a `route`, so no request could stick to one: give each member \
+         route = \"NAME\" (Apache's route=), the part of the session value after its first `.`"
+    )]
+    NothingSticks,
+    /// A `[balancer]` named like a `[proxy]` with the members shorthand,
+    /// whose own balancer has that name.
+    #[error("`{name}` also names the balancer of {other}'s members shorthand; rename one of them")]
+    BalancerNameClash {
+        /// The name.
+        name: String,
+        /// The `[proxy]` and where it is.
+        other: String,
+    },
+}
+
+fn exactly_one(what: &str, keys: &str, found: &[&str]) -> String {
+    match found {
+        [] => format!("{what} needs one of {keys}"),
+        _ => format!(
+            "{} are all set, but {what} takes exactly one of {keys}",
+            found
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+    }
 }
 
 /// A legal but risky setting.
@@ -218,6 +318,50 @@ pub enum Risk {
         "every member has status +H (hot standby): none is used until all others fail, so none is used"
     )]
     AllHotStandby,
+    /// A route an earlier route of the same `[proxy]` always matches first.
+    #[error(
+        "this route is never used: {earlier} comes first and matches every path this one could \
+         (the first matching route wins); put the longer path first"
+    )]
+    RouteShadowed {
+        /// The earlier route, its path and where it is.
+        earlier: String,
+    },
+    /// A `[balancer]` no route sends to.
+    #[error("no route sends to this balancer: it is started but never used")]
+    UnusedBalancer,
+    /// A host name of one `[proxy]` that a wildcard of an earlier one on the
+    /// same address also matches: the earlier one gets its requests.
+    #[error(
+        "`{name}` also matches `{pattern}` of {first} on {addr}, which comes first in the file and \
+         so gets these requests; move this [proxy] above it, or narrow the pattern"
+    )]
+    HostShadowed {
+        /// The name that loses.
+        name: String,
+        /// The earlier wildcard.
+        pattern: String,
+        /// The earlier section's key and where it is.
+        first: String,
+        /// The shared address.
+        addr: String,
+    },
+    /// A member `route` nothing reads: its balancer has no sticky sessions.
+    #[error("has no effect: {why}")]
+    MemberRouteUnused {
+        /// Why, and what to write instead.
+        why: &'static str,
+    },
+    /// Two members of one balancer with the same route.
+    #[error(
+        "route `{route}` is also the route of {other}: a sticky request for it always goes to the first"
+    )]
+    DuplicateMemberRoute {
+        /// The route.
+        route: String,
+        /// The other member and where it is.
+        other: String,
+    },
 }
 
 /// One error: where, which key, what.

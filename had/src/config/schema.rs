@@ -869,6 +869,14 @@ fn default_retry() -> Duration {
 fn default_path() -> String {
     "/".into()
 }
+// Written out only when not the default, so that a file written from a
+// routes config (`hactl import apache`) holds no shorthand key.
+fn is_default_path(p: &str) -> bool {
+    p == "/"
+}
+fn is_default_lbmethod(m: &LbMethod) -> bool {
+    *m == LbMethod::default()
+}
 fn default_hc_interval() -> Duration {
     Duration::from_secs(5)
 }
@@ -1004,16 +1012,16 @@ pub struct Proxy {
     /// Local path prefix forwarded (the first argument of `ProxyPass`),
     /// default `/`: a request outside it is answered 404; inside it, the
     /// prefix is replaced by the member URL's path.
-    #[serde(default = "default_path")]
+    #[serde(default = "default_path", skip_serializing_if = "is_default_path")]
     pub path: String,
     /// Forward the client's `Host` header (`ProxyPreserveHost On`).
     #[serde(default)]
     pub preserve_host: bool,
     /// Rewrite members' `Location` headers back to the proxy (`ProxyPassReverse`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub pass_reverse: bool,
-    /// `byrequests` or `bybusyness`.
-    #[serde(default)]
+    /// `byrequests`, `bybusyness` or `bytraffic`.
+    #[serde(default, skip_serializing_if = "is_default_lbmethod")]
     pub lbmethod: LbMethod,
     /// The backends of the one-balancer shorthand (`ProxyPass PATH
     /// balancer://NAME/` with `<Proxy>` in one): empty when `route` is used.

@@ -2,11 +2,13 @@
 //! families, references between tables, clashes, and risky settings.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
+mod proxy;
+
 use super::error::{Invalid, Problem, Risk, Warning};
-use super::schema::{AuthType, Config, InitialState, Proxy, VrrpInstance};
+use super::schema::{AuthType, Config, InitialState, VrrpInstance};
 use super::{Source, nearest};
 
 /// Allowed range of a check weight (keepalived: -253..=253 in older
@@ -19,8 +21,8 @@ struct Checker<'a, 'b> {
     warnings: &'a mut Vec<Warning>,
 }
 
-fn key(parts: &[&str]) -> Vec<String> {
-    parts.iter().map(|s| (*s).to_string()).collect()
+fn key<S: AsRef<str>>(parts: &[S]) -> Vec<String> {
+    parts.iter().map(|s| s.as_ref().to_string()).collect()
 }
 
 fn family(addr: &IpAddr) -> &'static str {
@@ -28,7 +30,7 @@ fn family(addr: &IpAddr) -> &'static str {
 }
 
 impl Checker<'_, '_> {
-    fn error(&mut self, path: &[&str], problem: Problem) {
+    fn error<S: AsRef<str>>(&mut self, path: &[S], problem: Problem) {
         let path = key(path);
         self.errors.push(Invalid {
             origin: self.source.origin(&path),
@@ -37,7 +39,7 @@ impl Checker<'_, '_> {
         });
     }
 
-    fn warn(&mut self, path: &[&str], risk: Risk) {
+    fn warn<S: AsRef<str>>(&mut self, path: &[S], risk: Risk) {
         let path = key(path);
         self.warnings.push(Warning {
             origin: self.source.origin(&path),
@@ -46,7 +48,7 @@ impl Checker<'_, '_> {
         });
     }
 
-    fn where_is(&self, path: &[&str]) -> String {
+    fn where_is<S: AsRef<str>>(&self, path: &[S]) -> String {
         let path = key(path);
         match self.source.origin(&path).line() {
             Some(line) => format!("{} (line {line})", path.join(".")),
@@ -54,7 +56,7 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn range(&mut self, path: &[&str], value: i64, lo: i64, hi: i64) {
+    fn range<S: AsRef<str>>(&mut self, path: &[S], value: i64, lo: i64, hi: i64) {
         if value < lo || value > hi {
             self.error(
                 path,
@@ -70,11 +72,11 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn weight(&mut self, path: &[&str], value: i64) {
+    fn weight<S: AsRef<str>>(&mut self, path: &[S], value: i64) {
         self.range(path, value, WEIGHT_RANGE.0, WEIGHT_RANGE.1);
     }
 
-    fn at_least_one(&mut self, path: &[&str], value: u32) {
+    fn at_least_one<S: AsRef<str>>(&mut self, path: &[S], value: u32) {
         if value == 0 {
             self.error(
                 path,
@@ -86,7 +88,7 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn at_least(&mut self, path: &[&str], value: u32, min: u32, unit: &str) {
+    fn at_least<S: AsRef<str>>(&mut self, path: &[S], value: u32, min: u32, unit: &str) {
         if value < min {
             self.error(
                 path,
@@ -99,11 +101,11 @@ impl Checker<'_, '_> {
     }
 
     /// Whether `path` was written rather than left to its default.
-    fn written(&self, path: &[&str]) -> bool {
+    fn written<S: AsRef<str>>(&self, path: &[S]) -> bool {
         self.source.written(&key(path))
     }
 
-    fn positive_duration(&mut self, path: &[&str], value: Duration) {
+    fn positive_duration<S: AsRef<str>>(&mut self, path: &[S], value: Duration) {
         if value.is_zero() {
             self.error(
                 path,
@@ -115,7 +117,7 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn command(&mut self, path: &[&str], text: &str) {
+    fn command<S: AsRef<str>>(&mut self, path: &[S], text: &str) {
         if shlex::split(text).is_none_or(|v| v.is_empty()) {
             self.error(
                 path,
@@ -128,7 +130,7 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn http_url(&mut self, path: &[&str], url: &str) {
+    fn http_url<S: AsRef<str>>(&mut self, path: &[S], url: &str) {
         let ok = url
             .strip_prefix("http://")
             .map(|rest| rest.split(['/', '?']).next().unwrap_or_default())
@@ -355,42 +357,7 @@ pub(crate) fn validate(
         }
     }
 
-    let mut listens: BTreeMap<u16, Vec<(SocketAddr, &str)>> = BTreeMap::new();
-    for (name, p) in &config.proxy {
-        proxy(&mut c, name, p);
-        for (i, addr) in p.listen.iter().enumerate() {
-            let same_port = listens.entry(addr.port()).or_default();
-            // Two listeners clash on the same port when their addresses are
-            // equal or one of them is the family's wildcard.
-            let clash = same_port.iter().find(|(other, _)| {
-                other.is_ipv4() == addr.is_ipv4()
-                    && (other.ip() == addr.ip()
-                        || other.ip().is_unspecified()
-                        || addr.ip().is_unspecified())
-            });
-            if let Some((other, other_name)) = clash {
-                let other_index = config
-                    .proxy
-                    .get(*other_name)
-                    .and_then(|op| op.listen.iter().position(|a| a == other))
-                    .unwrap_or(0)
-                    .to_string();
-                let other = format!(
-                    "{other} of {}",
-                    c.where_is(&["proxy", other_name, "listen", &other_index])
-                );
-                c.error(
-                    &["proxy", name, "listen", &i.to_string()],
-                    Problem::ListenClash {
-                        addr: addr.to_string(),
-                        other,
-                    },
-                );
-            } else {
-                same_port.push((*addr, name));
-            }
-        }
-    }
+    proxy::validate(&mut c, config);
 }
 
 fn instance(
@@ -653,169 +620,5 @@ fn instance(
         if let Some(cmd) = v {
             c.command(&["vrrp_instance", name, k], cmd);
         }
-    }
-}
-
-fn proxy(c: &mut Checker<'_, '_>, name: &str, p: &Proxy) {
-    let at = |k: &'static str| ["proxy", name, k];
-    if p.listen.is_empty() {
-        c.error(
-            &at("listen"),
-            Problem::Empty {
-                hint: "one or more \"ADDR:PORT\", e.g. \"198.18.0.200:80\"",
-            },
-        );
-    }
-    if p.members.is_empty() {
-        c.error(
-            &at("members"),
-            Problem::Empty {
-                hint: "one or more { url = \"http://HOST:PORT\" }",
-            },
-        );
-    }
-    if p.members.len() > lb_proxy::MAX_MEMBERS {
-        c.error(
-            &at("members"),
-            Problem::OutOfRange {
-                value: format!("{} members", p.members.len()),
-                allowed: format!("1-{}", lb_proxy::MAX_MEMBERS),
-            },
-        );
-    }
-    if let Err(message) = lb_proxy::route::PathPrefix::parse(&p.path) {
-        c.error(&at("path"), Problem::InvalidValue { message });
-    }
-    c.positive_duration(&at("timeout"), p.timeout);
-    c.positive_duration(&at("connect_timeout"), p.connect_timeout);
-    for (k, d) in [
-        ("header_read_timeout", p.header_read_timeout),
-        ("body_read_timeout", p.body_read_timeout),
-        ("pool_idle_timeout", p.pool_idle_timeout),
-        ("tunnel_idle_timeout", p.tunnel_idle_timeout),
-    ] {
-        if let Some(d) = d {
-            c.positive_duration(&at(k), d);
-        }
-    }
-    for (k, n, min, unit) in [
-        ("max_connections", p.max_connections, 1, ""),
-        ("workers", p.workers, 1, ""),
-        ("limit_request_fields", p.limit_request_fields, 1, ""),
-        (
-            "limit_request_field_size",
-            p.limit_request_field_size,
-            lb_proxy::MIN_LINE_LIMIT,
-            " bytes",
-        ),
-        (
-            "limit_request_line",
-            p.limit_request_line,
-            lb_proxy::MIN_LINE_LIMIT,
-            " bytes",
-        ),
-    ] {
-        if let Some(n) = n {
-            c.at_least(&at(k), n, min, unit);
-        }
-    }
-    for (i, m) in p.members.iter().enumerate() {
-        let idx = i.to_string();
-        let member = |k: &'static str| ["proxy", name, "members", idx.as_str(), k];
-        c.http_url(&member("url"), &m.url);
-        if let Some(first) = p.members[..i].iter().position(|o| o.url == m.url) {
-            let other = c.where_is(&["proxy", name, "members", &first.to_string()]);
-            c.error(
-                &member("url"),
-                Problem::InvalidValue {
-                    message: format!("{} is listed twice, also as {other}", m.url),
-                },
-            );
-        }
-        c.range(
-            &member("loadfactor"),
-            i64::from(m.loadfactor),
-            i64::from(*lb_proxy::LOADFACTOR.start()),
-            i64::from(*lb_proxy::LOADFACTOR.end()),
-        );
-        if let Some(t) = m.timeout {
-            c.positive_duration(&member("timeout"), t);
-        }
-        if let Some(status) = &m.status {
-            let known = !status.is_empty()
-                && status
-                    .chars()
-                    .all(|ch| matches!(ch, '+' | '-') || "HDSNIEhdsnie".contains(ch));
-            if !known {
-                c.error(
-                    &member("status"),
-                    Problem::InvalidValue { message: format!("{status:?} is not an Apache status (allowed flags: +H hot standby, +D disabled)") },
-                );
-            } else if status.chars().any(|ch| "SNIEsnie".contains(ch)) {
-                c.error(
-                    &member("status"),
-                    Problem::Unsupported {
-                        value: format!("{status:?}"),
-                        why: "had implements the flags H (hot standby) and D (disabled) only; \
-                              Apache's S (stopped), N (drain), I (ignore errors) and E (error) \
-                              would have no effect; use +D to keep a member out of rotation"
-                            .into(),
-                    },
-                );
-            }
-        }
-    }
-    if !p.members.is_empty() && p.members.iter().all(super::schema::Member::hot_standby) {
-        c.warn(&at("members"), Risk::AllHotStandby);
-    }
-    if let Some(hc) = &p.health_check {
-        let check = |k: &'static str| ["proxy", name, "health_check", k];
-        let method = hc.method.to_ascii_uppercase();
-        if !matches!(method.as_str(), "TCP" | "GET" | "HEAD" | "OPTIONS") {
-            c.error(
-                &check("method"),
-                Problem::InvalidValue {
-                    message: format!(
-                        "{:?} is not allowed (allowed: TCP, GET, HEAD, OPTIONS)",
-                        hc.method
-                    ),
-                },
-            );
-        }
-        if !hc.uri.starts_with('/') || hc.uri.parse::<http::uri::PathAndQuery>().is_err() {
-            c.error(
-                &check("uri"),
-                Problem::InvalidValue {
-                    message: format!("{:?} is not a path starting with /", hc.uri),
-                },
-            );
-        }
-        c.range(
-            &check("expect_status"),
-            i64::from(hc.expect_status),
-            100,
-            599,
-        );
-        // A TCP check sends no request: a path or a status would do nothing.
-        if method == "TCP" {
-            for (k, value) in [
-                ("uri", format!("{:?}", hc.uri)),
-                ("expect_status", hc.expect_status.to_string()),
-            ] {
-                if c.written(&check(k)) {
-                    c.error(
-                        &check(k),
-                        Problem::Unsupported {
-                            value,
-                            why: "a TCP check only connects and sends no request; remove the key or use method = \"GET\"".into(),
-                        },
-                    );
-                }
-            }
-        }
-        c.at_least_one(&check("passes"), hc.passes);
-        c.at_least_one(&check("fails"), hc.fails);
-        c.positive_duration(&check("interval"), hc.interval);
-        c.positive_duration(&check("timeout"), hc.timeout);
     }
 }

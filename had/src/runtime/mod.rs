@@ -21,7 +21,7 @@ use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
 use crate::control::{self, ControlCall, Event, EventKind, Request, Response};
 use crate::plan::{InstancePlan, Plan};
-use crate::status::{CheckStatus, Histogram, MemberStatus, Override, ProxyStatus, State, Status};
+use crate::status::{CheckStatus, Override, ProxyStatus, State, Status};
 use vrrp::{Report, VrrpThread};
 
 /// Starts the VRRP thread for a set of instances (the production one speaks
@@ -449,7 +449,12 @@ impl Daemon {
         checks.sort_by(|a, b| a.name.cmp(&b.name));
         let proxies = lock(&self.proxies)
             .iter()
-            .map(|(name, p)| proxy_status(name, p))
+            .filter_map(|(name, p)| {
+                // Every running group has its plan; one that has not (a
+                // reload in between) is left out of this one document.
+                let (_, config) = self.plan.proxies.iter().find(|(n, _)| n == name)?;
+                Some(ProxyStatus::of(name, config, p.stats(), p.local_addrs()))
+            })
             .collect();
         Status {
             router_id: self.plan.router_id.clone(),
@@ -753,44 +758,4 @@ fn checks_for(plan: &Plan, proxies: &Proxies) -> Vec<health::CheckConfig> {
         checks.push(c);
     }
     checks
-}
-
-fn proxy_status(name: &str, p: &lb_proxy::ProxyHandle) -> ProxyStatus {
-    let stats = p.stats();
-    ProxyStatus {
-        name: name.to_owned(),
-        listen: p.local_addrs().iter().map(ToString::to_string).collect(),
-        members: stats
-            .members
-            .into_iter()
-            .map(|m| {
-                // lb-proxy counts cumulatively with a final +Inf entry; the
-                // status document holds per-bucket counts.
-                let count = m.latency_buckets.last().copied().unwrap_or(0);
-                let mut prev = 0;
-                let buckets = lb_proxy::LATENCY_BUCKETS
-                    .iter()
-                    .zip(&m.latency_buckets)
-                    .map(|(le, cum)| {
-                        let n = cum.saturating_sub(prev);
-                        prev = *cum;
-                        (*le, n)
-                    })
-                    .collect();
-                MemberStatus {
-                    status: m.status.as_str().to_owned(),
-                    requests: m.requests,
-                    failures: m.failures,
-                    in_flight: m.in_flight,
-                    loadfactor: m.loadfactor,
-                    latency: Some(Histogram {
-                        sum: m.latency_sum_seconds,
-                        count,
-                        buckets,
-                    }),
-                    url: m.url,
-                }
-            })
-            .collect(),
-    }
 }

@@ -1,0 +1,1339 @@
+//! From the Apache model to had.toml: each `<VirtualHost>` (and the main
+//! server, where it serves) becomes a `[proxy.NAME]` virtual host whose
+//! routes are in the order httpd tries them, and each balancer a route
+//! uses becomes a `[balancer.NAME]`.
+//!
+//! httpd's order, which had's first-match routes follow:
+//! 1. `RewriteRule ... [P]` (mod_rewrite translates first);
+//! 2. `ProxyPass` inside `<Location>`, the last matching section winning
+//!    (merged in file order, so they are written last first);
+//! 3. `ProxyPass`/`ProxyPassMatch`, the main server's before the virtual
+//!    host's (mod_proxy merges them so);
+//! 4. `Redirect`/`RedirectMatch`, then `Alias` (mod_alias, the virtual
+//!    host's before the main server's);
+//! 5. what is left is a file under `DocumentRoot`.
+//!
+//! A route after one that takes every path (`ProxyPass /`) is never
+//! reached, in httpd as in had: it is left out with a note.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::Report;
+use super::model::{Model, Pass, PathMatch, Reverse, Scope, Setting, Site, Target, Url, parse_url};
+use crate::config::{Balancer, Config, Proxy, Route};
+use crate::import::Location;
+
+/// Apache's default `retry` of a failed member (had's own default is 5 s).
+const APACHE_RETRY: Duration = Duration::from_secs(60);
+/// Apache's default `Timeout`, which `ProxyTimeout` defaults to.
+const APACHE_TIMEOUT: Duration = Duration::from_secs(60);
+/// had's connect timeout when no member sets `connectiontimeout`.
+const HAD_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Converts `model`; problems and notes go to `report`.
+pub(super) fn convert(model: &Model, report: &mut Report) -> Config {
+    let names = balancer_names(model);
+    let mut c = Converter {
+        model,
+        report,
+        names,
+        used: BTreeSet::new(),
+        dropped: Vec::new(),
+        used_balancers: BTreeSet::new(),
+        sticky: BTreeMap::new(),
+    };
+    let mut hosts = Vec::new();
+    for (i, site) in model.vhosts.iter().enumerate() {
+        if let Some(h) = c.host(Scope::Vhost(i), site) {
+            hosts.push(h);
+        }
+    }
+    if let Some(h) = c.main_host() {
+        hosts.push(h);
+    }
+    c.server_notes();
+    c.finish(hosts)
+}
+
+/// Where a route sends, to match `ProxyPassReverse` lines against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Origin {
+    /// A balancer, by its lower-case name.
+    Balancer(String),
+    /// A member's `scheme://authority`, in lower case.
+    Url(String),
+}
+
+/// A route as built, with where it came from.
+#[derive(Debug, Clone)]
+struct Built {
+    route: Route,
+    at: Location,
+    text: String,
+    /// A prefix of only `/`: every path matches.
+    catch_all: bool,
+    /// For `ProxyPassReverse`: where it sends and the target's path.
+    origin: Option<(Origin, String)>,
+    /// The balancer (index in the model) it sends to.
+    balancer: Option<usize>,
+}
+
+/// One connection setting compared between the first host of an address
+/// and another: had's key, Apache's directive, the first's value, the
+/// other's, whether they agree, where the other sets it.
+type SettingCheck<'a> = (
+    &'static str,
+    &'static str,
+    String,
+    String,
+    bool,
+    &'a Option<Location>,
+);
+
+/// A `[proxy]` being built.
+struct Host {
+    name: String,
+    label: String,
+    at: Location,
+    listen: Vec<SocketAddr>,
+    server_name: Option<String>,
+    server_alias: Vec<String>,
+    preserve_host: bool,
+    routes: Vec<Route>,
+    conn: Conn,
+}
+
+/// A connection setting and the line that set it (none: a default).
+#[derive(Debug, Clone, PartialEq)]
+struct Val<T> {
+    value: T,
+    at: Option<Location>,
+}
+
+impl<T: Clone> Val<T> {
+    fn of(setting: Option<&Setting<T>>) -> Val<Option<T>> {
+        Val {
+            value: setting.map(|s| s.value.clone()),
+            at: setting.map(|s| s.at.clone()),
+        }
+    }
+}
+
+/// The settings a listener group shares: had takes them from its first
+/// `[proxy]`.
+#[derive(Debug, Clone)]
+struct Conn {
+    timeout: Val<Duration>,
+    connect_timeout: Val<Duration>,
+    header_read: Val<Option<Duration>>,
+    body_read: Val<Option<Duration>>,
+    limit_line: Val<Option<u32>>,
+    limit_field_size: Val<Option<u32>>,
+    limit_fields: Val<Option<u32>>,
+    access_log: Val<Option<PathBuf>>,
+}
+
+struct Converter<'m, 'r> {
+    model: &'m Model,
+    report: &'r mut Report,
+    /// The `[balancer]` name of each balancer of the model.
+    names: Vec<String>,
+    /// Lines whose directive made it into the output.
+    used: BTreeSet<(PathBuf, usize)>,
+    /// Lines left out, with the directive and why (noted unless used elsewhere).
+    dropped: Vec<(Location, String, String)>,
+    used_balancers: BTreeSet<usize>,
+    /// The `sticky_cookie` of each balancer, and the `Header` line.
+    sticky: BTreeMap<usize, (String, Location)>,
+}
+
+/// Each balancer's `[balancer]` name: as first written, made unique.
+fn balancer_names(model: &Model) -> Vec<String> {
+    let mut taken = BTreeSet::new();
+    model
+        .balancers
+        .iter()
+        .map(|b| {
+            let mut name = b.name.clone();
+            let mut n = 2;
+            while taken.contains(&name) {
+                name = format!("{}_{n}", b.name);
+                n += 1;
+            }
+            taken.insert(name.clone());
+            name
+        })
+        .collect()
+}
+
+/// A name usable as a bare TOML key: `[A-Za-z0-9_-]`, others as `_`.
+fn key_name(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn trimmed(s: &str) -> &str {
+    s.trim_end_matches('/')
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
+}
+
+impl Converter<'_, '_> {
+    fn drop(&mut self, at: &Location, text: &str, why: impl Into<String>) {
+        self.dropped.push((at.clone(), text.to_owned(), why.into()));
+    }
+
+    fn host(&mut self, scope: Scope, site: &Site) -> Option<Host> {
+        if let Some(at) = &site.ssl {
+            self.report.problem(
+                at,
+                format!(
+                    "SSLEngine on: had has no TLS listeners yet, so {} cannot be imported (it would answer without TLS on its port); leave it out of the file given to the importer until had serves TLS",
+                    site.label()
+                ),
+            );
+            return None;
+        }
+        self.ssl_notes(site);
+        let mut routes = self.routes(scope, site);
+        self.pass_reverse(scope, site, &mut routes);
+        self.sticky_header(scope, site, &routes);
+        self.restrictions(scope, site, &routes);
+        let listen = self.listen(site);
+        let server_name = site
+            .server_name
+            .as_ref()
+            .or(self.model.server.server_name.as_ref());
+        if let Some(n) = server_name {
+            self.used.insert(place(&n.at));
+        }
+        let conn = self.conn(scope, site, &routes);
+        let name = self.host_name(scope, site, &routes);
+        for r in &routes {
+            self.used.insert(place(&r.at));
+        }
+        Some(Host {
+            name,
+            label: site.label(),
+            at: site.at.clone(),
+            listen,
+            server_name: server_name.map(|n| n.value.clone()),
+            server_alias: site.server_alias.clone(),
+            preserve_host: site
+                .preserve_host
+                .or(self.model.server.preserve_host)
+                .unwrap_or(false),
+            routes: routes.into_iter().map(|b| b.route).collect(),
+            conn,
+        })
+    }
+
+    /// The main server, when it serves: when it has routes of its own and
+    /// a `Listen` address no `<VirtualHost>` takes.
+    fn main_host(&mut self) -> Option<Host> {
+        let server = &self.model.server;
+        let has_routes = !(server.passes.is_empty()
+            && server.location_passes.is_empty()
+            && server.rewrites.is_empty()
+            && server.redirects.is_empty());
+        if !has_routes {
+            return None;
+        }
+        let taken: Vec<Option<u16>> = self
+            .model
+            .vhosts
+            .iter()
+            .flat_map(|v| v.addrs.iter().map(|a| a.port))
+            .collect();
+        if taken.contains(&None) {
+            return None;
+        }
+        let free: Vec<&Setting<SocketAddr>> = self
+            .model
+            .listens
+            .iter()
+            .filter(|l| !taken.contains(&Some(l.value.port())))
+            .collect();
+        if free.is_empty() && !(self.model.listens.is_empty() && self.model.vhosts.is_empty()) {
+            return None;
+        }
+        let mut host = self.host(Scope::Server, server)?;
+        if free.is_empty() {
+            host.listen = vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 80)];
+            let at = server
+                .passes
+                .first()
+                .or(server.location_passes.first())
+                .or(server.rewrites.first())
+                .map_or(&server.at, |p| &p.at);
+            self.report.note(
+                at,
+                "Listen",
+                "no Listen or <VirtualHost> in these files: the main server is imported on *:80, Apache's usual port",
+            );
+        } else {
+            host.listen = free.iter().map(|l| l.value).collect();
+            for l in free {
+                self.used.insert(place(&l.at));
+            }
+        }
+        Some(host)
+    }
+
+    fn ssl_notes(&mut self, site: &Site) {
+        for d in &site.ssl_directives {
+            let why = if d.key().starts_with("sslproxy") {
+                "had's TLS to https:// and wss:// members has its own settings: not carried over"
+            } else {
+                "had has no TLS listeners yet: not carried over"
+            };
+            self.report.note(&d.at, d.text(), why);
+        }
+    }
+
+    /// The routes of a site, in the order httpd tries them.
+    fn routes(&mut self, scope: Scope, site: &Site) -> Vec<Built> {
+        let mut candidates: Vec<Built> = Vec::new();
+        for p in &site.rewrites {
+            candidates.extend(self.pass_route(scope, site, p));
+        }
+        let mut locations = merged(
+            &self.model.server,
+            scope,
+            site,
+            |s| &s.location_passes,
+            true,
+        );
+        locations.reverse();
+        for p in locations {
+            candidates.extend(self.pass_route(scope, site, p));
+        }
+        for p in merged(&self.model.server, scope, site, |s| &s.passes, true) {
+            candidates.extend(self.pass_route(scope, site, p));
+        }
+        let consumed = self.redirect_exclusions(scope, site, &mut candidates);
+        for r in merged(&self.model.server, scope, site, |s| &s.redirects, false) {
+            let mut route = Route::default();
+            match &r.path {
+                PathMatch::Prefix(p) => route.path = Some(p.clone()),
+                PathMatch::Regex(re) => route.path_regex = Some(re.clone()),
+            }
+            route.redirect = Some(r.to.clone());
+            route.status = (r.status != 302).then_some(r.status);
+            candidates.push(Built {
+                catch_all: is_root(&r.path),
+                route,
+                at: r.at.clone(),
+                text: r.text.clone(),
+                origin: None,
+                balancer: None,
+            });
+        }
+        for a in merged(&self.model.server, scope, site, |s| &s.aliases, false) {
+            if let Err(e) = lb_proxy::route::PathPrefix::parse(&a.path) {
+                self.drop(&a.at, &a.text, format!("the path {e}: not carried over"));
+                continue;
+            }
+            let route = Route {
+                path: Some(a.path.clone()),
+                exclude: true,
+                directory: Some(a.dir.clone()),
+                ..Route::default()
+            };
+            candidates.push(Built {
+                catch_all: is_root(&PathMatch::Prefix(a.path.clone())),
+                route,
+                at: a.at.clone(),
+                text: a.text.clone(),
+                origin: None,
+                balancer: None,
+            });
+        }
+        let root = site
+            .document_root
+            .as_ref()
+            .or(self.model.server.document_root.as_ref());
+        if let Some(root) = root {
+            candidates.push(Built {
+                route: Route {
+                    path: Some("/".into()),
+                    exclude: true,
+                    directory: Some(root.value.clone()),
+                    ..Route::default()
+                },
+                at: root.at.clone(),
+                text: format!("DocumentRoot {}", root.value.display()),
+                catch_all: true,
+                origin: None,
+                balancer: None,
+            });
+        }
+        // Nothing after a route that takes every path is reached.
+        let mut out: Vec<Built> = Vec::new();
+        let mut taker: Option<(String, Location)> = None;
+        for b in candidates {
+            match &taker {
+                // A Redirect already placed where an exclusion declines to it.
+                Some(_) if consumed.contains(&b.at) && b.route.redirect.is_some() => {}
+                Some((text, at)) => {
+                    let why = if b.text.starts_with("DocumentRoot") {
+                        format!(
+                            "not needed: `{text}` ({at}) takes every request, so no file is served from it"
+                        )
+                    } else {
+                        format!(
+                            "never reached: `{text}` ({at}) takes every request first, in Apache as in had: not carried over"
+                        )
+                    };
+                    self.drop(&b.at, &b.text, why);
+                }
+                None => {
+                    if b.catch_all {
+                        taker = Some((b.text.clone(), b.at.clone()));
+                    }
+                    out.push(b);
+                }
+            }
+        }
+        out
+    }
+
+    /// `ProxyPass PATH !` declines PATH to the modules after mod_proxy, and
+    /// mod_alias's `Redirect` is the first of them: a prefix `Redirect` that
+    /// covers the exclusion takes its place (its target extended by the
+    /// rest of the path, as mod_alias does), and one inside the exclusion
+    /// goes just before it. Returns the redirects so placed.
+    fn redirect_exclusions(
+        &mut self,
+        scope: Scope,
+        site: &Site,
+        candidates: &mut Vec<Built>,
+    ) -> Vec<Location> {
+        let redirects: Vec<_> = merged(&self.model.server, scope, site, |s| &s.redirects, false)
+            .into_iter()
+            .filter_map(|r| match &r.path {
+                PathMatch::Prefix(p) => lb_proxy::route::PathPrefix::parse(p)
+                    .ok()
+                    .map(|prefix| (r, p.clone(), prefix)),
+                PathMatch::Regex(_) => None,
+            })
+            .collect();
+        let mut consumed = Vec::new();
+        if redirects.is_empty() {
+            return consumed;
+        }
+        let redirect = |r: &super::model::Redirect, path: String, to: String| Built {
+            catch_all: is_root(&PathMatch::Prefix(path.clone())),
+            route: Route {
+                path: Some(path),
+                redirect: Some(to),
+                status: (r.status != 302).then_some(r.status),
+                ..Route::default()
+            },
+            at: r.at.clone(),
+            text: r.text.clone(),
+            origin: None,
+            balancer: None,
+        };
+        let mut out = Vec::with_capacity(candidates.len());
+        for b in candidates.drain(..) {
+            let excluded = match (&b.route.path, b.route.exclude) {
+                (Some(e), true) => lb_proxy::route::PathPrefix::parse(e)
+                    .ok()
+                    .map(|p| (e.clone(), p)),
+                _ => None,
+            };
+            let Some((e, eprefix)) = excluded else {
+                out.push(b);
+                continue;
+            };
+            let mut replaced = None;
+            for (r, rpath, rprefix) in &redirects {
+                if let Some(n) = rprefix.matched_len(&e) {
+                    let rest = e.get(n..).unwrap_or_default();
+                    // mod_alias concatenates, slashes and all.
+                    let to = format!("{}{rest}", r.to);
+                    consumed.push(r.at.clone());
+                    replaced = Some(redirect(r, e.clone(), to));
+                    break;
+                }
+                if eprefix.matched_len(rpath).is_some() {
+                    consumed.push(r.at.clone());
+                    out.push(redirect(r, rpath.clone(), r.to.clone()));
+                }
+            }
+            out.push(replaced.unwrap_or(b));
+        }
+        *candidates = out;
+        consumed
+    }
+
+    /// Whether a prefix `Redirect` covers all of `path`.
+    fn redirected(&self, scope: Scope, site: &Site, path: &PathMatch) -> bool {
+        let PathMatch::Prefix(p) = path else {
+            return false;
+        };
+        merged(&self.model.server, scope, site, |s| &s.redirects, false)
+            .iter()
+            .any(|r| matches!(&r.path, PathMatch::Prefix(rp) if lb_proxy::route::PathPrefix::parse(rp).is_ok_and(|x| x.matched_len(p).is_some())))
+    }
+
+    /// One pass as a route.
+    fn pass_route(&mut self, scope: Scope, site: &Site, p: &Pass) -> Option<Built> {
+        let mut route = Route::default();
+        match &p.path {
+            PathMatch::Prefix(prefix) => route.path = Some(prefix.clone()),
+            PathMatch::Regex(re) => route.path_regex = Some(re.clone()),
+        }
+        let mut origin = None;
+        let mut balancer = None;
+        match &p.target {
+            Target::Exclude => {
+                route.exclude = true;
+                route.directory = self.exclude_dir(scope, site, &p.path);
+                if route.directory.is_none()
+                    && !self.handled(scope, site, &p.path)
+                    && !self.redirected(scope, site, &p.path)
+                {
+                    self.report.note(
+                        &p.at,
+                        p.text.clone(),
+                        "no DocumentRoot or Alias for this path in these files: had answers 404 here",
+                    );
+                }
+            }
+            Target::Balancer { key, to } => {
+                let Some(i) = self.model.find_balancer(scope, key) else {
+                    self.report.problem(
+                        &p.at,
+                        format!("balancer://{key} is not defined: no <Proxy balancer://{key}> or BalancerMember names it"),
+                    );
+                    return None;
+                };
+                route.balancer = self.names.get(i).cloned();
+                route.to = Some(to.clone());
+                balancer = Some(i);
+                self.used_balancers.insert(i);
+                origin = match &p.url {
+                    Some(url) => url_origin(url),
+                    None => Some((Origin::Balancer(key.clone()), to.clone())),
+                };
+            }
+            Target::Url(url) => {
+                route.url = Some(url.clone());
+                origin = url_origin(url);
+            }
+        }
+        Some(Built {
+            catch_all: is_root(&p.path),
+            route,
+            at: p.at.clone(),
+            text: p.text.clone(),
+            origin,
+            balancer,
+        })
+    }
+
+    /// Whether a `SetHandler` `<Location>` covers `path` (its note says
+    /// what had does there).
+    fn handled(&self, scope: Scope, site: &Site, path: &PathMatch) -> bool {
+        let PathMatch::Prefix(p) = path else {
+            return false;
+        };
+        merged(&self.model.server, scope, site, |s| &s.handlers, true)
+            .iter()
+            .any(|h| covers(&h.path, p))
+    }
+
+    /// The directory `ProxyPass PATH !` serves: through an `Alias` that
+    /// covers PATH, else `DocumentRoot` + PATH; none under a `SetHandler`.
+    fn exclude_dir(&mut self, scope: Scope, site: &Site, path: &PathMatch) -> Option<PathBuf> {
+        if self.handled(scope, site, path) {
+            return None;
+        }
+        let root = site
+            .document_root
+            .as_ref()
+            .or(self.model.server.document_root.as_ref());
+        let p = match path {
+            PathMatch::Prefix(p) => p,
+            PathMatch::Regex(_) => {
+                let root = root?;
+                self.used.insert(place(&root.at));
+                return Some(root.value.clone());
+            }
+        };
+        for a in merged(&self.model.server, scope, site, |s| &s.aliases, false) {
+            let Ok(prefix) = lb_proxy::route::PathPrefix::parse(&a.path) else {
+                continue;
+            };
+            if let Some(n) = prefix.matched_len(p) {
+                let rest = p.get(n..).unwrap_or_default().trim_start_matches('/');
+                self.used.insert(place(&a.at));
+                return Some(if rest.is_empty() {
+                    a.dir.clone()
+                } else {
+                    a.dir.join(rest)
+                });
+            }
+        }
+        let root = root?;
+        self.used.insert(place(&root.at));
+        let rest = p.trim_start_matches('/');
+        Some(if rest.is_empty() {
+            root.value.clone()
+        } else {
+            root.value.join(rest)
+        })
+    }
+
+    /// `ProxyPassReverse` lines onto the routes whose path and URL they name.
+    fn pass_reverse(&mut self, scope: Scope, site: &Site, routes: &mut [Built]) {
+        for r in merged(&self.model.server, scope, site, |s| &s.reverses, true) {
+            let mut matched = false;
+            let mut regex_route = false;
+            for b in routes.iter_mut() {
+                let Some((origin, to)) = &b.origin else {
+                    continue;
+                };
+                if !reverse_targets(r, origin, to) {
+                    continue;
+                }
+                match &b.route.path {
+                    Some(prefix) if trimmed(prefix) == trimmed(&r.path) => {
+                        b.route.pass_reverse = true;
+                        matched = true;
+                    }
+                    Some(_) => {}
+                    None => regex_route = true,
+                }
+            }
+            if matched {
+                self.used.insert(place(&r.at));
+            } else if regex_route {
+                self.drop(
+                    &r.at,
+                    &r.text,
+                    "had's pass_reverse needs a route with a path prefix, and the route to this URL matches a regular expression: not carried over",
+                );
+            } else {
+                self.drop(
+                    &r.at,
+                    &r.text,
+                    "matches no ProxyPass of this host with the same path and URL: had maps a route's own path and URL back, so this mapping is not carried over",
+                );
+            }
+        }
+    }
+
+    /// The sticky-route `Header` onto the balancers the host sends to.
+    fn sticky_header(&mut self, scope: Scope, site: &Site, routes: &[Built]) {
+        let header = if scope == Scope::Server {
+            site.sticky.as_ref()
+        } else {
+            site.sticky.as_ref().or(self.model.server.sticky.as_ref())
+        };
+        let Some(h) = header else {
+            return;
+        };
+        let mut applied = false;
+        let mut seen = BTreeSet::new();
+        for i in routes.iter().filter_map(|b| b.balancer) {
+            if !seen.insert(i) {
+                continue;
+            }
+            let Some(def) = self.model.balancers.get(i) else {
+                continue;
+            };
+            if !def.members.iter().any(|m| m.member.route.is_some()) {
+                continue;
+            }
+            if let Some(own) = &def.sticky {
+                if own.cookie != h.cookie {
+                    let line = own.at.line;
+                    self.report.note(
+                        &h.at,
+                        h.text.clone(),
+                        format!("balancer://{} sets the cookie {} in its own <Proxy> section (line {line}): had sets one cookie per balancer, that one", def.name, own.cookie),
+                    );
+                }
+                applied = true;
+                continue;
+            }
+            match self.sticky.get(&i) {
+                Some((other, at)) if *other != h.cookie => {
+                    let line = at.line;
+                    self.report.note(
+                        &h.at,
+                        h.text.clone(),
+                        format!("balancer://{} already sets the cookie {other} (line {line}): had sets one cookie per balancer", def.name),
+                    );
+                }
+                _ => {
+                    self.sticky.insert(i, (h.cookie.clone(), h.at.clone()));
+                    applied = true;
+                }
+            }
+        }
+        if applied {
+            self.used.insert(place(&h.at));
+        } else {
+            self.drop(
+                &h.at,
+                &h.text,
+                "no balancer this host sends to has members with route=, so the cookie would name none: not carried over",
+            );
+        }
+    }
+
+    /// Restrictive access rules in `<Location>`s: refused where had would
+    /// serve the path to everyone, noted where it serves nothing.
+    fn restrictions(&mut self, scope: Scope, site: &Site, routes: &[Built]) {
+        for r in merged(&self.model.server, scope, site, |s| &s.restrictions, true) {
+            let serving = routes
+                .iter()
+                .find(|b| serves(b) && overlaps(&b.route, &r.path));
+            match serving {
+                Some(b) => self.report.problem(
+                    &r.at,
+                    format!(
+                        "{}: had has no access control, and `{}` ({}) would serve this path to every client: remove the rule from the file to import it, or keep the path off had",
+                        r.text, b.text, b.at
+                    ),
+                ),
+                None => self.drop(
+                    &r.at,
+                    &r.text,
+                    "had has no access control (and serves nothing at this path): not carried over",
+                ),
+            }
+        }
+    }
+
+    /// Where a site listens: its addresses, `*` meaning every `Listen`
+    /// address with the port.
+    fn listen(&mut self, site: &Site) -> Vec<SocketAddr> {
+        let mut out: Vec<SocketAddr> = Vec::new();
+        let mut push = |a: SocketAddr| {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        };
+        for a in &site.addrs {
+            let listens: Vec<&Setting<SocketAddr>> = self
+                .model
+                .listens
+                .iter()
+                .filter(|l| {
+                    a.port.is_none_or(|p| p == l.value.port())
+                        && (a.ip.is_unspecified()
+                            || l.value.ip().is_unspecified()
+                            || a.ip == l.value.ip())
+                })
+                .collect();
+            for l in &listens {
+                self.used.insert(place(&l.at));
+            }
+            match a.port {
+                Some(_) if a.ip.is_unspecified() && !listens.is_empty() => {
+                    for l in listens {
+                        push(l.value);
+                    }
+                }
+                Some(port) => push(SocketAddr::new(a.ip, port)),
+                None if listens.is_empty() => {
+                    push(SocketAddr::new(a.ip, 80));
+                    self.report.note(
+                        &site.at,
+                        "<VirtualHost>",
+                        "an address without a port and no Listen in these files: imported on port 80",
+                    );
+                }
+                None => {
+                    for l in listens {
+                        let ip = if a.ip.is_unspecified() {
+                            l.value.ip()
+                        } else {
+                            a.ip
+                        };
+                        push(SocketAddr::new(ip, l.value.port()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The `[proxy]` name: the one balancer a host sends to, else its
+    /// `ServerName`, else `vhostN` (`main` for the main server).
+    fn host_name(&self, scope: Scope, site: &Site, routes: &[Built]) -> String {
+        let balancers: BTreeSet<&String> = routes
+            .iter()
+            .filter_map(|b| b.route.balancer.as_ref())
+            .collect();
+        let urls = routes.iter().any(|b| b.route.url.is_some());
+        match (balancers.first(), &site.server_name, scope) {
+            (Some(b), _, _) if balancers.len() == 1 && !urls => key_name(b),
+            (_, Some(n), _) => key_name(&n.value),
+            (_, None, Scope::Vhost(i)) => format!("vhost{}", i + 1),
+            (_, None, Scope::Server) => "main".into(),
+        }
+    }
+
+    /// The connection settings of a site.
+    fn conn(&mut self, scope: Scope, site: &Site, routes: &[Built]) -> Conn {
+        let server = &self.model.server;
+        let timeout = pick(
+            scope,
+            site.proxy_timeout.as_ref(),
+            server.proxy_timeout.as_ref(),
+        )
+        .or(pick(
+            scope,
+            site.core_timeout.as_ref(),
+            server.core_timeout.as_ref(),
+        ));
+        let timeout = Val {
+            value: timeout.map_or(APACHE_TIMEOUT, |s| s.value),
+            at: timeout.map(|s| s.at.clone()),
+        };
+        Conn {
+            timeout,
+            connect_timeout: self.connect_timeout(routes),
+            header_read: Val::of(pick(
+                scope,
+                site.header_read.as_ref(),
+                server.header_read.as_ref(),
+            )),
+            body_read: Val::of(pick(
+                scope,
+                site.body_read.as_ref(),
+                server.body_read.as_ref(),
+            )),
+            limit_line: Val::of(pick(
+                scope,
+                site.limit_line.as_ref(),
+                server.limit_line.as_ref(),
+            )),
+            limit_field_size: Val::of(pick(
+                scope,
+                site.limit_field_size.as_ref(),
+                server.limit_field_size.as_ref(),
+            )),
+            limit_fields: Val::of(pick(
+                scope,
+                site.limit_fields.as_ref(),
+                server.limit_fields.as_ref(),
+            )),
+            access_log: Val::of(pick(
+                scope,
+                site.access_log.as_ref(),
+                server.access_log.as_ref(),
+            )),
+        }
+    }
+
+    /// Members' `connectiontimeout=`: had has one per `[proxy]`.
+    fn connect_timeout(&mut self, routes: &[Built]) -> Val<Duration> {
+        let mut set: Vec<(Duration, Location)> = Vec::new();
+        let mut unset = 0;
+        let mut seen = BTreeSet::new();
+        for i in routes.iter().filter_map(|b| b.balancer) {
+            if !seen.insert(i) {
+                continue;
+            }
+            for m in self.model.balancers.get(i).map_or(&[][..], |b| &b.members) {
+                match m.connect_timeout {
+                    Some(d) => set.push((d, m.at.clone())),
+                    None => unset += 1,
+                }
+            }
+        }
+        let Some(max) = set.iter().map(|(d, _)| *d).max() else {
+            return Val {
+                value: HAD_CONNECT_TIMEOUT,
+                at: None,
+            };
+        };
+        let uniform = unset == 0 && set.iter().all(|(d, _)| *d == max);
+        if !uniform {
+            // One note per line that differs (and one when some members set none).
+            let differing = set.iter().filter(|(d, _)| *d != max);
+            let some_unset = set.iter().filter(|_| unset > 0).take(1);
+            for (d, at) in differing.chain(some_unset) {
+                self.report.note(
+                    at,
+                    format!("connectiontimeout={}", d.as_secs_f64()),
+                    format!(
+                        "had has one connect timeout per [proxy]: {} (the longest set) applies to every member this host sends to",
+                        seconds(max)
+                    ),
+                );
+            }
+        }
+        let at = set.into_iter().find(|(d, _)| *d == max).map(|(_, at)| at);
+        Val { value: max, at }
+    }
+
+    /// The main server's directives that no host used, and every line
+    /// left out for a reason.
+    fn server_notes(&mut self) {
+        let server = &self.model.server;
+        if let Some(n) = &server.server_name
+            && !self.used.contains(&place(&n.at))
+        {
+            self.report.note(
+                &n.at,
+                format!("ServerName {}", n.value),
+                "the main server's name: it serves no address here, so it is not needed",
+            );
+        }
+        for l in &self.model.listens {
+            if !self.used.contains(&place(&l.at)) {
+                self.report.note(
+                    &l.at,
+                    format!("Listen {}", l.value),
+                    "no imported host serves on this address: not carried over",
+                );
+            }
+        }
+        let dropped = std::mem::take(&mut self.dropped);
+        let mut noted = BTreeSet::new();
+        for (at, text, why) in dropped {
+            if !self.used.contains(&place(&at)) && noted.insert(place(&at)) {
+                self.report.note(&at, text, why);
+            }
+        }
+    }
+
+    /// The groups' shared settings, then the config.
+    fn finish(&mut self, mut hosts: Vec<Host>) -> Config {
+        // Hosts with nothing to serve are left out, unless another host on
+        // the address would then answer their requests.
+        let served: Vec<SocketAddr> = hosts
+            .iter()
+            .filter(|h| !h.routes.is_empty())
+            .flat_map(|h| h.listen.iter().copied())
+            .collect();
+        let mut kept: Vec<Host> = Vec::new();
+        for mut h in hosts.drain(..) {
+            if !h.routes.is_empty() {
+                kept.push(h);
+            } else if h.listen.iter().any(|a| served.contains(a)) {
+                self.report.note(
+                    &h.at,
+                    "<VirtualHost>",
+                    "nothing here had can serve: requests for this host are answered 404 (they would otherwise go to the first virtual host on the address)",
+                );
+                h.routes = vec![Route {
+                    path: Some("/".into()),
+                    exclude: true,
+                    ..Route::default()
+                }];
+                kept.push(h);
+            } else {
+                self.report.note(
+                    &h.at,
+                    "<VirtualHost>",
+                    format!("{} has nothing had can serve (no ProxyPass, Redirect, Alias or DocumentRoot carried over): not imported", h.label),
+                );
+            }
+        }
+        self.groups(&mut kept);
+
+        let mut config = Config::default();
+        let mut taken = BTreeSet::new();
+        for h in kept {
+            let mut name = h.name.clone();
+            let mut n = 2;
+            while taken.contains(&name) {
+                name = format!("{}_{n}", h.name);
+                n += 1;
+            }
+            taken.insert(name.clone());
+            let proxy = Proxy {
+                listen: h.listen,
+                server_name: h.server_name,
+                server_alias: h.server_alias,
+                routes: h.routes,
+                path: "/".into(),
+                preserve_host: h.preserve_host,
+                pass_reverse: false,
+                lbmethod: crate::config::LbMethod::default(),
+                members: Vec::new(),
+                timeout: h.conn.timeout.value,
+                connect_timeout: h.conn.connect_timeout.value,
+                retry: APACHE_RETRY,
+                maxattempts: None,
+                max_connections: None,
+                health_check: None,
+                access_log: h.conn.access_log.value,
+                header_read_timeout: h.conn.header_read.value,
+                body_read_timeout: h.conn.body_read.value,
+                pool_idle_timeout: None,
+                tunnel_idle_timeout: None,
+                limit_request_field_size: h.conn.limit_field_size.value,
+                limit_request_fields: h.conn.limit_fields.value,
+                limit_request_line: h.conn.limit_line.value,
+                workers: None,
+            };
+            config.proxy.insert(name, proxy);
+        }
+        self.balancers(&mut config);
+        config
+    }
+
+    /// The used balancers as `[balancer]` tables; the others noted.
+    fn balancers(&mut self, config: &mut Config) {
+        for (i, def) in self.model.balancers.iter().enumerate() {
+            let Some(name) = self.names.get(i) else {
+                continue;
+            };
+            if !self.used_balancers.contains(&i) {
+                self.report.note(
+                    &def.at,
+                    format!("balancer://{}", def.name),
+                    "no imported route sends to this balancer: not carried over",
+                );
+                continue;
+            }
+            if def.members.is_empty() {
+                self.report.problem(
+                    &def.at,
+                    format!("balancer://{} has no BalancerMember (Apache starts and answers 503; members added at run time with balancer-manager are not in the file): had needs at least one", def.name),
+                );
+                continue;
+            }
+            if def.members.len() > lb_proxy::MAX_MEMBERS {
+                self.report.problem(
+                    &def.at,
+                    format!(
+                        "balancer://{} has {} members; had takes at most {}",
+                        def.name,
+                        def.members.len(),
+                        lb_proxy::MAX_MEMBERS
+                    ),
+                );
+                continue;
+            }
+            let routed = def.members.iter().any(|m| m.member.route.is_some());
+            let cookie = match &def.sticky {
+                Some(own) if routed => {
+                    self.used.insert(place(&own.at));
+                    Some(own.cookie.clone())
+                }
+                Some(own) => {
+                    self.report.note(
+                        &own.at,
+                        own.text.clone(),
+                        format!("balancer://{} has no member with route=, so the cookie would never name one: not carried over", def.name),
+                    );
+                    None
+                }
+                None => self.sticky.get(&i).map(|(c, _)| c.clone()),
+            };
+            // Apache sticks only to a member whose route= the session value
+            // names: with no route= anywhere, stickysession does nothing.
+            let stickysession = match &def.stickysession {
+                Some((name, at)) if !routed => {
+                    self.report.note(
+                        at,
+                        format!("stickysession={name}"),
+                        "no BalancerMember of this balancer has route=, so Apache never sticks a session to one: not carried over",
+                    );
+                    None
+                }
+                Some((name, _)) => Some(name.clone()),
+                None if routed => cookie.clone(),
+                None => None,
+            };
+
+            config.balancer.insert(
+                name.clone(),
+                Balancer {
+                    members: def.members.iter().map(|m| m.member.clone()).collect(),
+                    lbmethod: def.lbmethod.unwrap_or_default(),
+                    maxattempts: def.maxattempts,
+                    stickysession,
+                    nofailover: def.nofailover,
+                    scolonpathdelim: def.scolonpathdelim,
+                    sticky_cookie: cookie,
+                },
+            );
+        }
+    }
+
+    /// Hosts that share an address are one listener in had, whose settings
+    /// are its first host's: a host that differs is refused at the line
+    /// that sets the difference (the access log is noted instead: had
+    /// writes the first host's).
+    fn groups(&mut self, hosts: &mut [Host]) {
+        let n = hosts.len();
+        let mut group: Vec<usize> = (0..n).collect();
+        for i in 0..n {
+            for j in 0..i {
+                let shares = hosts
+                    .get(i)
+                    .zip(hosts.get(j))
+                    .is_some_and(|(a, b)| a.listen.iter().any(|x| b.listen.contains(x)));
+                if shares {
+                    let (from, to) = (group[i], group[j]);
+                    for g in &mut group {
+                        if *g == from {
+                            *g = to;
+                        }
+                    }
+                }
+            }
+        }
+        let defaults = lb_proxy::ProxyConfig::default();
+        for (i, &first) in group.iter().enumerate() {
+            if first == i {
+                continue;
+            }
+            let (Some(head), Some(h)) = (hosts.get(first), hosts.get(i)) else {
+                continue;
+            };
+            let addr = head
+                .listen
+                .iter()
+                .find(|a| h.listen.contains(a))
+                .map_or_else(String::new, ToString::to_string);
+            let mut problems: Vec<(Location, String)> = Vec::new();
+            let mut notes: Vec<(Location, String)> = Vec::new();
+            let (a, b) = (&head.conn, &h.conn);
+            let size = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+            let checks: [SettingCheck<'_>; 7] = [
+                (
+                    "timeout",
+                    "ProxyTimeout",
+                    seconds(a.timeout.value),
+                    seconds(b.timeout.value),
+                    a.timeout.value == b.timeout.value,
+                    &b.timeout.at,
+                ),
+                (
+                    "connect_timeout",
+                    "connectiontimeout=",
+                    seconds(a.connect_timeout.value),
+                    seconds(b.connect_timeout.value),
+                    a.connect_timeout.value == b.connect_timeout.value,
+                    &b.connect_timeout.at,
+                ),
+                (
+                    "header_read_timeout",
+                    "RequestReadTimeout header=",
+                    seconds(a.header_read.value.unwrap_or(defaults.header_read_timeout)),
+                    seconds(b.header_read.value.unwrap_or(defaults.header_read_timeout)),
+                    a.header_read.value.unwrap_or(defaults.header_read_timeout)
+                        == b.header_read.value.unwrap_or(defaults.header_read_timeout),
+                    &b.header_read.at,
+                ),
+                (
+                    "body_read_timeout",
+                    "RequestReadTimeout body=",
+                    seconds(a.body_read.value.unwrap_or(defaults.body_read_timeout)),
+                    seconds(b.body_read.value.unwrap_or(defaults.body_read_timeout)),
+                    a.body_read.value.unwrap_or(defaults.body_read_timeout)
+                        == b.body_read.value.unwrap_or(defaults.body_read_timeout),
+                    &b.body_read.at,
+                ),
+                (
+                    "limit_request_line",
+                    "LimitRequestLine",
+                    a.limit_line
+                        .value
+                        .unwrap_or(size(defaults.limit_request_line))
+                        .to_string(),
+                    b.limit_line
+                        .value
+                        .unwrap_or(size(defaults.limit_request_line))
+                        .to_string(),
+                    a.limit_line
+                        .value
+                        .unwrap_or(size(defaults.limit_request_line))
+                        == b.limit_line
+                            .value
+                            .unwrap_or(size(defaults.limit_request_line)),
+                    &b.limit_line.at,
+                ),
+                (
+                    "limit_request_field_size",
+                    "LimitRequestFieldSize",
+                    a.limit_field_size
+                        .value
+                        .unwrap_or(size(defaults.limit_request_field_size))
+                        .to_string(),
+                    b.limit_field_size
+                        .value
+                        .unwrap_or(size(defaults.limit_request_field_size))
+                        .to_string(),
+                    a.limit_field_size
+                        .value
+                        .unwrap_or(size(defaults.limit_request_field_size))
+                        == b.limit_field_size
+                            .value
+                            .unwrap_or(size(defaults.limit_request_field_size)),
+                    &b.limit_field_size.at,
+                ),
+                (
+                    "limit_request_fields",
+                    "LimitRequestFields",
+                    a.limit_fields
+                        .value
+                        .unwrap_or(size(defaults.limit_request_fields))
+                        .to_string(),
+                    b.limit_fields
+                        .value
+                        .unwrap_or(size(defaults.limit_request_fields))
+                        .to_string(),
+                    a.limit_fields
+                        .value
+                        .unwrap_or(size(defaults.limit_request_fields))
+                        == b.limit_fields
+                            .value
+                            .unwrap_or(size(defaults.limit_request_fields)),
+                    &b.limit_fields.at,
+                ),
+            ];
+            for (key, directive, first_value, value, same, at) in checks {
+                if same {
+                    continue;
+                }
+                let at = at.clone().unwrap_or_else(|| h.at.clone());
+                problems.push((
+                    at,
+                    format!(
+                        "{directive} {value} for {}, {first_value} for {} (line {}), the first virtual host on {addr}: had applies one {key} to every virtual host on an address; give them the same {directive}, or set it once outside the <VirtualHost>s",
+                        h.label, head.label, head.at.line
+                    ),
+                ));
+            }
+            if a.access_log.value != b.access_log.value {
+                let at = b.access_log.at.clone().unwrap_or_else(|| h.at.clone());
+                let first = a
+                    .access_log
+                    .value
+                    .as_ref()
+                    .map_or_else(|| "no access log".to_owned(), |p| p.display().to_string());
+                notes.push((
+                    at,
+                    format!(
+                        "had writes one access log per address: requests for {} go to {first}, as for {} (line {}), the first virtual host on {addr}",
+                        h.label, head.label, head.at.line
+                    ),
+                ));
+            }
+            let conn = head.conn.clone();
+            for (at, message) in problems {
+                self.report.problem(&at, message);
+            }
+            for (at, message) in notes {
+                self.report.note(&at, "CustomLog", message);
+            }
+            if let Some(h) = hosts.get_mut(i) {
+                h.conn = conn;
+            }
+        }
+    }
+}
+
+/// The main server's and a virtual host's lists merged as httpd merges
+/// them: mod_proxy puts the main server's first, mod_alias the host's.
+fn merged<'a, T>(
+    server: &'a Site,
+    scope: Scope,
+    site: &'a Site,
+    list: impl Fn(&'a Site) -> &'a Vec<T>,
+    server_first: bool,
+) -> Vec<&'a T> {
+    let own = list(site).iter();
+    if scope == Scope::Server {
+        return own.collect();
+    }
+    let base = list(server).iter();
+    if server_first {
+        base.chain(own).collect()
+    } else {
+        own.chain(base).collect()
+    }
+}
+
+/// The host's own setting, else the main server's.
+fn pick<'a, T>(scope: Scope, own: Option<&'a T>, base: Option<&'a T>) -> Option<&'a T> {
+    if scope == Scope::Server {
+        own
+    } else {
+        own.or(base)
+    }
+}
+
+/// Whether a route's path is all slashes: it takes every request.
+fn is_root(path: &PathMatch) -> bool {
+    matches!(path, PathMatch::Prefix(p) if !p.is_empty() && p.bytes().all(|b| b == b'/'))
+}
+
+/// Whether `location` (a prefix or expression) covers the prefix `p`.
+fn covers(location: &PathMatch, p: &str) -> bool {
+    match location {
+        PathMatch::Prefix(l) => lb_proxy::route::PathPrefix::parse(l)
+            .ok()
+            .and_then(|l| l.matched_len(p))
+            .is_some(),
+        PathMatch::Regex(re) => lb_proxy::route::PathRegex::parse(re).is_ok_and(|r| r.is_match(p)),
+    }
+}
+
+/// Whether a route serves content (proxied, or files).
+fn serves(b: &Built) -> bool {
+    b.route.balancer.is_some() || b.route.url.is_some() || b.route.directory.is_some()
+}
+
+/// Whether a route and a location can match the same paths.
+fn overlaps(route: &Route, location: &PathMatch) -> bool {
+    match (&route.path, location) {
+        (Some(r), PathMatch::Prefix(l)) => {
+            covers(&PathMatch::Prefix(r.clone()), l) || covers(location, r)
+        }
+        _ => true,
+    }
+}
+
+/// A URL's origin and path, for `ProxyPassReverse`.
+fn url_origin(url: &str) -> Option<(Origin, String)> {
+    match parse_url(url) {
+        Url::Http { origin, path } => Some((Origin::Url(origin.to_ascii_lowercase()), path)),
+        _ => None,
+    }
+}
+
+/// Whether a `ProxyPassReverse` names this target (the URL's trailing `/`
+/// aside).
+fn reverse_targets(r: &Reverse, origin: &Origin, to: &str) -> bool {
+    match (parse_url(&r.url), origin) {
+        (Url::Balancer { name, to: rto }, Origin::Balancer(key)) => {
+            name.eq_ignore_ascii_case(key) && trimmed(&rto) == trimmed(to)
+        }
+        (Url::Http { origin: o, path }, Origin::Url(u)) => {
+            o.eq_ignore_ascii_case(u) && trimmed(&path) == trimmed(to)
+        }
+        _ => false,
+    }
+}
+
+/// A line's place, to key sets by.
+fn place(at: &Location) -> (PathBuf, usize) {
+    (at.file.clone(), at.line)
+}
