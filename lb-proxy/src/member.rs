@@ -399,8 +399,13 @@ impl Member {
         self.health_ok.store(ok, Ordering::Relaxed);
     }
 
-    /// Puts the member in error for its `retry` time (Apache: worker in error state).
+    /// Puts the member in error for its `retry` time (Apache: worker in
+    /// error state); never a `+I` member, which Apache never puts in error.
     pub(crate) fn mark_error(&self) {
+        if self.ignore_errors.load(Ordering::Relaxed) {
+            tracing::debug!(member = %self.url, "connect failure on a +I member: it stays in rotation");
+            return;
+        }
         let until = now_ms().saturating_add(self.retry_ms.load(Ordering::Relaxed));
         self.error_until.store(until, Ordering::Relaxed);
         tracing::warn!(member = %self.url, "member in error after a connect failure");

@@ -277,10 +277,12 @@ impl Sites {
     }
 
     /// The host a request to listener `listener` with `Host: host` is for:
-    /// the first whose name matches, else the listener's first.
+    /// the first whose name matches, else the listener's first. A fully
+    /// qualified name's trailing dot is not part of it (httpd's
+    /// `fix_hostname` drops it too).
     pub(crate) fn host(&self, listener: usize, host: Option<&str>) -> Option<&Host> {
         let ids = self.by_listener.get(listener)?;
-        let wanted = host.map(host_without_port);
+        let wanted = host.map(|h| host_without_port(h).trim_end_matches('.'));
         let matched = wanted.and_then(|h| {
             ids.iter()
                 .map(|&i| &self.hosts[i])

@@ -123,6 +123,17 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) -> Option<HeaderValue> {
     upgrade
 }
 
+/// Whether an `Upgrade` value lists the `websocket` protocol.
+fn asks_for_websocket(upgrade: &HeaderValue) -> bool {
+    upgrade.to_str().is_ok_and(|v| {
+        v.split(',').any(|p| {
+            // A protocol may carry a version: `websocket/13`.
+            let name = p.trim().split('/').next().unwrap_or_default();
+            name.eq_ignore_ascii_case("websocket")
+        })
+    })
+}
+
 /// Puts an upgrade request's `Upgrade` and `Connection: upgrade` back.
 fn restore_upgrade(headers: &mut HeaderMap, upgrade: HeaderValue) {
     headers.insert(UPGRADE, upgrade);
@@ -178,7 +189,12 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let headers = req.headers_mut();
         // First remove what the client declared hop-by-hop (CVE-2022-31813) ...
-        let upgrade = strip_hop_by_hop(headers);
+        // Only a WebSocket upgrade is passed on, as Apache's mod_proxy_http
+        // does by default (`upgrade=websocket`): a member that accepted an
+        // `h2c` upgrade would speak HTTP/2 through a tunnel past every
+        // per-request rule (h2c smuggling). Any other Upgrade goes as a
+        // plain request, its Upgrade field dropped with the hop-by-hop ones.
+        let upgrade = strip_hop_by_hop(headers).filter(asks_for_websocket);
         let upgrading = upgrade.is_some();
         if let Some(u) = upgrade {
             restore_upgrade(headers, u);

@@ -127,14 +127,21 @@ fn answer<F>(resp: Response<ProxyBody>) -> Either<OrReject<F, ProxyBody, Infalli
 }
 
 /// Serves `rest` (the path inside the directory) with tower-http's
-/// `ServeDir`: GET and HEAD, ranges, conditional requests, no way out of the
-/// directory.
+/// `ServeDir` (GET and HEAD, ranges, `If-Modified-Since`, no way out of the
+/// directory), plus what Apache's core and mod_dir add to it:
+/// - an `ETag` as Apache's `FileETag MTime Size` writes it, and the entity
+///   tag preconditions in RFC 9110 §13.2.2's order: `If-Match` (412),
+///   `If-None-Match` (304; when present, `If-Modified-Since` is not
+///   looked at), `If-Range` with a tag;
+/// - a directory named without its slash is redirected (301) to the same
+///   path under the route, with the slash and the query, as mod_dir does.
 async fn serve_file(
     directory: std::path::PathBuf,
     req: Request<RequestBody>,
     rest: String,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let (mut parts, _body) = req.into_parts();
+    let front = parts.uri.clone();
     let path = if rest.starts_with('/') {
         rest
     } else {
@@ -144,10 +151,142 @@ async fn serve_file(
         Ok(uri) => uri,
         Err(_) => return Ok(local_response(StatusCode::NOT_FOUND, "not found\n")),
     };
+    let tag = entity_tag(&directory, &path).await;
+    if let Some(early) = tag.as_deref().and_then(|t| preconditions(&mut parts, t)) {
+        return Ok(early);
+    }
     let req = Request::from_parts(parts, http_body_util::Empty::<bytes::Bytes>::new());
     let Ok(resp) = tower_http::services::ServeDir::new(directory)
         .append_index_html_on_directories(true)
         .oneshot(req)
         .await;
-    Ok(resp.map(|body| ProxyBody::Stream(body.map_err(Into::into).boxed_unsync())))
+    let mut resp = resp.map(|body| ProxyBody::Stream(body.map_err(Into::into).boxed_unsync()));
+    if resp.status().is_redirection() && resp.status() != StatusCode::NOT_MODIFIED {
+        // ServeDir names the path inside the directory; the client's path
+        // is the route's prefix and that.
+        let location = match front.query() {
+            Some(q) => format!("{}/?{q}", front.path()),
+            None => format!("{}/", front.path()),
+        };
+        let mut moved = local_response(StatusCode::MOVED_PERMANENTLY, "moved\n");
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            moved.headers_mut().insert(LOCATION, v);
+        }
+        return Ok(moved);
+    }
+    let tagged = matches!(
+        resp.status(),
+        StatusCode::OK | StatusCode::PARTIAL_CONTENT | StatusCode::NOT_MODIFIED
+    );
+    if let Some(v) = tag
+        .filter(|_| tagged)
+        .and_then(|t| HeaderValue::from_str(&t).ok())
+    {
+        resp.headers_mut().insert(http::header::ETAG, v);
+    }
+    Ok(resp)
+}
+
+/// The strong entity tag of the file `path` names in `directory`, as
+/// Apache's default `FileETag MTime Size` writes it (`"size-mtime"`, both in
+/// hex, the time in microseconds); `None` when it names no regular file or
+/// could leave the directory (ServeDir then answers as it does).
+async fn entity_tag(directory: &std::path::Path, path: &str) -> Option<String> {
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .ok()?;
+    let mut file = directory.to_path_buf();
+    for segment in decoded.split('/').filter(|s| !s.is_empty()) {
+        if segment == "." || segment == ".." || segment.contains(['\\', '\0']) {
+            return None;
+        }
+        file.push(segment);
+    }
+    if decoded.ends_with('/') {
+        file.push("index.html");
+    }
+    let meta = tokio::fs::metadata(&file).await.ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let micros = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_micros();
+    Some(format!("\"{:x}-{micros:x}\"", meta.len()))
+}
+
+/// RFC 9110 §13.2.2 for the tags: an answer now (412 or 304), or `parts`
+/// made ready for ServeDir (which evaluates the dates and ranges).
+fn preconditions(parts: &mut http::request::Parts, tag: &str) -> Option<Response<ProxyBody>> {
+    use http::header::{
+        IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE, RANGE,
+    };
+    let h = &parts.headers;
+    if h.contains_key(IF_MATCH) {
+        if !list_matches(h.get_all(IF_MATCH), tag, true) {
+            return Some(local_response(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition failed\n",
+            ));
+        }
+        // Step 2 (If-Unmodified-Since) only applies without If-Match.
+        parts.headers.remove(IF_UNMODIFIED_SINCE);
+    }
+    let h = &parts.headers;
+    if h.contains_key(IF_NONE_MATCH) {
+        if list_matches(h.get_all(IF_NONE_MATCH), tag, false) {
+            let safe = parts.method == http::Method::GET || parts.method == http::Method::HEAD;
+            let status = if safe {
+                StatusCode::NOT_MODIFIED
+            } else {
+                StatusCode::PRECONDITION_FAILED
+            };
+            let mut resp = Response::new(ProxyBody::Local(None));
+            *resp.status_mut() = status;
+            if let Ok(v) = HeaderValue::from_str(tag) {
+                resp.headers_mut().insert(http::header::ETAG, v);
+            }
+            return Some(resp);
+        }
+        // Step 4 (If-Modified-Since) only applies without If-None-Match.
+        parts.headers.remove(IF_MODIFIED_SINCE);
+    }
+    // If-Range with an entity tag: the range only if it is this one
+    // (strong comparison); a date is left to ServeDir.
+    if let Some(v) = parts.headers.get(IF_RANGE).and_then(|v| v.to_str().ok()) {
+        let v = v.trim();
+        if v.starts_with('"') || v.starts_with("W/") {
+            if v == tag {
+                parts.headers.remove(IF_RANGE);
+            } else {
+                parts.headers.remove(IF_RANGE);
+                parts.headers.remove(RANGE);
+            }
+        }
+    }
+    None
+}
+
+/// Whether an `If-Match` / `If-None-Match` list names `tag` (`*` names any):
+/// `strong` comparison for `If-Match`, weak for `If-None-Match` (RFC 9110
+/// §8.8.3.2). `tag` is strong, so a weak tag in the list never matches
+/// strongly.
+fn list_matches<'a>(
+    values: http::header::GetAll<'a, HeaderValue>,
+    tag: &str,
+    strong: bool,
+) -> bool {
+    values
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| {
+            t == "*"
+                || t == tag
+                || (!strong && t.strip_prefix("W/").is_some_and(|weak| weak == tag))
+        })
 }
