@@ -49,7 +49,7 @@ struct ProxyArgs {
     /// CPU for wrk and the nginx members.
     #[arg(long, default_value_t = 1)]
     client_cpu: u32,
-    /// Only these proxies (had, had+log, haproxy, nginx, apache, example).
+    /// Only these proxies (had, had+routes, had+log, haproxy, nginx, apache, example).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Use this build of the had daemon instead of building `target/release/had`.
@@ -224,6 +224,9 @@ pub(crate) fn wait_for_port(port: u16, proc: &mut Proc) -> anyhow::Result<()> {
 enum Kind {
     /// The had daemon (`had --config FILE`) with one `[proxy.web]`.
     Had,
+    /// The same daemon with 5 virtual hosts × 20 routes and a sticky cookie
+    /// on every request (see `bench_routed`).
+    HadRouted,
     /// The same with the combined access log on.
     HadLog,
     /// lb-proxy's example runner, the `--had-bin` build with this index.
@@ -237,6 +240,7 @@ impl Kind {
     fn name(self) -> String {
         match self {
             Self::Had => "had".into(),
+            Self::HadRouted => "had+routes".into(),
             Self::HadLog => "had+log".into(),
             Self::Example(i) => format!("example#{}", i + 1),
             Self::Haproxy => "haproxy".into(),
@@ -306,6 +310,21 @@ fn start_proxy(kind: Kind, env: &Env) -> anyhow::Result<Proc> {
     let d = dir.display();
     let [m1, m2] = MEMBER_PORTS;
     let (program, args): (PathBuf, Vec<String>) = match kind {
+        Kind::HadRouted => {
+            let conf = dir.join("had_routed.toml");
+            std::fs::write(
+                &conf,
+                crate::bench_routed::had_toml(
+                    &format!("[global]\ncontrol_socket = \"{d}/had.sock\"\n"),
+                    FRONT_PORT,
+                    &member_urls(),
+                ),
+            )?;
+            (
+                env.daemon_bin.clone(),
+                vec!["--config".into(), conf.display().to_string()],
+            )
+        }
         Kind::Had | Kind::HadLog => {
             // A proxy-only daemon: no VRRP instance, the seed's Apache settings.
             let conf = dir.join("had.toml");
@@ -425,7 +444,37 @@ LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b \\\"%{{Referer}}i\\\" \\\"%{{User-Agen
         &dir.join(format!("{}.log", kind.name())),
     )?;
     wait_for_port(FRONT_PORT, &mut p)?;
+    if kind == Kind::HadRouted {
+        crate::bench_routed::check(FRONT_PORT)?;
+    }
     Ok(p)
+}
+
+/// What wrk sends: the path and extra header lines.
+#[derive(Default)]
+struct Load {
+    path: String,
+    headers: Vec<String>,
+}
+
+impl Load {
+    /// `GET /` for every proxy but `had+routes`, which gets its host's name,
+    /// a late route's path and the sticky cookie.
+    fn of(kind: Kind) -> Self {
+        match kind {
+            Kind::HadRouted => Self {
+                path: crate::bench_routed::path(),
+                headers: vec![
+                    format!("Host: {}", crate::bench_routed::host_header(FRONT_PORT)),
+                    format!("Cookie: {}", crate::bench_routed::COOKIE),
+                ],
+            },
+            _ => Self {
+                path: "/".into(),
+                headers: Vec::new(),
+            },
+        }
+    }
 }
 
 /// One wrk result.
@@ -454,7 +503,13 @@ fn parse_latency(s: &str) -> Option<f64> {
     })
 }
 
-fn wrk(cpu: u32, conns: u32, secs: u64, script: Option<&Path>) -> anyhow::Result<Sample> {
+fn wrk(
+    cpu: u32,
+    conns: u32,
+    secs: u64,
+    script: Option<&Path>,
+    load: &Load,
+) -> anyhow::Result<Sample> {
     let mut cmd = Command::new("taskset");
     cmd.args([
         "-c",
@@ -470,8 +525,11 @@ fn wrk(cpu: u32, conns: u32, secs: u64, script: Option<&Path>) -> anyhow::Result
     if let Some(script) = script {
         cmd.arg("-s").arg(script);
     }
+    for h in &load.headers {
+        cmd.arg("-H").arg(h);
+    }
     let out = cmd
-        .arg(format!("http://127.0.0.1:{FRONT_PORT}/"))
+        .arg(format!("http://127.0.0.1:{FRONT_PORT}{}", load.path))
         .output()
         .context("run wrk")?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -508,7 +566,8 @@ fn measure(
     let mut p = start_proxy(kind, env)?;
     std::thread::sleep(Duration::from_millis(300));
     let rss_idle_kib = p.rss_kib();
-    wrk(client_cpu, conns, 1, env.pace_script.as_deref())?;
+    let load = Load::of(kind);
+    wrk(client_cpu, conns, 1, env.pace_script.as_deref(), &load)?;
     let pid = p.pid();
     // RSS under load, sampled half-way through the run.
     let sampler = std::thread::spawn(move || {
@@ -516,7 +575,7 @@ fn measure(
         rss_tree_kib(pid)
     });
     let ticks_before = cpu_ticks(pid);
-    let mut s = wrk(client_cpu, conns, secs, env.pace_script.as_deref())?;
+    let mut s = wrk(client_cpu, conns, secs, env.pace_script.as_deref(), &load)?;
     let ticks = cpu_ticks(pid).saturating_sub(ticks_before);
     // Clock ticks are 10 ms (USER_HZ = 100 on Linux).
     #[allow(clippy::cast_precision_loss)]
@@ -564,7 +623,12 @@ pub(crate) fn require_tools(tools: &[&str], packages: &str) -> anyhow::Result<()
 fn daemon_binary(a: &ProxyArgs, kinds: &[Kind]) -> anyhow::Result<PathBuf> {
     match &a.daemon_bin {
         Some(p) => Ok(p.clone()),
-        None if kinds.iter().any(|k| matches!(k, Kind::Had | Kind::HadLog)) => had_binary(),
+        None if kinds
+            .iter()
+            .any(|k| matches!(k, Kind::Had | Kind::HadRouted | Kind::HadLog)) =>
+        {
+            had_binary()
+        }
         None => Ok(PathBuf::new()),
     }
 }
@@ -615,15 +679,21 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
         ],
         "wrk nginx haproxy apache2",
     )?;
-    let kinds: Vec<Kind> = [Kind::Had, Kind::Haproxy, Kind::Nginx, Kind::Apache]
-        .into_iter()
-        .chain((0..a.had_bin.len()).map(Kind::Example))
-        .chain([Kind::HadLog])
-        .filter(|k| k.selected(&a.only))
-        .collect();
+    let kinds: Vec<Kind> = [
+        Kind::Had,
+        Kind::HadRouted,
+        Kind::Haproxy,
+        Kind::Nginx,
+        Kind::Apache,
+    ]
+    .into_iter()
+    .chain((0..a.had_bin.len()).map(Kind::Example))
+    .chain([Kind::HadLog])
+    .filter(|k| k.selected(&a.only))
+    .collect();
     if kinds.is_empty() {
         bail!(
-            "--only {} selects no proxy (had, had+log, haproxy, nginx, apache, or example with --had-bin)",
+            "--only {} selects no proxy (had, had+routes, had+log, haproxy, nginx, apache, or example with --had-bin)",
             a.only.join(",")
         );
     }
@@ -767,7 +837,7 @@ fn proxy(a: &ProxyArgs) -> anyhow::Result<()> {
         for ours in kinds
             .iter()
             .copied()
-            .filter(|k| matches!(k, Kind::Had | Kind::Example(_)))
+            .filter(|k| matches!(k, Kind::Had | Kind::HadRouted | Kind::Example(_)))
         {
             if let (Some(h), Some(x), Some(hp), Some(xp), Some(hc), Some(xc)) = (
                 rps(ours),
@@ -833,7 +903,7 @@ fn callgrind(a: &ProxyArgs) -> anyhow::Result<()> {
         "valgrind wrk nginx haproxy",
     )?;
     // Apache's thread pool under valgrind is too slow to be meaningful.
-    let kinds: Vec<Kind> = [Kind::Had, Kind::Haproxy, Kind::Nginx]
+    let kinds: Vec<Kind> = [Kind::Had, Kind::HadRouted, Kind::Haproxy, Kind::Nginx]
         .into_iter()
         .chain((0..a.had_bin.len()).map(Kind::Example))
         .chain([Kind::HadLog])
@@ -864,10 +934,11 @@ fn callgrind(a: &ProxyArgs) -> anyhow::Result<()> {
                 };
                 let mut p = start_proxy(*kind, &env)?;
                 // Warm-up (pools filled, code paged in), then count only the run.
-                wrk(a.client_cpu, conns, 2, None)?;
+                let load = Load::of(*kind);
+                wrk(a.client_cpu, conns, 2, None, &load)?;
                 let pids = process_tree(p.pid());
                 callgrind_control("-z", &pids)?;
-                let s = wrk(a.client_cpu, conns, a.duration, None)?;
+                let s = wrk(a.client_cpu, conns, a.duration, None, &load)?;
                 let dumped = callgrind_control("-d", &pids)?;
                 p.stop();
                 #[allow(clippy::cast_precision_loss)]
@@ -929,6 +1000,14 @@ fn callgrind(a: &ProxyArgs) -> anyhow::Result<()> {
                 );
             }
         }
+    }
+    if let (Some(single), Some(routed)) = (median_of(Kind::Had), median_of(Kind::HadRouted)) {
+        println!(
+            "had+routes/had instructions per request = {:.3} (the cost of {} virtual hosts × {} routes and a sticky cookie)",
+            routed / single,
+            crate::bench_routed::HOSTS,
+            crate::bench_routed::ROUTES
+        );
     }
     Ok(())
 }

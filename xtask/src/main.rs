@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod bench_checks;
+mod bench_routed;
 mod e2e;
 mod failover;
 mod fuzz;
