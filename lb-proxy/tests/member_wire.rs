@@ -340,7 +340,7 @@ async fn a_pooled_connection_closed_as_the_request_arrives_is_retried_once_if_sa
 async fn bytes_after_a_101_reach_the_client_and_the_tunnel_echoes() {
     let m = Scripted::start(|_, _| {
         Act::ReplyEcho(
-            b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nHELLO",
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\nHELLO",
         )
     })
     .await;
@@ -349,7 +349,7 @@ async fn bytes_after_a_101_reach_the_client_and_the_tunnel_echoes() {
         .await
         .expect("connect");
     s.write_all(
-        b"GET /chat HTTP/1.1\r\nHost: front.test\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n",
+        b"GET /chat HTTP/1.1\r\nHost: front.test\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
     )
     .await
     .expect("write");
