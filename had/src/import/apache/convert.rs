@@ -657,7 +657,7 @@ impl Converter<'_, '_> {
             let Some(def) = self.model.balancers.get(i) else {
                 continue;
             };
-            if !def.members.iter().any(|m| m.member.route.is_some()) {
+            if !def.routed() {
                 continue;
             }
             if let Some(own) = &def.sticky {
@@ -1028,7 +1028,7 @@ impl Converter<'_, '_> {
                 );
                 continue;
             }
-            let routed = def.members.iter().any(|m| m.member.route.is_some());
+            let routed = def.routed();
             let cookie = match &def.sticky {
                 Some(own) if routed => {
                     self.used.insert(place(&own.at));

@@ -311,6 +311,14 @@ pub(super) struct BalancerDef {
     pub sticky: Option<StickyHeader>,
 }
 
+impl BalancerDef {
+    /// Whether some member has `route=`: without one, Apache never sticks
+    /// a session (nor can a sticky cookie name a member).
+    pub fn routed(&self) -> bool {
+        self.members.iter().any(|m| m.member.route.is_some())
+    }
+}
+
 /// The whole configuration in Apache's terms.
 #[derive(Debug)]
 pub(super) struct Model {
