@@ -1,13 +1,14 @@
 //! Which requests a proxy serves and the path a member sees: Apache
-//! `ProxyPass PATH URL`'s prefix match, and the dot-segment removal that
-//! comes before it.
+//! `ProxyPass PATH URL`'s prefix match, and the canonical path that comes
+//! before it.
 //!
 //! Pure functions over strings: path prefixes and regular expressions as
 //! routes match them ([`crate::sites`]), host name patterns as virtual hosts
-//! match them, and the dot-segment removal every path gets first
-//! ([`crate::admission`]), as Apache and nginx do before matching, so
-//! `/api/../admin` is `/admin` and cannot reach a member under `/api`'s
-//! mapping; a path climbing above the root is answered 400.
+//! match them, and the canonical path every request gets first
+//! ([`crate::admission`]), as Apache makes it before matching: escapes
+//! decoded, slashes merged, dot segments removed, so `/api/../admin` is
+//! `/admin` and cannot reach a member under `/api`'s mapping; a path
+//! climbing above the root is answered 400.
 
 use std::borrow::Cow;
 
@@ -134,74 +135,145 @@ pub enum PathError {
     /// `..` segments climb above the root (`/a/../../etc`).
     #[error("the path climbs above the root")]
     AboveRoot,
+    /// A `%` not followed by two hex digits.
+    #[error("the path has a % without two hex digits")]
+    BadEscape,
+    /// `%2F` or `%00`: Apache (`AllowEncodedSlashes Off`, its default)
+    /// answers 404 rather than guess which `/` is meant.
+    #[error("the path encodes a / or a NUL")]
+    EncodedSlashOrNul,
 }
 
-/// Whether a segment is `.` or `..`, spelled plainly or with `%2e`
-/// (Apache decodes unreserved characters before it normalises, since
-/// CVE-2021-41773, so `/%2e%2e/` is a dot segment to it too).
-fn dot_segment(seg: &str) -> Option<bool> {
-    let mut dots = 0;
-    let mut rest = seg.as_bytes();
-    while !rest.is_empty() {
-        match rest {
-            [b'.', tail @ ..] => rest = tail,
-            [b'%', b'2', b'e' | b'E', tail @ ..] => rest = tail,
-            _ => return None,
-        }
-        dots += 1;
-        if dots > 2 {
-            return None;
+impl PathError {
+    /// The status Apache answers with: 404 for an encoded `/` or NUL, 400
+    /// otherwise.
+    pub fn status(self) -> http::StatusCode {
+        match self {
+            Self::EncodedSlashOrNul => http::StatusCode::NOT_FOUND,
+            Self::AboveRoot | Self::BadEscape => http::StatusCode::BAD_REQUEST,
         }
     }
-    match dots {
-        1 => Some(false),
-        2 => Some(true),
+}
+
+/// Whether a byte stands for itself in a canonical path: RFC 3986 `pchar`
+/// without `%` (unreserved and sub-delims, `:` `@`), and `/`. Apache's
+/// `ap_proxy_canonenc` leaves exactly these unencoded in a path.
+const fn plain(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'@'
+                | b'/'
+        )
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
     }
 }
 
-/// RFC 3986 §5.2.4 for an origin-form path: `.` segments are dropped, `..`
-/// removes the segment before it. Borrowed when nothing changes (the usual
-/// case costs one scan for `.` and `%`). Like Apache, a path whose `..`
-/// would climb above the root is refused rather than clamped.
+/// The canonical form of an origin-form path, as Apache makes it before it
+/// matches `ProxyPass` and forwards the rest (`ProxyPass` without
+/// `nocanon`): percent-escapes decoded, runs of `/` merged to one
+/// (`MergeSlashes On`), `.` and `..` segments removed (RFC 3986 §5.2.4,
+/// after decoding, so `%2e%2e` is `..`), and what is not a plain path
+/// character escaped again in upper case. So `/%7Euser` is `/~user`,
+/// `/caf%c3%a9` is `/caf%C3%A9`, `/a%3bb` is `/a;b`, `/a//b` is `/a/b`, and
+/// a member sees the same path behind had as behind Apache.
+///
+/// Borrowed when nothing changes: the usual path costs one byte scan.
 ///
 /// # Errors
-/// [`PathError::AboveRoot`].
-pub fn remove_dot_segments(path: &str) -> Result<Cow<'_, str>, PathError> {
-    // Most paths have no `.` or `%` at all: one byte scan.
-    if !path.bytes().any(|b| b == b'.' || b == b'%') {
+/// A `..` above the root, a bad escape, or an escaped `/` or NUL.
+pub fn canonical_path(path: &str) -> Result<Cow<'_, str>, PathError> {
+    let bytes = path.as_bytes();
+    let clean = bytes.iter().all(|&b| plain(b))
+        && !bytes.windows(2).any(|w| w == b"//")
+        && (!bytes.contains(&b'.') || !path.split('/').any(|s| s == "." || s == ".."));
+    if clean {
         return Ok(Cow::Borrowed(path));
     }
-    let has_candidate = path.split('/').any(|s| dot_segment(s).is_some());
-    if !has_candidate {
-        return Ok(Cow::Borrowed(path));
+    // Decode.
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) else {
+                return Err(PathError::BadEscape);
+            };
+            let c = hi << 4 | lo;
+            if c == b'/' || c == 0 {
+                return Err(PathError::EncodedSlashOrNul);
+            }
+            decoded.push(c);
+            i += 3;
+        } else {
+            decoded.push(b);
+            i += 1;
+        }
     }
-    let mut out: Vec<&str> = Vec::new();
-    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    // Merge slashes, then remove dot segments, segment by segment.
+    let mut out: Vec<&[u8]> = Vec::new();
+    let segments: Vec<&[u8]> = decoded
+        .split(|&b| b == b'/')
+        .skip(1)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut trailing_slash = decoded.ends_with(b"/");
     let last = segments.len().saturating_sub(1);
-    let mut trailing_slash = false;
     for (i, seg) in segments.iter().enumerate() {
-        match dot_segment(seg) {
-            Some(false) => trailing_slash = i == last,
-            Some(true) => {
+        match *seg {
+            b"." => trailing_slash |= i == last,
+            b".." => {
                 if out.pop().is_none() {
                     return Err(PathError::AboveRoot);
                 }
-                trailing_slash = i == last;
+                trailing_slash |= i == last;
             }
-            None => {
-                out.push(seg);
-                trailing_slash = false;
-            }
+            _ => out.push(seg),
         }
     }
+    // Encode again.
     let mut s = String::with_capacity(path.len());
+    let mut push = |b: u8| {
+        if plain(b) {
+            s.push(char::from(b));
+        } else {
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            s.push('%');
+            s.push(char::from(HEX[usize::from(b >> 4)]));
+            s.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    };
     for seg in &out {
-        s.push('/');
-        s.push_str(seg);
+        push(b'/');
+        seg.iter().copied().for_each(&mut push);
     }
-    if trailing_slash || s.is_empty() {
-        s.push('/');
+    if trailing_slash || out.is_empty() {
+        push(b'/');
     }
     Ok(Cow::Owned(s))
 }
@@ -405,10 +477,14 @@ mod tests {
     }
 
     #[test]
-    fn dot_segments_are_removed() {
-        let n = |s| remove_dot_segments(s).map(Cow::into_owned);
+    fn paths_are_made_canonical_as_apache_makes_them() {
+        let n = |s| canonical_path(s).map(Cow::into_owned);
         assert_eq!(n("/a/b"), Ok("/a/b".into()));
-        assert!(matches!(remove_dot_segments("/a/b"), Ok(Cow::Borrowed(_))));
+        assert!(matches!(
+            canonical_path("/a/b-c_d~e;f=g/x.css"),
+            Ok(Cow::Borrowed(_))
+        ));
+        // Dot segments, plain or escaped.
         assert_eq!(n("/a/./b"), Ok("/a/b".into()));
         assert_eq!(n("/a/../b"), Ok("/b".into()));
         assert_eq!(n("/api/../admin"), Ok("/admin".into()));
@@ -418,8 +494,28 @@ mod tests {
         assert_eq!(n("/a/."), Ok("/a/".into()));
         assert_eq!(n("/.."), Err(PathError::AboveRoot));
         assert_eq!(n("/a/../../etc/passwd"), Err(PathError::AboveRoot));
-        // Dots inside a segment are not dot segments.
         assert_eq!(n("/a/..b/c.d/.../x"), Ok("/a/..b/c.d/.../x".into()));
         assert_eq!(n("/."), Ok("/".into()));
+        assert_eq!(n("/a.html"), Ok("/a.html".into()));
+        // Slashes merged, before the dots are counted.
+        assert_eq!(n("/a//b///c/"), Ok("/a/b/c/".into()));
+        assert_eq!(n("//"), Ok("/".into()));
+        assert_eq!(n("/a//../b"), Ok("/b".into()));
+        // Escapes decoded, and what is not plain escaped again in upper case.
+        assert_eq!(n("/%7Euser/%41bc"), Ok("/~user/Abc".into()));
+        assert_eq!(n("/a%3bb%3Dc"), Ok("/a;b=c".into()));
+        assert_eq!(n("/caf%c3%a9"), Ok("/caf%C3%A9".into()));
+        assert_eq!(n("/a%2520b"), Ok("/a%2520b".into()));
+        assert_eq!(n("/a%20b%22%3c"), Ok("/a%20b%22%3C".into()));
+        assert_eq!(n("/a%2Bb+c"), Ok("/a+b+c".into()));
+        assert_eq!(n("/caf\u{e9}"), Ok("/caf%C3%A9".into()));
+        assert_eq!(n("/a%2Fb"), Err(PathError::EncodedSlashOrNul));
+        assert_eq!(n("/a%2fb"), Err(PathError::EncodedSlashOrNul));
+        assert_eq!(n("/a%00b"), Err(PathError::EncodedSlashOrNul));
+        assert_eq!(n("/a%zzb"), Err(PathError::BadEscape));
+        assert_eq!(n("/a%2"), Err(PathError::BadEscape));
+        assert_eq!(PathError::EncodedSlashOrNul.status(), 404);
+        assert_eq!(PathError::BadEscape.status(), 400);
+        assert_eq!(PathError::AboveRoot.status(), 400);
     }
 }

@@ -165,7 +165,7 @@ classes! {
     content_length_values => "content-length",
     header_syntax => "header-syntax",
     request_lines => "request-line",
-    dot_segments => "path",
+    canonical_paths => "path",
     host_rules => "host",
     size_limits => "limits",
     expectations => "expect",

@@ -1,7 +1,7 @@
 //! What a request must satisfy before the proxy does anything with it, in
 //! the order it is checked: Apache's size limits ([`limits`]), unambiguous
 //! framing ([`framing`]), a request-target and `Host` RFC 9112 §3 allows
-//! ([`target`]), and a path without dot segments ([`crate::route`]). Each
+//! ([`target`]), and a canonical path ([`crate::route`]). Each
 //! rule is a pure function over the request head; [`admit`] runs them and
 //! [`crate::layer::admission`] answers a [`Refusal`] itself.
 
@@ -16,7 +16,7 @@ use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, StatusCode, Uri};
 
 use crate::body::{ProxyBody, local_response, refusal};
-use crate::route::remove_dot_segments;
+use crate::route::{PathError, canonical_path};
 use framing::FramingProblem;
 use limits::{LimitProblem, Limits};
 use target::TargetProblem;
@@ -30,8 +30,8 @@ pub enum Refusal {
     Framing(FramingProblem),
     /// A method, request-target or `Host` not allowed.
     Target(TargetProblem),
-    /// A path whose `..` climbs above the root.
-    InvalidPath,
+    /// A path that has no canonical form.
+    Path(PathError),
 }
 
 impl Refusal {
@@ -41,7 +41,8 @@ impl Refusal {
             Self::Limit(LimitProblem::Line) => StatusCode::URI_TOO_LONG,
             Self::Limit(LimitProblem::Fields) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::Framing(FramingProblem::OtherCoding) => StatusCode::NOT_IMPLEMENTED,
-            Self::Framing(_) | Self::InvalidPath => StatusCode::BAD_REQUEST,
+            Self::Framing(_) => StatusCode::BAD_REQUEST,
+            Self::Path(p) => p.status(),
             Self::Target(t) => t.status(),
         }
     }
@@ -53,16 +54,17 @@ impl Refusal {
             Self::Limit(LimitProblem::Fields) => "request header fields too large\n",
             Self::Framing(f) => f.text(),
             Self::Target(t) => t.text(),
-            Self::InvalidPath => "invalid path\n",
+            Self::Path(PathError::EncodedSlashOrNul) => "not found\n",
+            Self::Path(_) => "invalid path\n",
         }
     }
 
     /// Whether the client connection closes after the answer: everything but
-    /// a well-formed request with a path that climbs above the root, since
+    /// a well-formed request with a path that has no canonical form, since
     /// what follows a request the proxy could not frame or address is not
     /// trusted (RFC 9112 §6.3, §9.6).
     pub fn closes(self) -> bool {
-        self != Self::InvalidPath
+        !matches!(self, Self::Path(_))
     }
 
     /// The answer.
@@ -85,8 +87,8 @@ impl Refusal {
 
 /// Checks `req` against `limits` and the rules, in order, and rewrites what
 /// the checks normalise: an absolute-form target to origin-form with its
-/// authority as `Host`, `Expect: 100-continue` removed, the path without dot
-/// segments.
+/// authority as `Host`, `Expect: 100-continue` removed, the path canonical
+/// ([`canonical_path`]).
 ///
 /// # Errors
 /// The first rule it breaks.
@@ -97,16 +99,16 @@ pub fn admit<B>(req: &mut Request<B>, limits: Limits) -> Result<(), Refusal> {
     normalise_path(req)
 }
 
-/// Removes dot segments from an origin-form path (`OPTIONS *` has none).
+/// Makes an origin-form path canonical (`OPTIONS *` has no path).
 fn normalise_path<B>(req: &mut Request<B>) -> Result<(), Refusal> {
     let path = req.uri().path();
     if path == "*" {
         return Ok(());
     }
-    let normal = match remove_dot_segments(path) {
+    let normal = match canonical_path(path) {
         Ok(Cow::Borrowed(_)) => return Ok(()),
         Ok(Cow::Owned(normal)) => normal,
-        Err(_) => return Err(Refusal::InvalidPath),
+        Err(e) => return Err(Refusal::Path(e)),
     };
     let target = match req.uri().query() {
         Some(q) => format!("{normal}?{q}"),
@@ -114,7 +116,7 @@ fn normalise_path<B>(req: &mut Request<B>) -> Result<(), Refusal> {
     };
     let uri = PathAndQuery::try_from(target)
         .map(Uri::from)
-        .map_err(|_| Refusal::InvalidPath)?;
+        .map_err(|_| Refusal::Path(PathError::BadEscape))?;
     *req.uri_mut() = uri;
     Ok(())
 }
@@ -139,7 +141,7 @@ mod tests {
             (Refusal::Target(TargetProblem::Connect), 405, true),
             (Refusal::Target(TargetProblem::Expectation), 417, true),
             (Refusal::Target(TargetProblem::SeveralHosts), 400, true),
-            (Refusal::InvalidPath, 400, false),
+            (Refusal::Path(PathError::AboveRoot), 400, false),
         ];
         for (refusal, status, closes) in cases {
             let resp = refusal.response();
@@ -194,7 +196,10 @@ mod tests {
             .header("host", "a")
             .body(())
             .unwrap_or_default();
-        assert_eq!(admit(&mut r, LIMITS), Err(Refusal::InvalidPath));
+        assert_eq!(
+            admit(&mut r, LIMITS),
+            Err(Refusal::Path(PathError::AboveRoot))
+        );
         let mut r = Request::builder()
             .uri("/a/./b/../c?q=1")
             .header("host", "a")
