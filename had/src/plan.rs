@@ -878,6 +878,7 @@ fn route_config(
         pass_reverse,
         exclude,
         directory,
+        document_root,
         redirect,
         status,
     } = r;
@@ -911,6 +912,16 @@ fn route_config(
         "directory",
         "exclude = true",
     )?;
+    only(
+        document_root.is_some() && !*exclude,
+        "document_root",
+        "exclude = true",
+    )?;
+    if directory.is_some() && document_root.is_some() {
+        return Err(format!(
+            "{at}.document_root: give one of directory (Alias) and document_root (DocumentRoot)"
+        ));
+    }
     only(status.is_some() && redirect.is_none(), "status", "redirect")?;
     only(
         *pass_reverse && balancer.is_none() && url.is_none(),
@@ -959,7 +970,8 @@ fn route_config(
         }
     } else if *exclude {
         lb_proxy::RouteAction::Local {
-            directory: directory.clone(),
+            directory: directory.clone().or_else(|| document_root.clone()),
+            full_path: document_root.is_some(),
         }
     } else {
         lb_proxy::RouteAction::Redirect {

@@ -276,9 +276,13 @@ pub enum RouteAction {
     },
     /// `ProxyPass PATH !`: served from `directory`, or 404 without one.
     Exclude {
-        /// The directory.
+        /// The directory (or the one file).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         directory: Option<String>,
+        /// The whole request path is looked up in it (`document_root`),
+        /// not the path after the route's prefix (`directory`).
+        #[serde(default, skip_serializing_if = "is_false")]
+        full_path: bool,
     },
     /// `Redirect`.
     Redirect {
@@ -306,8 +310,17 @@ impl fmt::Display for RouteAction {
                 }
                 Ok(())
             }
-            RouteAction::Exclude { directory: Some(d) } => write!(f, "exclude, files from {d}"),
-            RouteAction::Exclude { directory: None } => f.write_str("exclude (404)"),
+            RouteAction::Exclude {
+                directory: Some(d),
+                full_path: false,
+            } => write!(f, "exclude, files from {d}"),
+            RouteAction::Exclude {
+                directory: Some(d),
+                full_path: true,
+            } => write!(f, "exclude, document root {d}"),
+            RouteAction::Exclude {
+                directory: None, ..
+            } => f.write_str("exclude (404)"),
             RouteAction::Redirect { status, to } => write!(f, "redirect {status} {to}"),
         }
     }
@@ -532,8 +545,12 @@ impl RouteStatus {
                 to: to.clone(),
                 pass_reverse: *pass_reverse,
             },
-            lb_proxy::RouteAction::Local { directory } => RouteAction::Exclude {
+            lb_proxy::RouteAction::Local {
+                directory,
+                full_path,
+            } => RouteAction::Exclude {
                 directory: directory.as_ref().map(|d| d.display().to_string()),
+                full_path: *full_path,
             },
             lb_proxy::RouteAction::Redirect { status, to } => RouteAction::Redirect {
                 status: *status,

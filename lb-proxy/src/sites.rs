@@ -38,8 +38,12 @@ pub(crate) enum Action {
         to: Option<String>,
         pass_reverse: bool,
     },
-    /// Not proxied: a directory, or 404.
-    Local { directory: Option<PathBuf> },
+    /// Not proxied: a directory (or one file), or 404.
+    Local {
+        directory: Option<PathBuf>,
+        /// The whole request path is looked up in `directory`.
+        full_path: bool,
+    },
     /// A redirect.
     Redirect { status: StatusCode, to: String },
 }
@@ -201,8 +205,12 @@ impl Sites {
                         to: to.clone(),
                         pass_reverse: *pass_reverse,
                     },
-                    RouteAction::Local { directory } => Action::Local {
+                    RouteAction::Local {
+                        directory,
+                        full_path,
+                    } => Action::Local {
                         directory: directory.clone(),
+                        full_path: *full_path,
                     },
                     RouteAction::Redirect { status, to } => Action::Redirect {
                         status: StatusCode::from_u16(*status).map_err(|_| Error::Config {
@@ -312,8 +320,14 @@ impl Sites {
                 }),
                 Action::Local {
                     directory: Some(directory),
-                } => Resolved::Directory { directory, rest },
-                Action::Local { directory: None } => Resolved::NotFound,
+                    full_path,
+                } => Resolved::Directory {
+                    directory,
+                    rest: if *full_path { path.to_owned() } else { rest },
+                },
+                Action::Local {
+                    directory: None, ..
+                } => Resolved::NotFound,
                 Action::Redirect { status, to: _ } => Resolved::Redirect {
                     status: *status,
                     location: if uri.query().is_some() && !rest.contains('?') {

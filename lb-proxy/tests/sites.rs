@@ -213,7 +213,10 @@ fn reversed(mut r: RouteConfig) -> RouteConfig {
 fn local(prefix: &str, directory: Option<PathBuf>) -> RouteConfig {
     RouteConfig {
         path: PathMatch::Prefix(prefix.to_owned()),
-        action: RouteAction::Local { directory },
+        action: RouteAction::Local {
+            directory,
+            full_path: false,
+        },
     }
 }
 
@@ -530,7 +533,10 @@ fn routing_config_errors_name_the_field() {
         (
             route(RouteConfig {
                 path: PathMatch::Regex("(".into()),
-                action: RouteAction::Local { directory: None },
+                action: RouteAction::Local {
+                    directory: None,
+                    full_path: false,
+                },
             }),
             "vhosts[0].routes[0].path_regex",
             "(",
@@ -905,6 +911,109 @@ async fn a_directory_route_answers_if_none_match() {
     )
     .await;
     assert_eq!((stale.status, stale.body.as_str()), (200, "hello world\n"));
+}
+
+/// `DocumentRoot` (`full_path`): the whole request path is looked up, so
+/// `ProxyPass /hello.txt !` serves `public/hello.txt`; as an `Alias` the
+/// same route would look for `public/` + nothing after the prefix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_root_route_looks_up_the_whole_path() {
+    let web = echo("WEB").await;
+    let (_dir, public) = document_root();
+    let root = |prefix: &str| RouteConfig {
+        path: PathMatch::Prefix(prefix.to_owned()),
+        action: RouteAction::Local {
+            directory: Some(public.clone()),
+            full_path: true,
+        },
+    };
+    let p = start(sites(
+        vec![vhost(
+            "app",
+            "app.test",
+            &[],
+            vec![root("/hello.txt"), root("/sub"), proxy("/", "web")],
+        )],
+        vec![BalancerConfig::new("web", vec![m(&web)])],
+    ));
+    let front = addr(&p);
+    let got = get(front, "/hello.txt", "app.test").await;
+    assert_eq!((got.status, got.body.as_str()), (200, "hello world\n"));
+    let got = get(front, "/sub/", "app.test").await;
+    assert_eq!((got.status, got.body.as_str()), (200, "sub index\n"));
+    let got = get(front, "/sub/missing.txt", "app.test").await;
+    assert_eq!(got.status, 404);
+    // Not under either route: the member.
+    let got = get(front, "/hello.txt.bak", "app.test").await;
+    assert_eq!(got.status, 200);
+    assert!(got.body.starts_with("WEB /hello.txt.bak "), "{got:?}");
+}
+
+/// `Alias /favicon.ico /srv/www/favicon.ico`: one file, for the route's own
+/// path and nothing below it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alias_to_one_file_serves_it_for_its_path_alone() {
+    let web = echo("WEB").await;
+    let (_dir, public) = document_root();
+    let p = start(sites(
+        vec![vhost(
+            "app",
+            "app.test",
+            &[],
+            vec![
+                local("/favicon.ico", Some(public.join("hello.txt"))),
+                proxy("/", "web"),
+            ],
+        )],
+        vec![BalancerConfig::new("web", vec![m(&web)])],
+    ));
+    let front = addr(&p);
+    let got = get(front, "/favicon.ico", "app.test").await;
+    assert_eq!((got.status, got.body.as_str()), (200, "hello world\n"));
+    assert!(got.header("etag").is_some(), "{got:?}");
+    for below in ["/favicon.ico/", "/favicon.ico/x"] {
+        assert_eq!(get(front, below, "app.test").await.status, 404, "{below}");
+    }
+    assert_eq!(web.hits(), 0);
+}
+
+/// The methods of Apache's core handler on a file: POST is served as GET,
+/// OPTIONS lists what is allowed, anything else is 405 with `Allow`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_route_answers_the_methods_apaches_core_handler_does() {
+    let web = echo("WEB").await;
+    let (_dir, public) = document_root();
+    let p = start(sites(
+        vec![vhost(
+            "app",
+            "app.test",
+            &[],
+            vec![local("/files", Some(public)), proxy("/", "web")],
+        )],
+        vec![BalancerConfig::new("web", vec![m(&web)])],
+    ));
+    let front = addr(&p);
+    let got = send(front, "POST", "/files/hello.txt", "app.test", &[]).await;
+    assert_eq!((got.status, got.body.as_str()), (200, "hello world\n"));
+    assert_eq!(
+        send(front, "POST", "/files/none.txt", "app.test", &[])
+            .await
+            .status,
+        404
+    );
+    let got = send(front, "OPTIONS", "/files/hello.txt", "app.test", &[]).await;
+    assert_eq!((got.status, got.body.as_str()), (200, ""));
+    assert_eq!(got.header("allow"), Some("GET, HEAD, POST, OPTIONS"));
+    for method in ["PUT", "DELETE", "PATCH"] {
+        let got = send(front, method, "/files/hello.txt", "app.test", &[]).await;
+        assert_eq!(got.status, 405, "{method}");
+        assert_eq!(
+            got.header("allow"),
+            Some("GET, HEAD, POST, OPTIONS"),
+            "{method}"
+        );
+    }
+    assert_eq!(web.hits(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

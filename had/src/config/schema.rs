@@ -951,8 +951,8 @@ pub struct Balancer {
 
 /// One `[[proxy.NAME.route]]`: a path (`path`, as `ProxyPass`, or
 /// `path_regex`, as `ProxyPassMatch`) and exactly one action: `balancer`
-/// (with `to`), `url`, `exclude` (with `directory`) or `redirect` (with
-/// `status`).
+/// (with `to`), `url`, `exclude` (with `directory` or `document_root`) or
+/// `redirect` (with `status`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
@@ -976,12 +976,19 @@ pub struct Route {
     /// `ProxyPassReverse` for this route.
     #[serde(skip_serializing_if = "is_false", default)]
     pub pass_reverse: bool,
-    /// `ProxyPass PATH !`: not proxied; served from `directory` if set, else 404.
+    /// `ProxyPass PATH !`: not proxied; served from `directory` or
+    /// `document_root` if set, else 404.
     #[serde(skip_serializing_if = "is_false", default)]
     pub exclude: bool,
-    /// With `exclude`: the directory the path's files come from (`Alias`, `DocumentRoot`).
+    /// With `exclude`, as `Alias PATH DIR`: a file is DIR + the path after
+    /// the route's prefix. DIR may be one file (`Alias /favicon.ico
+    /// /srv/www/favicon.ico`), served for the route's path alone.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub directory: Option<PathBuf>,
+    /// With `exclude`, as `DocumentRoot DIR` (nginx `root`): a file is DIR +
+    /// the whole request path.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub document_root: Option<PathBuf>,
     /// `Redirect` / `RedirectMatch`: the target URL.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub redirect: Option<String>,

@@ -449,14 +449,27 @@ fn validate_route(field: &str, r: &RouteConfig, balancers: &[BalancerConfig]) ->
                 ));
             }
         }
-        RouteAction::Local { directory } => {
-            if let Some(dir) = directory
-                && !dir.is_dir()
-            {
-                return Err(invalid(
-                    format!("{field}.directory"),
-                    format!("{} is not a directory", dir.display()),
-                ));
+        RouteAction::Local {
+            directory,
+            full_path,
+        } => {
+            if let Some(dir) = directory {
+                // A file only as an Alias to that one file.
+                let (key, ok, what) = if *full_path {
+                    ("document_root", dir.is_dir(), "a directory")
+                } else {
+                    (
+                        "directory",
+                        dir.is_dir() || dir.is_file(),
+                        "a directory or a file",
+                    )
+                };
+                if !ok {
+                    return Err(invalid(
+                        format!("{field}.{key}"),
+                        format!("{} is not {what}", dir.display()),
+                    ));
+                }
             }
         }
         RouteAction::Redirect { status, to } => {

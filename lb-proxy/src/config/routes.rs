@@ -108,8 +108,14 @@ pub enum RouteAction {
     /// `ProxyPass PATH !`: not proxied. Served from `directory` (`Alias`,
     /// `DocumentRoot`) when set, else answered 404.
     Local {
-        /// The directory the files come from.
+        /// Where the files come from: a directory, or one file (`Alias
+        /// /favicon.ico /srv/www/favicon.ico`), served for the route's path
+        /// itself and nothing below it.
         directory: Option<PathBuf>,
+        /// The file is `directory` + the whole request path, as under
+        /// Apache's `DocumentRoot` (nginx `root`); `false`: `directory` + the
+        /// path after the route's prefix, as under `Alias`.
+        full_path: bool,
     },
     /// `Redirect STATUS PATH URL` / `RedirectMatch`: answered with a
     /// redirect to `to` plus the rest of the path (or `to` with `$1`…

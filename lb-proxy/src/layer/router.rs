@@ -126,9 +126,17 @@ fn answer<F>(resp: Response<ProxyBody>) -> Either<OrReject<F, ProxyBody, Infalli
     Either::Left(Either::Left(std::future::ready(Ok(resp))))
 }
 
+/// What a directory route allows, as Apache's core handler says it
+/// (without `TRACE`, which had never answers).
+const FILE_METHODS: &str = "GET, HEAD, POST, OPTIONS";
+
 /// Serves `rest` (the path inside the directory) with tower-http's
 /// `ServeDir` (GET and HEAD, ranges, `If-Modified-Since`, no way out of the
-/// directory), plus what Apache's core and mod_dir add to it:
+/// directory), or the one file an `Alias` names with `ServeFile`, plus what
+/// Apache's core and mod_dir add to it:
+/// - the methods of Apache's core handler: `POST` is answered as `GET`
+///   (its body discarded), `OPTIONS` with the methods allowed, any other
+///   method 405;
 /// - an `ETag` as Apache's `FileETag MTime Size` writes it, and the entity
 ///   tag preconditions in RFC 9110 §13.2.2's order: `If-Match` (412),
 ///   `If-None-Match` (304; when present, `If-Modified-Since` is not
@@ -141,25 +149,64 @@ async fn serve_file(
     rest: String,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let (mut parts, _body) = req.into_parts();
+    match parts.method {
+        http::Method::GET | http::Method::HEAD => {}
+        http::Method::POST => parts.method = http::Method::GET,
+        ref m => {
+            let status = if m == http::Method::OPTIONS {
+                StatusCode::OK
+            } else {
+                StatusCode::METHOD_NOT_ALLOWED
+            };
+            let mut resp = if status == StatusCode::OK {
+                local_response(status, "")
+            } else {
+                local_response(status, "method not allowed\n")
+            };
+            resp.headers_mut()
+                .insert(http::header::ALLOW, HeaderValue::from_static(FILE_METHODS));
+            return Ok(resp);
+        }
+    }
     let front = parts.uri.clone();
     let path = if rest.starts_with('/') {
         rest
     } else {
         format!("/{rest}")
     };
+    // An Alias to one file: that file for the route's own path, and
+    // nothing below it (Apache: not a directory, 404).
+    let one_file = tokio::fs::metadata(&directory)
+        .await
+        .is_ok_and(|m| m.is_file());
+    if one_file && (path != "/" || front.path().ends_with('/')) {
+        return Ok(local_response(StatusCode::NOT_FOUND, "not found\n"));
+    }
     parts.uri = match path.parse::<Uri>() {
         Ok(uri) => uri,
         Err(_) => return Ok(local_response(StatusCode::NOT_FOUND, "not found\n")),
     };
-    let tag = entity_tag(&directory, &path).await;
+    let tag = if one_file {
+        file_tag(&directory).await
+    } else {
+        entity_tag(&directory, &path).await
+    };
     if let Some(early) = tag.as_deref().and_then(|t| preconditions(&mut parts, t)) {
         return Ok(early);
     }
     let req = Request::from_parts(parts, http_body_util::Empty::<bytes::Bytes>::new());
-    let Ok(resp) = tower_http::services::ServeDir::new(directory)
-        .append_index_html_on_directories(true)
-        .oneshot(req)
-        .await;
+    let resp = if one_file {
+        let Ok(resp) = tower_http::services::ServeFile::new(directory)
+            .oneshot(req)
+            .await;
+        resp
+    } else {
+        let Ok(resp) = tower_http::services::ServeDir::new(directory)
+            .append_index_html_on_directories(true)
+            .oneshot(req)
+            .await;
+        resp
+    };
     let mut resp = resp.map(|body| ProxyBody::Stream(body.map_err(Into::into).boxed_unsync()));
     if resp.status().is_redirection() && resp.status() != StatusCode::NOT_MODIFIED {
         // ServeDir names the path inside the directory; the client's path
@@ -205,7 +252,12 @@ async fn entity_tag(directory: &std::path::Path, path: &str) -> Option<String> {
     if decoded.ends_with('/') {
         file.push("index.html");
     }
-    let meta = tokio::fs::metadata(&file).await.ok()?;
+    file_tag(&file).await
+}
+
+/// The entity tag of one regular file (see [`entity_tag`]).
+async fn file_tag(file: &std::path::Path) -> Option<String> {
+    let meta = tokio::fs::metadata(file).await.ok()?;
     if !meta.is_file() {
         return None;
     }

@@ -579,8 +579,30 @@ fn route(c: &mut Checker<'_, '_>, config: &Config, proxy: &str, index: usize, r:
                 with: "`exclude = true`",
             },
         ),
-        (Some(d), true) if !d.is_dir() => c.error(
+        (Some(d), true) if !d.is_dir() && !d.is_file() => c.error(
             &at("directory"),
+            Problem::InvalidValue {
+                message: format!("{} is neither a directory nor a file", d.display()),
+            },
+        ),
+        _ => {}
+    }
+    match (&r.document_root, r.exclude, &r.directory) {
+        (Some(_), false, _) => c.error(
+            &at("document_root"),
+            Problem::OnlyWith {
+                with: "`exclude = true`",
+            },
+        ),
+        (Some(_), true, Some(_)) => c.error(
+            &at("document_root"),
+            Problem::InvalidValue {
+                message: "give one of directory (as Alias) and document_root (as DocumentRoot)"
+                    .into(),
+            },
+        ),
+        (Some(d), true, None) if !d.is_dir() => c.error(
+            &at("document_root"),
             Problem::InvalidValue {
                 message: format!("{} is not a directory", d.display()),
             },

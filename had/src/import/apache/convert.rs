@@ -414,24 +414,34 @@ impl Converter<'_, '_> {
     /// mod_alias's `Redirect` is the first of them: a prefix `Redirect` that
     /// covers the exclusion takes its place (its target extended by the
     /// rest of the path, as mod_alias does), and one inside the exclusion
-    /// goes just before it. Returns the redirects so placed.
+    /// goes just before it, as does a `RedirectMatch` whose every match is
+    /// inside it (`^/promo/(.*)$` under `ProxyPass /promo !`). Returns the
+    /// redirects so placed.
     fn redirect_exclusions(
         &mut self,
         scope: Scope,
         site: &Site,
         candidates: &mut Vec<Built>,
     ) -> Vec<Location> {
-        let redirects: Vec<_> = merged(&self.model.server, scope, site, |s| &s.redirects, false)
-            .into_iter()
+        let all = merged(&self.model.server, scope, site, |s| &s.redirects, false);
+        let redirects: Vec<_> = all
+            .iter()
             .filter_map(|r| match &r.path {
                 PathMatch::Prefix(p) => lb_proxy::route::PathPrefix::parse(p)
                     .ok()
-                    .map(|prefix| (r, p.clone(), prefix)),
+                    .map(|prefix| (*r, p.clone(), prefix)),
                 PathMatch::Regex(_) => None,
             })
             .collect();
+        let regexes: Vec<_> = all
+            .iter()
+            .filter_map(|r| match &r.path {
+                PathMatch::Regex(re) => literal_prefix(re).map(|lit| (*r, re.clone(), lit)),
+                PathMatch::Prefix(_) => None,
+            })
+            .collect();
         let mut consumed = Vec::new();
-        if redirects.is_empty() {
+        if redirects.is_empty() && regexes.is_empty() {
             return consumed;
         }
         let redirect = |r: &super::model::Redirect, path: String, to: String| Built {
@@ -474,6 +484,24 @@ impl Converter<'_, '_> {
                     out.push(redirect(r, rpath.clone(), r.to.clone()));
                 }
             }
+            if replaced.is_none() {
+                for (r, re, lit) in &regexes {
+                    // Every path the expression matches starts with `lit`;
+                    // the exclusion takes all of them when it matches `lit`
+                    // and ends there at a segment boundary.
+                    let inside = eprefix
+                        .matched_len(lit)
+                        .is_some_and(|n| n < lit.len() || e.ends_with('/'));
+                    if inside {
+                        consumed.push(r.at.clone());
+                        let mut b = redirect(r, String::new(), r.to.clone());
+                        b.route.path = None;
+                        b.route.path_regex = Some(re.clone());
+                        b.catch_all = false;
+                        out.push(b);
+                    }
+                }
+            }
             out.push(replaced.unwrap_or(b));
         }
         *candidates = out;
@@ -502,8 +530,13 @@ impl Converter<'_, '_> {
         match &p.target {
             Target::Exclude => {
                 route.exclude = true;
-                route.directory = self.exclude_dir(scope, site, &p.path);
+                match self.exclude_dir(scope, site, &p.path) {
+                    Some(Files::Alias(dir)) => route.directory = Some(dir),
+                    Some(Files::Root(dir)) => route.document_root = Some(dir),
+                    None => {}
+                }
                 if route.directory.is_none()
+                    && route.document_root.is_none()
                     && !self.handled(scope, site, &p.path)
                     && !self.redirected(scope, site, &p.path)
                 {
@@ -557,9 +590,9 @@ impl Converter<'_, '_> {
             .any(|h| covers(&h.path, p))
     }
 
-    /// The directory `ProxyPass PATH !` serves: through an `Alias` that
-    /// covers PATH, else `DocumentRoot` + PATH; none under a `SetHandler`.
-    fn exclude_dir(&mut self, scope: Scope, site: &Site, path: &PathMatch) -> Option<PathBuf> {
+    /// Where the files of `ProxyPass PATH !` come from: an `Alias` that
+    /// covers PATH, else `DocumentRoot`; none under a `SetHandler`.
+    fn exclude_dir(&mut self, scope: Scope, site: &Site, path: &PathMatch) -> Option<Files> {
         if self.handled(scope, site, path) {
             return None;
         }
@@ -572,7 +605,7 @@ impl Converter<'_, '_> {
             PathMatch::Regex(_) => {
                 let root = root?;
                 self.used.insert(place(&root.at));
-                return Some(root.value.clone());
+                return Some(Files::Root(root.value.clone()));
             }
         };
         for a in merged(&self.model.server, scope, site, |s| &s.aliases, false) {
@@ -582,21 +615,16 @@ impl Converter<'_, '_> {
             if let Some(n) = prefix.matched_len(p) {
                 let rest = p.get(n..).unwrap_or_default().trim_start_matches('/');
                 self.used.insert(place(&a.at));
-                return Some(if rest.is_empty() {
+                return Some(Files::Alias(if rest.is_empty() {
                     a.dir.clone()
                 } else {
                     a.dir.join(rest)
-                });
+                }));
             }
         }
         let root = root?;
         self.used.insert(place(&root.at));
-        let rest = p.trim_start_matches('/');
-        Some(if rest.is_empty() {
-            root.value.clone()
-        } else {
-            root.value.join(rest)
-        })
+        Some(Files::Root(root.value.clone()))
     }
 
     /// `ProxyPassReverse` lines onto the routes whose path and URL they name.
@@ -1336,4 +1364,38 @@ fn reverse_targets(r: &Reverse, origin: &Origin, to: &str) -> bool {
 /// A line's place, to key sets by.
 fn place(at: &Location) -> (PathBuf, usize) {
     (at.file.clone(), at.line)
+}
+
+/// Where an excluded path's files come from.
+enum Files {
+    /// An `Alias`: the directory (or file) for the rest after the route's path.
+    Alias(PathBuf),
+    /// `DocumentRoot`: the whole request path inside it.
+    Root(PathBuf),
+}
+
+/// The literal text every match of an anchored regular expression starts
+/// with (`^/promo/(.*)$` → `/promo/`); `None` when it is not anchored or
+/// starts with no literal `/`.
+fn literal_prefix(re: &str) -> Option<String> {
+    let body = re.strip_prefix('^')?;
+    let lit: String = body
+        .chars()
+        .take_while(|c| {
+            !matches!(
+                c,
+                '.' | '[' | ']' | '(' | ')' | '{' | '}' | '*' | '+' | '?' | '|' | '\\' | '^' | '$'
+            )
+        })
+        .collect();
+    // A quantifier applies to the character before it: that one is not sure.
+    let next = body[lit.len()..].chars().next();
+    let lit = if matches!(next, Some('*' | '?' | '{')) {
+        let mut l = lit;
+        l.pop();
+        l
+    } else {
+        lit
+    };
+    lit.starts_with('/').then_some(lit)
 }
