@@ -236,3 +236,69 @@ fn the_readme_site_imports_to_the_routing_example() {
     }
     assert_eq!(got.balancer, example.balancer);
 }
+
+/// What `ProxyPass PATH !` leaves to mod_alias and the core: a file under
+/// `DocumentRoot` is `document_root` (the whole path looked up, so a
+/// file such as robots.txt works), an `Alias` to one file is that file,
+/// and a `RedirectMatch` whose every match is inside the exclusion is
+/// placed before it (one that is not stays unreachable behind `/`).
+#[test]
+fn exclusions_keep_document_root_alias_files_and_redirect_matches() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().display();
+    std::fs::write(dir.path().join("favicon.ico"), "icon").expect("write");
+    let site = format!(
+        "<VirtualHost 198.18.0.200:80>\n\
+         ServerName www.example.com\n\
+         DocumentRoot \"{d}\"\n\
+         Alias /favicon.ico {d}/favicon.ico\n\
+         ProxyPass /favicon.ico !\n\
+         ProxyPass /robots.txt !\n\
+         ProxyPass /promo !\n\
+         RedirectMatch 301 ^/promo/(.*)$ https://promo.example.com/$1\n\
+         RedirectMatch ^/promotion(.*)$ https://promo.example.com/$1\n\
+         ProxyPass / http://198.18.0.21:8080/\n\
+         </VirtualHost>\n"
+    );
+    let imported =
+        had::import::apache::import_str(&site, "site.conf").unwrap_or_else(|e| panic!("{e}"));
+    let config = parse_str(&imported.toml(), "imported.toml")
+        .unwrap_or_else(|e| panic!("{e}\n{}", imported.toml()))
+        .config;
+    let routes = &config.proxy["www_example_com"].routes;
+    let summary: Vec<String> = routes
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.path.clone().or(r.path_regex.clone()).unwrap_or_default(),
+                match (&r.directory, &r.document_root, &r.redirect, &r.url) {
+                    (Some(dir), _, _, _) => format!("alias {}", dir.display()),
+                    (_, Some(root), _, _) => format!("root {}", root.display()),
+                    (_, _, Some(to), _) => format!("redirect {} {to}", r.status.unwrap_or(302)),
+                    (_, _, _, Some(url)) => format!("url {url}"),
+                    _ => "404".into(),
+                }
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            format!("/favicon.ico alias {d}/favicon.ico"),
+            format!("/robots.txt root {d}"),
+            "^/promo/(.*)$ redirect 301 https://promo.example.com/$1".into(),
+            format!("/promo root {d}"),
+            "/ url http://198.18.0.21:8080/".into(),
+        ]
+    );
+    // `^/promotion(.*)$` also matches paths outside `/promo`: Apache never
+    // reaches it, and the note says so.
+    let notes: Vec<String> = imported.notes.iter().map(ToString::to_string).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("site.conf:9:") && n.contains("never reached")),
+        "{notes:#?}"
+    );
+}

@@ -175,7 +175,7 @@ fn the_example_is_valid_once_its_directory_exists() {
         assert_eq!(
             err.errors(),
             [format!(
-                "routes.toml:{line}: proxy.www.route.0.directory: /srv/www/static is not a directory"
+                "routes.toml:{line}: proxy.www.route.0.directory: /srv/www/static is neither a directory nor a file"
             )]
         );
     }
@@ -411,7 +411,32 @@ fn directory_goes_only_with_exclude_and_must_exist() {
         &web(
             "[[proxy.web.route]]\npath = \"/static\"\nexclude = true\ndirectory = \"/nonexistent/static\"\n",
         ),
-        "6: proxy.web.route.0.directory: /nonexistent/static is not a directory",
+        "6: proxy.web.route.0.directory: /nonexistent/static is neither a directory nor a file",
+    );
+}
+
+#[test]
+fn document_root_goes_only_with_exclude_alone_and_must_be_a_directory() {
+    refused(
+        &web("[[proxy.web.route]]\npath = \"/\"\nbalancer = \"app\"\ndocument_root = \"/tmp\"\n"),
+        "6: proxy.web.route.0.document_root: only has an effect with `exclude = true`; remove it",
+    );
+    refused(
+        &web(
+            "[[proxy.web.route]]\npath = \"/s\"\nexclude = true\ndirectory = \"/tmp\"\ndocument_root = \"/tmp\"\n",
+        ),
+        "7: proxy.web.route.0.document_root: give one of directory (as Alias) and document_root (as DocumentRoot)",
+    );
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    refused(
+        &web(&format!(
+            "[[proxy.web.route]]\npath = \"/s\"\nexclude = true\ndocument_root = \"{}\"\n",
+            file.path().display()
+        )),
+        &format!(
+            "6: proxy.web.route.0.document_root: {} is not a directory",
+            file.path().display()
+        ),
     );
 }
 
