@@ -16,6 +16,9 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathPrefix {
     prefix: String,
+    /// No run of `/` in the prefix: against a path without one either, a
+    /// match is a plain byte comparison.
+    plain: bool,
 }
 
 impl PathPrefix {
@@ -36,6 +39,7 @@ impl PathPrefix {
         }
         Ok(Self {
             prefix: prefix.to_owned(),
+            plain: !has_slash_run(prefix.as_bytes()),
         })
     }
 
@@ -63,6 +67,18 @@ impl PathPrefix {
     pub fn matched_len(&self, path: &str) -> Option<usize> {
         let alias = self.prefix.as_bytes();
         let uri = path.as_bytes();
+        // The usual case (request paths are canonical, slashes merged): a
+        // byte comparison, and a mismatch costs no more than `memcmp`.
+        if self.plain && !has_slash_run(uri) {
+            if !uri.starts_with(alias) {
+                return None;
+            }
+            let ends_in_slash = alias.last() == Some(&b'/');
+            return match uri.get(alias.len()) {
+                Some(&b) if !ends_in_slash && b != b'/' => None,
+                _ => Some(alias.len()),
+            };
+        }
         let (mut a, mut u) = (0, 0);
         while a < alias.len() && u < uri.len() {
             if alias[a] == b'/' {
@@ -127,6 +143,11 @@ pub struct Remainder<'a> {
     /// The whole path was the prefix: nothing of it remains, and the member's
     /// own path is sent without a slash added.
     pub whole: bool,
+}
+
+/// Whether `bytes` holds `//`.
+fn has_slash_run(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|w| w == b"//")
 }
 
 /// Why a request path is refused.
@@ -330,19 +351,43 @@ impl PathRegex {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPattern {
     pattern: String,
+    kind: PatternKind,
+}
+
+/// How a [`HostPattern`] is matched: most are exact names or `*.domain`,
+/// which need no glob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PatternKind {
+    Exact,
+    /// `*` then a suffix without wildcards (`*.example.com`).
+    StarSuffix,
+    Glob,
 }
 
 impl HostPattern {
     /// A pattern for `name` (validated by the config).
     pub fn new(name: &str) -> Self {
-        Self {
-            pattern: name.to_ascii_lowercase(),
-        }
+        let pattern = name.to_ascii_lowercase();
+        let wild = |s: &str| s.contains(['*', '?']);
+        let kind = match pattern.strip_prefix('*') {
+            _ if !wild(&pattern) => PatternKind::Exact,
+            Some(rest) if !wild(rest) => PatternKind::StarSuffix,
+            _ => PatternKind::Glob,
+        };
+        Self { pattern, kind }
     }
 
     /// Whether `host` (a `Host` value without its port) matches.
     pub fn matches(&self, host: &str) -> bool {
-        glob(self.pattern.as_bytes(), host.as_bytes())
+        let (p, h) = (self.pattern.as_bytes(), host.as_bytes());
+        match self.kind {
+            PatternKind::Exact => h.eq_ignore_ascii_case(p),
+            PatternKind::StarSuffix => {
+                let suffix = &p[1..];
+                h.len() >= suffix.len() && h[h.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+            }
+            PatternKind::Glob => glob(p, h),
+        }
     }
 }
 
@@ -404,6 +449,26 @@ mod tests {
         assert_eq!(p("//api").matched_len("/api/x"), Some(4));
         assert_eq!(p("/").matched_len("/anything"), Some(1));
         assert_eq!(p("/api").matched_len("/API"), None);
+        // The byte-comparison path and the slash-merging one agree.
+        for (prefix, path) in [
+            ("/api/", "/api/x"),
+            ("/api", "/api"),
+            ("/api", "/apix"),
+            ("/api/", "/api"),
+            ("/api", "/api//x"),
+            ("/a/b", "/a//b/c"),
+            ("/", "/"),
+        ] {
+            let slow = PathPrefix {
+                prefix: prefix.into(),
+                plain: false,
+            };
+            assert_eq!(
+                p(prefix).matched_len(path),
+                slow.matched_len(path),
+                "{prefix} {path}"
+            );
+        }
     }
 
     #[test]
@@ -470,6 +535,11 @@ mod tests {
         assert!(h("www?.example.com", "www1.example.com"));
         assert!(!h("www?.example.com", "www.example.com"));
         assert!(h("*", "anything"));
+        assert!(h("*.example.com", "A.EXAMPLE.com"));
+        assert!(h("*example.com", "example.com"));
+        assert!(!h("*.example.com", ".example.co"));
+        assert!(h("w*w.example.com", "wxyzw.example.com"));
+        assert!(!h("www.example.com", "www.example.co"));
         assert_eq!(host_without_port("a.example:8080"), "a.example");
         assert_eq!(host_without_port("a.example"), "a.example");
         assert_eq!(host_without_port("[2001:db8::1]:80"), "[2001:db8::1]");

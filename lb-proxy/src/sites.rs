@@ -128,8 +128,14 @@ pub(crate) enum Resolved<'a> {
 }
 
 /// The query of `uri`, with its `?`, or empty.
-fn query_of(uri: &http::Uri) -> String {
-    uri.query().map(|q| format!("?{q}")).unwrap_or_default()
+/// `path` followed by the query of `uri` (`?q`), if it has one.
+fn with_query(mut path: String, uri: &http::Uri) -> String {
+    if let Some(q) = uri.query() {
+        path.reserve(q.len() + 1);
+        path.push('?');
+        path.push_str(q);
+    }
+    path
 }
 
 impl Sites {
@@ -314,7 +320,7 @@ impl Sites {
                     pass_reverse,
                 } => Resolved::Proxy(Target {
                     balancer: balancer.clone(),
-                    path: format!("{rest}{}", query_of(uri)),
+                    path: with_query(rest, uri),
                     reverse: pass_reverse.then(|| route.reverse(to.as_deref())),
                     preserve_host: host.preserve_host,
                 }),
@@ -331,7 +337,7 @@ impl Sites {
                 Action::Redirect { status, to: _ } => Resolved::Redirect {
                     status: *status,
                     location: if uri.query().is_some() && !rest.contains('?') {
-                        format!("{rest}{}", query_of(uri))
+                        with_query(rest, uri)
                     } else {
                         rest
                     },
@@ -359,7 +365,11 @@ impl Matcher {
                 // → `/app//x`, the documented trailing-slash pitfall).
                 Some(to) => {
                     let len = prefix.matched_len(path)?;
-                    Some(format!("{to}{}", path.get(len..).unwrap_or_default()))
+                    let rest = path.get(len..).unwrap_or_default();
+                    let mut out = String::with_capacity(to.len() + rest.len() + 16);
+                    out.push_str(to);
+                    out.push_str(rest);
+                    Some(out)
                 }
                 // had's own `path`: the rest starts with `/`; the prefix alone
                 // leaves nothing (the member's own path).
