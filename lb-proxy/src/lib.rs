@@ -47,6 +47,7 @@ mod server;
 pub mod sites;
 mod stack;
 pub mod timer;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -59,6 +60,7 @@ pub use config::{
 };
 pub use member::{LATENCY_BUCKETS, MemberStats, MemberStatus};
 pub use server::{BalancerStats, DrainReport, ProxyHandle, ProxyStats};
+pub use tls::{CertificateConfig, CertificateError, CertificateInfo, TlsConfig};
 
 /// Everything that can go wrong at this crate's boundary.
 #[derive(Debug, thiserror::Error)]
@@ -99,4 +101,7 @@ pub enum Error {
     /// A worker thread or its runtime could not start.
     #[error("cannot start proxy worker: {0}")]
     Runtime(std::io::Error),
+    /// A certificate cannot be used (the one in force, if any, stays).
+    #[error("tls: {0}")]
+    Certificate(#[from] tls::CertificateError),
 }

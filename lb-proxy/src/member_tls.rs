@@ -44,7 +44,8 @@ impl std::fmt::Debug for Connector {
     }
 }
 
-fn provider() -> Arc<CryptoProvider> {
+/// The one crypto provider of every TLS connection, to members and from clients.
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
         .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))

@@ -24,6 +24,7 @@ use crate::layer::access_log::AccessLogWriter;
 use crate::member::{Member, MemberStats, MemberStatus};
 use crate::sites::Sites;
 use crate::timer::ConnTimer;
+use crate::tls::{CertificateInfo, Certificates};
 use crate::{Error, stack};
 
 /// hyper's own limit of header fields when none is configured.
@@ -77,6 +78,8 @@ pub(crate) struct Shared {
     pub(crate) sites: Arc<ArcSwap<Sites>>,
     pub(crate) settings: ArcSwap<Settings>,
     pub(crate) access_log: Option<Arc<AccessLogWriter>>,
+    /// TLS on every listener: the certificates and the acceptor using them.
+    tls: Option<(Arc<Certificates>, Arc<rustls::ServerConfig>)>,
     workers: usize,
     active: AtomicUsize,
     accepted: AtomicUsize,
@@ -206,10 +209,23 @@ impl ProxyHandle {
             ),
             None => None,
         };
+        let tls = match &config.tls {
+            Some(t) => {
+                let certs = Arc::new(Certificates::load(t)?);
+                let acceptor =
+                    crate::tls::server_config(certs.clone()).map_err(|e| Error::Config {
+                        field: "tls".into(),
+                        reason: e.to_string(),
+                    })?;
+                Some((certs, acceptor))
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             sites: Arc::new(ArcSwap::from_pointee(Sites::build(&config, workers, None)?)),
             settings: ArcSwap::from_pointee(Settings::of(&config)),
             access_log,
+            tls,
             workers,
             active: AtomicUsize::new(0),
             accepted: AtomicUsize::new(0),
@@ -332,6 +348,13 @@ impl ProxyHandle {
         if config.workers.is_some_and(|w| w != self.shared.workers) {
             return Err(Error::NeedsRestart { field: "workers" });
         }
+        match (&self.shared.tls, &config.tls) {
+            (None, None) => {}
+            // New handshakes use the new files; a bad one keeps the old set
+            // and fails the whole reload before anything else changed.
+            (Some((certs, _)), Some(t)) => certs.reload(Some(t))?,
+            _ => return Err(Error::NeedsRestart { field: "tls" }),
+        }
         let settings = Settings::of(config);
         let old = self.shared.sites.load_full();
         let new = Sites::build(config, self.shared.workers, Some(&old))?;
@@ -353,6 +376,33 @@ impl ProxyHandle {
         self.start_health_checks(config.health_check.as_ref());
         tracing::info!("proxy reloaded");
         Ok(())
+    }
+
+    /// `hactl cert reload`: reads the certificate files in force again.
+    /// Open connections keep their session; new handshakes use the new
+    /// certificates.
+    ///
+    /// # Errors
+    /// The first certificate that cannot be used, naming its file; the
+    /// certificates in force stay. `Ok(false)` when the proxy has no TLS.
+    pub fn reload_certificates(&self) -> Result<bool, Error> {
+        match &self.shared.tls {
+            Some((certs, _)) => {
+                certs.reload(None)?;
+                tracing::info!(listen = ?self.local_addrs, "certificates reloaded");
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// The certificates in force (empty without TLS).
+    pub fn certificates(&self) -> Vec<CertificateInfo> {
+        self.shared
+            .tls
+            .as_ref()
+            .map(|(certs, _)| certs.info())
+            .unwrap_or_default()
     }
 
     /// `hactl member enable|disable URL`: the member with that URL in every
@@ -528,6 +578,16 @@ async fn accept_loop(
     }
 }
 
+/// The front end a connection came in on: what `X-Forwarded-Proto` and
+/// `X-Forwarded-Port` say to members.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Front {
+    /// Over TLS.
+    pub(crate) tls: bool,
+    /// The local port.
+    pub(crate) port: u16,
+}
+
 async fn serve(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
@@ -535,8 +595,49 @@ async fn serve(
     shared: &Shared,
     mut drain: watch::Receiver<bool>,
 ) {
+    let port = stream.local_addr().map_or(0, |a| a.port());
+    let Some((certs, acceptor)) = &shared.tls else {
+        let front = Front { tls: false, port };
+        return serve_http1(stream, peer, listener, front, shared, drain).await;
+    };
+    // A client that stops mid-handshake (or never starts) holds its slot
+    // only this long.
+    let acceptor = tokio_rustls::TlsAcceptor::from(acceptor.clone());
+    let handshake = tokio::time::timeout(certs.handshake_timeout(), acceptor.accept(stream));
+    let stream = tokio::select! {
+        r = handshake => match r {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::debug!(client = %peer, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(client = %peer, "TLS handshake timed out");
+                return;
+            }
+        },
+        _ = drain.wait_for(|d| *d) => return,
+    };
+    let front = Front { tls: true, port };
+    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+        serve_http2(stream, peer, listener, front, shared, drain).await;
+    } else {
+        serve_http1(stream, peer, listener, front, shared, drain).await;
+    }
+}
+
+async fn serve_http1<T>(
+    stream: T,
+    peer: SocketAddr,
+    listener: usize,
+    front: Front,
+    shared: &Shared,
+    mut drain: watch::Receiver<bool>,
+) where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let settings = shared.settings.load();
-    let service = TowerToHyperService::new(stack::build(shared, &settings, listener, peer));
+    let service = TowerToHyperService::new(stack::build(shared, &settings, listener, peer, front));
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         // The connection's own timer, re-armed per request (crate::timer).
@@ -576,5 +677,54 @@ async fn serve(
     };
     if let Err(e) = result {
         tracing::debug!(client = %peer, error = %e, "client connection ended with an error");
+    }
+}
+
+/// HTTP/2 from a client (ALPN `h2`): each stream is one request through the
+/// same stack as HTTP/1.1, forwarded to members over HTTP/1.1.
+async fn serve_http2<T>(
+    stream: T,
+    peer: SocketAddr,
+    listener: usize,
+    front: Front,
+    shared: &Shared,
+    mut drain: watch::Receiver<bool>,
+) where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let settings = shared.settings.load();
+    let service = TowerToHyperService::new(stack::build(shared, &settings, listener, peer, front));
+    let mut builder =
+        hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
+    // The whole head as LimitRequestFields × LimitRequestFieldSize allow;
+    // admission checks each field as for HTTP/1.1.
+    let head = settings
+        .limits
+        .fields
+        .saturating_mul(settings.limits.field_size)
+        .saturating_add(settings.limits.line);
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .max_concurrent_streams(100)
+        .max_header_list_size(u32::try_from(head).unwrap_or(u32::MAX))
+        .keep_alive_interval(Some(settings.header_read_timeout))
+        .keep_alive_timeout(settings.header_read_timeout);
+    drop(settings);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let finished = tokio::select! {
+        r = conn.as_mut() => Some(r),
+        d = drain.wait_for(|d| *d) => { drop(d); None }
+    };
+    let result = match finished {
+        Some(r) => r,
+        None => {
+            // GOAWAY: streams in flight finish, no new ones start.
+            conn.as_mut().graceful_shutdown();
+            conn.as_mut().await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(client = %peer, error = %e, "HTTP/2 client connection ended with an error");
     }
 }

@@ -18,15 +18,17 @@ use crate::layer::read_ahead::ReadAheadLayer;
 use crate::layer::router::RouterLayer;
 use crate::layer::timeout::ResponseTimeoutLayer;
 use crate::layer::tunnel::TunnelLayer;
-use crate::server::{Settings, Shared};
+use crate::server::{Front, Settings, Shared};
 
 /// The service serving one client connection from `client` on listener
-/// `listener`, with the settings in force when it was accepted.
+/// `listener` (`front`: over TLS or not, on which port), with the settings
+/// in force when it was accepted.
 pub(crate) fn build(
     shared: &Shared,
     s: &Settings,
     listener: usize,
     client: SocketAddr,
+    front: Front,
 ) -> impl Service<
     Request<Incoming>,
     Response = Response<LoggedBody<ProxyBody>>,
@@ -46,7 +48,7 @@ pub(crate) fn build(
         // Bound the wait for response headers (504).
         .layer(ResponseTimeoutLayer::new(s.outer_timeout))
         // Drop hop-by-hop headers, then add X-Forwarded-* (CVE-2022-31813 order).
-        .layer(ForwardedHeadersLayer::new(client.ip()))
+        .layer(ForwardedHeadersLayer::new(client.ip(), front.tls, front.port))
         // Join client and member after a 101.
         .layer(TunnelLayer::new(s.tunnel_idle_timeout))
         // Read what has arrived of the body: a malformed one is refused (400)

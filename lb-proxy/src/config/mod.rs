@@ -258,6 +258,8 @@ pub struct ProxyConfig {
     /// TLS towards `https://` and `wss://` members (default: verified
     /// against the system's trust store).
     pub member_tls: MemberTls,
+    /// TLS towards clients on every listener (`None`: plain HTTP).
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 /// Most members one proxy may have (the balancer tracks them in a 64-bit set).
@@ -297,6 +299,7 @@ impl Default for ProxyConfig {
             health_check: None,
             workers: None,
             member_tls: MemberTls::default(),
+            tls: None,
         }
     }
 }
@@ -650,6 +653,15 @@ impl ProxyConfig {
                 "limit_request_line",
                 format!("must be at least {MIN_LINE_LIMIT} bytes"),
             ));
+        }
+        if let Some(tls) = &self.tls {
+            if tls.certificates.is_empty() {
+                return Err(invalid("tls", "needs at least one certificate"));
+            }
+            positive("tls.handshake_timeout", tls.handshake_timeout)?;
+            // Read every certificate now, so that `had --check` and a
+            // reload name the file that cannot be used.
+            crate::tls::check(tls)?;
         }
         if self.workers == Some(0) {
             return Err(invalid("workers", "must be at least 1"));

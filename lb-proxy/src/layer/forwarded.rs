@@ -1,7 +1,7 @@
 //! Hop-by-hop header removal (RFC 9110 §7.6.1) and the X-Forwarded-* headers.
 //!
 //! Order matters: every header named in `Connection` is removed *before*
-//! X-Forwarded-For/Host/Proto are added, so a client cannot make the proxy
+//! X-Forwarded-For/Host/Proto/Port are added, so a client cannot make the proxy
 //! strip the headers it adds itself (Apache CVE-2022-31813).
 
 use std::net::IpAddr;
@@ -16,6 +16,7 @@ use super::{Mapped, OnResponse};
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
@@ -146,14 +147,21 @@ pub struct ForwardedHeadersLayer {
     // A HeaderValue clone is a reference-count bump; this layer is cloned
     // with the stack for every request, so it holds nothing that allocates.
     client_ip: HeaderValue,
+    proto: HeaderValue,
+    port: HeaderValue,
 }
 
 impl ForwardedHeadersLayer {
-    /// For requests arriving from `client`.
-    pub fn new(client: IpAddr) -> Self {
+    /// For requests arriving from `client` on local port `port`, over TLS
+    /// or not.
+    pub fn new(client: IpAddr, tls: bool, port: u16) -> Self {
         let client_ip = HeaderValue::from_str(&client.to_string())
             .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
-        Self { client_ip }
+        Self {
+            client_ip,
+            proto: HeaderValue::from_static(if tls { "https" } else { "http" }),
+            port: HeaderValue::from(port),
+        }
     }
 }
 
@@ -212,7 +220,8 @@ where
         if let Some(host) = headers.get(HOST).cloned() {
             headers.insert(X_FORWARDED_HOST.clone(), host);
         }
-        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+        headers.insert(X_FORWARDED_PROTO.clone(), self.client.proto.clone());
+        headers.insert(X_FORWARDED_PORT.clone(), self.client.port.clone());
         Mapped::new(self.inner.call(req), StripResponse { upgrading })
     }
 }
@@ -251,9 +260,12 @@ mod tests {
             send.send_response(resp);
             Some(req.into_parts().0)
         });
-        let svc =
-            ForwardedHeadersLayer::new("198.18.0.9".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])))
-                .layer(svc);
+        let svc = ForwardedHeadersLayer::new(
+            "198.18.0.9".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            false,
+            80,
+        )
+        .layer(svc);
         let out = svc.oneshot(req).await.unwrap_or_default();
         let parts = seen
             .await

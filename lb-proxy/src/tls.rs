@@ -1,0 +1,354 @@
+//! TLS towards clients: certificates read from PEM files, chosen by SNI,
+//! replaced without a restart.
+//!
+//! One [`Certificates`] per listener group: a list of certificate chains
+//! with their keys, each answering the DNS names of its leaf certificate
+//! (subjectAltName, else the subject's CN), exact or with a leading `*.`
+//! wildcard, as HAProxy's `crt` chooses them. A client that names no host,
+//! or one no certificate covers, gets the first certificate, unless
+//! `strict_sni` is set: then its handshake fails. TLS 1.2 and 1.3 only,
+//! rustls's default cipher suites (`ring`, explicitly, as for members), ALPN
+//! `h2` and `http/1.1`.
+//!
+//! [`Certificates::reload`] reads every file again and swaps the whole set
+//! at once, or keeps the set in force and says which file is wrong and why
+//! (missing, unreadable, not PEM, expired, not yet valid, key not matching
+//! the certificate). Open connections keep their session either way; new
+//! handshakes use the new set.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+
+/// One certificate chain and its key (Apache `SSLCertificateFile`,
+/// `SSLCertificateKeyFile`; a chain file is the same PEM file with the
+/// intermediates after the leaf, or given as `chain`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateConfig {
+    /// PEM: the leaf certificate, then any intermediates.
+    pub cert: PathBuf,
+    /// PEM: the private key (PKCS#8, PKCS#1 RSA or SEC1 EC).
+    pub key: PathBuf,
+    /// PEM: intermediates kept in their own file (`SSLCertificateChainFile`).
+    pub chain: Option<PathBuf>,
+}
+
+/// TLS on every listener of a proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The certificates; the first is the default.
+    pub certificates: Vec<CertificateConfig>,
+    /// Refuse a handshake whose SNI no certificate covers, or that has none.
+    pub strict_sni: bool,
+    /// How long a client has to finish its handshake.
+    pub handshake_timeout: Duration,
+}
+
+/// What `hactl status` shows of a certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateInfo {
+    /// The file.
+    pub cert: PathBuf,
+    /// The DNS names it answers.
+    pub names: Vec<String>,
+    /// `notAfter`, seconds since the Unix epoch.
+    pub not_after: i64,
+}
+
+impl CertificateInfo {
+    /// Whole days from `now` until `not_after` (negative once expired).
+    pub fn days_left(&self, now: SystemTime) -> i64 {
+        let now = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        (self.not_after - now).div_euclid(86_400)
+    }
+}
+
+/// Why a certificate cannot be used; each names its file.
+#[derive(Debug, thiserror::Error)]
+pub enum CertificateError {
+    /// The file cannot be read.
+    #[error("{}: cannot be read: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file holds no certificate, or no key.
+    #[error("{}: {what}", path.display())]
+    Content {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        what: String,
+    },
+}
+
+fn content(path: &Path, what: impl Into<String>) -> CertificateError {
+    CertificateError::Content {
+        path: path.to_path_buf(),
+        what: what.into(),
+    }
+}
+
+/// A certificate ready to serve.
+#[derive(Debug)]
+struct Loaded {
+    key: Arc<CertifiedKey>,
+    info: CertificateInfo,
+}
+
+/// The provider every TLS listener uses.
+fn provider() -> Arc<CryptoProvider> {
+    crate::member_tls::provider()
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, CertificateError> {
+    std::fs::read(path).map_err(|source| CertificateError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads and checks one certificate at `now`.
+fn load(c: &CertificateConfig, now: SystemTime) -> Result<Loaded, CertificateError> {
+    let pem = read(&c.cert)?;
+    let mut chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| content(&c.cert, format!("not a PEM certificate file: {e}")))?;
+    if chain.is_empty() {
+        return Err(content(&c.cert, "holds no CERTIFICATE block"));
+    }
+    if let Some(extra) = &c.chain {
+        let pem = read(extra)?;
+        let more: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<_, _>>()
+            .map_err(|e| content(extra, format!("not a PEM certificate file: {e}")))?;
+        if more.is_empty() {
+            return Err(content(extra, "holds no CERTIFICATE block"));
+        }
+        chain.extend(more);
+    }
+    let key_pem = read(&c.key)?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem)
+        .map_err(|e| content(&c.key, format!("holds no private key: {e}")))?;
+    let info = describe(&c.cert, &chain[0])?;
+    let now_secs = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    if info.not_after < now_secs {
+        return Err(content(
+            &c.cert,
+            format!("expired on {}", utc_date(info.not_after)),
+        ));
+    }
+    let certified = CertifiedKey::from_der(chain, key, &provider()).map_err(|e| match e {
+        rustls::Error::InconsistentKeys(_) => {
+            content(&c.key, format!("is not the key of {}", c.cert.display()))
+        }
+        e => content(&c.key, format!("cannot be used: {e}")),
+    })?;
+    Ok(Loaded {
+        key: Arc::new(certified),
+        info,
+    })
+}
+
+/// Names and validity of a leaf certificate.
+fn describe(path: &Path, leaf: &CertificateDer<'_>) -> Result<CertificateInfo, CertificateError> {
+    use x509_parser::prelude::{FromDer as _, GeneralName, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(leaf.as_ref())
+        .map_err(|e| content(path, format!("the first certificate does not parse: {e}")))?;
+    let mut names: Vec<String> = Vec::new();
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for n in &san.value.general_names {
+            if let GeneralName::DNSName(d) = n {
+                names.push(d.to_ascii_lowercase());
+            }
+        }
+    }
+    if names.is_empty() {
+        names.extend(
+            cert.subject()
+                .iter_common_name()
+                .filter_map(|cn| cn.as_str().ok())
+                .map(str::to_ascii_lowercase),
+        );
+    }
+    let validity = cert.validity();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    if validity.not_before.timestamp() > now {
+        return Err(content(
+            path,
+            format!(
+                "is not valid before {}",
+                utc_date(validity.not_before.timestamp())
+            ),
+        ));
+    }
+    Ok(CertificateInfo {
+        cert: path.to_path_buf(),
+        names,
+        not_after: validity.not_after.timestamp(),
+    })
+}
+
+/// `YYYY-MM-DD` (UTC) of a Unix time.
+pub fn utc_date(secs: i64) -> String {
+    // Civil from days (Howard Hinnant's algorithm).
+    let days = secs.div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Whether certificate name `pattern` covers `host` (both lower case): exact,
+/// or `*.rest` for exactly one more label.
+fn covers(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(rest) => host
+            .split_once('.')
+            .is_some_and(|(label, tail)| !label.is_empty() && tail == rest),
+        None => pattern == host,
+    }
+}
+
+/// The certificates in force and the settings they were read with.
+#[derive(Debug)]
+struct Set {
+    loaded: Vec<Loaded>,
+    config: TlsConfig,
+}
+
+/// The certificates of one listener group, swapped whole on reload.
+#[derive(Debug)]
+pub(crate) struct Certificates {
+    set: ArcSwap<Set>,
+}
+
+impl Certificates {
+    /// Loads every certificate of `config`.
+    pub(crate) fn load(config: &TlsConfig) -> Result<Self, CertificateError> {
+        Ok(Self {
+            set: ArcSwap::from_pointee(Set {
+                loaded: load_all(config)?,
+                config: config.clone(),
+            }),
+        })
+    }
+
+    /// Reads the files of `config` (`None`: the files in force) again; on
+    /// any error the set in force stays.
+    pub(crate) fn reload(&self, config: Option<&TlsConfig>) -> Result<(), CertificateError> {
+        let config = config
+            .cloned()
+            .unwrap_or_else(|| self.set.load().config.clone());
+        let loaded = load_all(&config)?;
+        self.set.store(Arc::new(Set { loaded, config }));
+        Ok(())
+    }
+
+    /// The handshake timeout in force.
+    pub(crate) fn handshake_timeout(&self) -> Duration {
+        self.set.load().config.handshake_timeout
+    }
+
+    /// What `hactl status` shows.
+    pub(crate) fn info(&self) -> Vec<CertificateInfo> {
+        self.set
+            .load()
+            .loaded
+            .iter()
+            .map(|l| l.info.clone())
+            .collect()
+    }
+
+    /// The certificate for a client that asked for `sni`.
+    fn pick(&self, sni: Option<&str>) -> Option<Arc<CertifiedKey>> {
+        let set = self.set.load();
+        let named = sni.and_then(|host| {
+            let host = host.trim_end_matches('.').to_ascii_lowercase();
+            set.loaded
+                .iter()
+                .find(|l| l.info.names.iter().any(|n| n == &host))
+                .or_else(|| {
+                    set.loaded
+                        .iter()
+                        .find(|l| l.info.names.iter().any(|n| covers(n, &host)))
+                })
+        });
+        match named {
+            Some(l) => Some(l.key.clone()),
+            None if set.config.strict_sni => None,
+            None => set.loaded.first().map(|l| l.key.clone()),
+        }
+    }
+}
+
+/// Reads and checks every certificate of `config`.
+pub(crate) fn check(config: &TlsConfig) -> Result<(), CertificateError> {
+    load_all(config).map(drop)
+}
+
+fn load_all(config: &TlsConfig) -> Result<Vec<Loaded>, CertificateError> {
+    let now = SystemTime::now();
+    config.certificates.iter().map(|c| load(c, now)).collect()
+}
+
+impl ResolvesServerCert for Certificates {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.pick(hello.server_name())
+    }
+}
+
+/// The server side of a TLS listener group.
+pub(crate) fn server_config(
+    certs: Arc<Certificates>,
+) -> Result<Arc<rustls::ServerConfig>, rustls::Error> {
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_cert_resolver(certs);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_cover_one_label() {
+        assert!(covers("*.example.com", "www.example.com"));
+        assert!(!covers("*.example.com", "a.b.example.com"));
+        assert!(!covers("*.example.com", "example.com"));
+        assert!(covers("www.example.com", "www.example.com"));
+        assert!(!covers("www.example.com", "example.com"));
+    }
+
+    #[test]
+    fn dates_are_civil_utc() {
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(951_782_400), "2000-02-29");
+        assert_eq!(utc_date(1_796_342_400), "2026-12-04");
+        assert_eq!(utc_date(-86_400), "1969-12-31");
+    }
+}

@@ -1,0 +1,727 @@
+//! TLS towards clients: certificates chosen by SNI, `strict_sni`, HTTP/2 and
+//! HTTP/1.1 over TLS forwarded to members over HTTP/1.1 with
+//! `X-Forwarded-Proto: https`, certificates replaced without a restart (and
+//! refused, naming the file, when they cannot be used), the handshake
+//! timeout, and real clients (curl, openssl). Certificates are made by
+//! rcgen at test time and written to a temporary directory.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::{TestBody, full, member};
+use http::{Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use lb_proxy::{CertificateConfig, Error, ProxyConfig, ProxyHandle, TlsConfig};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+const BOUND: Duration = Duration::from_secs(10);
+
+// ---------------------------------------------------------------- certificates
+
+/// A certificate authority made for one test.
+struct Ca {
+    pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl Ca {
+    fn new() -> Self {
+        let key = KeyPair::generate().expect("CA key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "had test CA");
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let cert = params.self_signed(&key).expect("CA certificate");
+        Self {
+            pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A leaf for `names` written to `dir/NAME.pem` (leaf then CA) and
+    /// `dir/NAME.key`; `expired` makes it valid only in the past.
+    fn leaf(&self, dir: &Path, file: &str, names: &[&str], expired: bool) -> Leaf {
+        let key = KeyPair::generate().expect("leaf key");
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                .expect("leaf params");
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        let cert = params.signed_by(&key, &self.issuer).expect("leaf");
+        let cert_path = dir.join(format!("{file}.pem"));
+        let key_path = dir.join(format!("{file}.key"));
+        std::fs::write(&cert_path, format!("{}{}", cert.pem(), self.pem)).expect("write cert");
+        std::fs::write(&key_path, key.serialize_pem()).expect("write key");
+        Leaf {
+            der: cert.der().clone(),
+            config: CertificateConfig {
+                cert: cert_path,
+                key: key_path,
+                chain: None,
+            },
+        }
+    }
+
+    fn file(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, &self.pem).expect("write CA");
+        path
+    }
+}
+
+struct Leaf {
+    der: CertificateDer<'static>,
+    config: CertificateConfig,
+}
+
+fn tls(leaves: &[&Leaf], strict_sni: bool) -> TlsConfig {
+    TlsConfig {
+        certificates: leaves.iter().map(|l| l.config.clone()).collect(),
+        strict_sni,
+        handshake_timeout: Duration::from_secs(5),
+    }
+}
+
+// ---------------------------------------------------------------- members and proxy
+
+/// A member answering with what it saw: the version, the path, and the
+/// X-Forwarded-Proto/Port it was given, and the body's length.
+async fn echo() -> common::Member {
+    member(|req: Request<Incoming>| async move {
+        let version = format!("{:?}", req.version());
+        let h = |n: &str| {
+            req.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+                .to_owned()
+        };
+        let line = format!(
+            "{version} {} proto={} port={}",
+            req.uri().path(),
+            h("x-forwarded-proto"),
+            h("x-forwarded-port")
+        );
+        let len = req
+            .into_body()
+            .collect()
+            .await
+            .map_or(0, |b| b.to_bytes().len());
+        Response::new(full(format!("{line} body={len}")))
+    })
+    .await
+}
+
+fn start(m: &common::Member, tls: TlsConfig) -> ProxyHandle {
+    let mut cfg: ProxyConfig = common::config(&[m]);
+    cfg.tls = Some(tls);
+    ProxyHandle::start(cfg).expect("proxy starts")
+}
+
+fn addr(p: &ProxyHandle) -> SocketAddr {
+    p.local_addrs()[0]
+}
+
+// ---------------------------------------------------------------- client
+
+/// Accepts any certificate: these tests look at which one was served.
+#[derive(Debug)]
+struct AnyCert;
+
+impl ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// A TLS connection naming `sni` (`None`: no SNI), offering `alpn`, with
+/// only `versions`.
+async fn connect_with(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    alpn: &[&[u8]],
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> std::io::Result<TlsStream<TcpStream>> {
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(versions)
+    .expect("versions")
+    .dangerous()
+    .with_custom_certificate_verifier(Arc::new(AnyCert))
+    .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    if sni.is_none() {
+        config.enable_sni = false;
+    }
+    let name = ServerName::try_from(sni.unwrap_or("no-sni.invalid").to_owned()).expect("name");
+    let tcp = TcpStream::connect(addr).await?;
+    tokio::time::timeout(
+        BOUND,
+        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
+    )
+    .await
+    .map_err(|_| std::io::Error::other("handshake did not finish"))?
+}
+
+async fn connect(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    alpn: &[&[u8]],
+) -> std::io::Result<TlsStream<TcpStream>> {
+    connect_with(addr, sni, alpn, rustls::ALL_VERSIONS).await
+}
+
+/// The leaf certificate the proxy presented.
+fn served(s: &TlsStream<TcpStream>) -> CertificateDer<'static> {
+    s.get_ref().1.peer_certificates().expect("a certificate")[0].clone()
+}
+
+/// One request over an HTTP/1.1 connection already open: status and body.
+async fn h1(
+    sender: &mut hyper::client::conn::http1::SendRequest<TestBody>,
+    method: &str,
+    path: &str,
+    body: Bytes,
+) -> (u16, String) {
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "www.example.com")
+        .body(full(body))
+        .expect("request");
+    tokio::time::timeout(BOUND, sender.ready())
+        .await
+        .expect("ready in time")
+        .expect("connection ready");
+    let resp = tokio::time::timeout(BOUND, sender.send_request(req))
+        .await
+        .expect("answer in time")
+        .expect("answer");
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+async fn h1_conn(s: TlsStream<TcpStream>) -> hyper::client::conn::http1::SendRequest<TestBody> {
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s))
+        .await
+        .expect("HTTP/1.1 handshake");
+    tokio::spawn(conn);
+    sender
+}
+
+// ---------------------------------------------------------------- tests
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sni_chooses_the_certificate_exact_then_wildcard_else_the_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new();
+    let www = ca.leaf(dir.path(), "www", &["www.example.com"], false);
+    let org = ca.leaf(dir.path(), "org", &["*.example.org", "example.org"], false);
+    let shop = ca.leaf(dir.path(), "shop", &["shop.example.org"], false);
+    let m = echo().await;
+    let p = start(&m, tls(&[&www, &org, &shop], false));
+    let a = addr(&p);
+    let cases = [
+        (Some("www.example.com"), &www.der, "exact"),
+        (Some("WWW.Example.COM"), &www.der, "without case"),
+        (Some("a.example.org"), &org.der, "wildcard"),
+        (Some("example.org"), &org.der, "second name"),
+        // An exact name wins over a wildcard listed before it.
+        (Some("shop.example.org"), &shop.der, "exact before wildcard"),
+        (
+            Some("a.b.example.org"),
+            &www.der,
+            "a wildcard covers one label: default",
+        ),
+        (Some("other.test"), &www.der, "unknown: the first"),
+        (None, &www.der, "no SNI: the first"),
+    ];
+    for (sni, want, why) in cases {
+        let s = connect(a, sni, &[b"http/1.1"]).await.expect(why);
+        assert_eq!(&served(&s), want, "{why} ({sni:?})");
+    }
+    let names: Vec<Vec<String>> = p.certificates().into_iter().map(|c| c.names).collect();
+    assert_eq!(
+        names,
+        [
+            vec!["www.example.com".to_owned()],
+            vec!["*.example.org".to_owned(), "example.org".to_owned()],
+            vec!["shop.example.org".to_owned()],
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_sni_refuses_a_client_no_certificate_covers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new();
+    let www = ca.leaf(dir.path(), "www", &["www.example.com"], false);
+    let m = echo().await;
+    let p = start(&m, tls(&[&www], true));
+    let a = addr(&p);
+    let s = connect(a, Some("www.example.com"), &[])
+        .await
+        .expect("covered");
+    assert_eq!(served(&s), www.der);
+    assert!(connect(a, Some("other.test"), &[]).await.is_err());
+    assert!(connect(a, None, &[]).await.is_err());
+    // The refusals cost nothing to the next client.
+    let mut c = h1_conn(
+        connect(a, Some("www.example.com"), &[])
+            .await
+            .expect("again"),
+    )
+    .await;
+    assert_eq!(h1(&mut c, "GET", "/x", Bytes::new()).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_and_http11_over_tls_reach_members_over_http11() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new();
+    let www = ca.leaf(dir.path(), "www", &["www.example.com"], false);
+    let m = echo().await;
+    let p = start(&m, tls(&[&www], false));
+    let a = addr(&p);
+    let port = a.port();
+    let big = Bytes::from(vec![b'x'; 1 << 20]);
+
+    // ALPN h2: HTTP/2 to the proxy, HTTP/1.1 to the member.
+    let s = connect(a, Some("www.example.com"), &[b"h2", b"http/1.1"])
+        .await
+        .expect("h2 handshake");
+    assert_eq!(s.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut h2, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(s))
+            .await
+            .expect("HTTP/2 handshake");
+    tokio::spawn(conn);
+    // Several streams at once on the one connection.
+    let mut answers = Vec::new();
+    for i in 0..5 {
+        let req = Request::builder()
+            .method("POST")
+            .uri(format!("https://www.example.com/h2/{i}"))
+            .body(full(big.clone()))
+            .expect("request");
+        h2.ready().await.expect("HTTP/2 connection ready");
+        answers.push(h2.send_request(req));
+    }
+    for (i, a) in answers.into_iter().enumerate() {
+        let resp = tokio::time::timeout(BOUND, a)
+            .await
+            .expect("in time")
+            .expect("answer");
+        assert_eq!(resp.version(), http::Version::HTTP_2);
+        assert_eq!(resp.status(), 200);
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            format!(
+                "HTTP/1.1 /h2/{i} proto=https port={port} body={}",
+                big.len()
+            )
+        );
+    }
+
+    // ALPN http/1.1, and no ALPN at all: HTTP/1.1, keep-alive.
+    for alpn in [&[&b"http/1.1"[..]][..], &[]] {
+        let s = connect(a, Some("www.example.com"), alpn)
+            .await
+            .expect("h1 handshake");
+        let mut c = h1_conn(s).await;
+        for _ in 0..2 {
+            let (status, body) = h1(&mut c, "POST", "/h1", big.clone()).await;
+            assert_eq!(status, 200);
+            assert_eq!(
+                body,
+                format!("HTTP/1.1 /h1 proto=https port={port} body={}", big.len())
+            );
+        }
+    }
+    assert_eq!(m.hits(), 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_tls_12_and_13_are_spoken() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new();
+    let www = ca.leaf(dir.path(), "www", &["www.example.com"], false);
+    let m = echo().await;
+    let p = start(&m, tls(&[&www], false));
+    let a = addr(&p);
+    for v in [&rustls::version::TLS12, &rustls::version::TLS13] {
+        let s = connect_with(a, Some("www.example.com"), &[], &[v])
+            .await
+            .expect("handshake");
+        assert_eq!(s.get_ref().1.protocol_version(), Some(v.version));
+    }
+    // TLS 1.1 and 1.0 from a client that speaks them (rustls cannot).
+    if !tool("openssl") {
+        return;
+    }
+    for flag in ["-tls1_1", "-tls1"] {
+        // Security level 0 lets OpenSSL 3 offer the old version at all, so
+        // the refusal is the server's: an alert it sends (rustls answers
+        // handshake_failure, number 40).
+        let out = Command::new("openssl")
+            .args(["s_client", "-connect", &a.to_string(), flag])
+            .args([
+                "-cipher",
+                "DEFAULT@SECLEVEL=0",
+                "-servername",
+                "www.example.com",
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("openssl runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{flag} must fail: {text}");
+        assert!(text.contains("SSL alert number"), "{flag}: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloaded_certificates_serve_new_handshakes_and_bad_ones_keep_the_old() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new();
+    let first = ca.leaf(dir.path(), "www", &["www.example.com"], false);
+    let other = ca.leaf(dir.path(), "other", &["other.test"], false);
+    let m = echo().await;
+    let mut cfg: ProxyConfig = common::config(&[&m]);
+    cfg.tls = Some(tls(&[&first], false));
+    let p = ProxyHandle::start(cfg.clone()).expect("proxy starts");
+    let a = addr(&p);
+    let mut open = h1_conn(
+        connect(a, Some("www.example.com"), &[])
+            .await
+            .expect("first"),
+    )
+    .await;
+    assert_eq!(h1(&mut open, "GET", "/1", Bytes::new()).await.0, 200);
+
+    // The same file names, a new certificate and key.
+    let second = ca.leaf(dir.path(), "www", &["www.example.com"], false);
+    assert_ne!(first.der, second.der);
+    assert!(p.reload_certificates().expect("reload"));
+    let s = connect(a, Some("www.example.com"), &[])
+        .await
+        .expect("after reload");
+    assert_eq!(served(&s), second.der);
+    // The connection opened before keeps its session.
+    assert_eq!(h1(&mut open, "GET", "/2", Bytes::new()).await.0, 200);
+
+    // A bad file: refused, naming it and why, and the second stays.
+    let key = &second.config.key;
+    let cert = &second.config.cert;
+    let saved_key = std::fs::read(key).expect("read key");
+    let saved_cert = std::fs::read(cert).expect("read cert");
+    let refused = |what: &str| p.reload_certificates().expect_err(what).to_string();
+    std::fs::write(key, "not a key\n").expect("write");
+    let e = refused("garbage key");
+    assert!(
+        e.contains(&key.display().to_string()) && e.contains("no private key"),
+        "{e}"
+    );
+    // Another certificate's key.
+    std::fs::copy(&other.config.key, key).expect("copy key");
+    let e = refused("mismatched key");
+    assert!(
+        e.contains(&key.display().to_string()) && e.contains("is not the key of"),
+        "{e}"
+    );
+    std::fs::write(key, &saved_key).expect("restore key");
+    // Expired.
+    let old = ca.leaf(dir.path(), "old", &["www.example.com"], true);
+    std::fs::copy(&old.config.cert, cert).expect("copy cert");
+    std::fs::copy(&old.config.key, key).expect("copy key");
+    let e = refused("expired");
+    assert!(
+        e.contains(&cert.display().to_string()) && e.contains("expired on 2021-01-01"),
+        "{e}"
+    );
+    // Missing.
+    std::fs::remove_file(cert).expect("remove");
+    let e = refused("missing");
+    assert!(
+        e.contains(&cert.display().to_string()) && e.contains("cannot be read"),
+        "{e}"
+    );
+    std::fs::write(cert, &saved_cert).expect("restore cert");
+    std::fs::write(key, &saved_key).expect("restore key");
+    // Through all of that, the second certificate served.
+    let s = connect(a, Some("www.example.com"), &[])
+        .await
+        .expect("still serving");
+    assert_eq!(served(&s), second.der);
+    // A configuration reload (SIGHUP) with another set of certificates
+    // swaps the set; one that turns TLS off needs a restart.
+    let third = ca.leaf(
+        dir.path(),
+        "third",
+        &["www.example.com", "other.test"],
+        false,
+    );
+    cfg.tls = Some(tls(&[&third], true));
+    p.reload(&cfg).expect("reload");
+    let s = connect(a, Some("other.test"), &[]).await.expect("third");
+    assert_eq!(served(&s), third.der);
+    assert!(
+        connect(a, Some("unknown.test"), &[]).await.is_err(),
+        "strict_sni now"
+    );
+    cfg.tls = None;
+    assert!(matches!(
+        p.reload(&cfg),
+        Err(Error::NeedsRestart { field: "tls" })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_that_cannot_be_used_refuse_the_start_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new();
+    let m = echo().await;
+    let www = ca.leaf(dir.path(), "www", &["www.example.com"], false);
+    let other = ca.leaf(dir.path(), "other", &["other.test"], false);
+    let old = ca.leaf(dir.path(), "old", &["www.example.com"], true);
+    let start_err = |t: TlsConfig| {
+        let mut cfg: ProxyConfig = common::config(&[&m]);
+        cfg.tls = Some(t);
+        ProxyHandle::start(cfg).expect_err("refused").to_string()
+    };
+    let mut mismatched = www.config.clone();
+    mismatched.key = other.config.key.clone();
+    let e = start_err(TlsConfig {
+        certificates: vec![mismatched],
+        strict_sni: false,
+        handshake_timeout: Duration::from_secs(5),
+    });
+    assert!(
+        e.contains("other.key") && e.contains("is not the key of"),
+        "{e}"
+    );
+    let e = start_err(tls(&[&old], false));
+    assert!(
+        e.contains("old.pem") && e.contains("expired on 2021-01-01"),
+        "{e}"
+    );
+    let mut missing = www.config.clone();
+    missing.cert = dir.path().join("nope.pem");
+    let e = start_err(TlsConfig {
+        certificates: vec![missing],
+        strict_sni: false,
+        handshake_timeout: Duration::from_secs(5),
+    });
+    assert!(
+        e.contains("nope.pem") && e.contains("cannot be read"),
+        "{e}"
+    );
+    let e = start_err(TlsConfig {
+        certificates: vec![],
+        strict_sni: false,
+        handshake_timeout: Duration::from_secs(5),
+    });
+    assert!(
+        e.contains("tls") && e.contains("at least one certificate"),
+        "{e}"
+    );
+    // A chain in its own file (SSLCertificateChainFile).
+    let leaf_only = dir.path().join("leaf-only.pem");
+    let full_chain = std::fs::read_to_string(&www.config.cert).expect("read");
+    let leaf_pem: String = full_chain
+        .split_inclusive("-----END CERTIFICATE-----\n")
+        .next()
+        .expect("leaf")
+        .to_owned();
+    std::fs::write(&leaf_only, leaf_pem).expect("write");
+    let p = start(
+        &m,
+        TlsConfig {
+            certificates: vec![CertificateConfig {
+                cert: leaf_only,
+                key: www.config.key.clone(),
+                chain: Some(ca.file(dir.path())),
+            }],
+            strict_sni: false,
+            handshake_timeout: Duration::from_secs(5),
+        },
+    );
+    let s = connect(addr(&p), Some("www.example.com"), &[])
+        .await
+        .expect("chain");
+    assert_eq!(s.get_ref().1.peer_certificates().map(<[_]>::len), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stalls_or_garbles_its_handshake_is_dropped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new();
+    let www = ca.leaf(dir.path(), "www", &["www.example.com"], false);
+    let m = echo().await;
+    let mut t = tls(&[&www], false);
+    t.handshake_timeout = Duration::from_millis(300);
+    let p = start(&m, t);
+    let a = addr(&p);
+    // Silent, and half a ClientHello: closed after the handshake timeout.
+    for sent in [
+        &b""[..],
+        &b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"[..],
+    ] {
+        let mut s = TcpStream::connect(a).await.expect("connect");
+        s.write_all(sent).await.expect("write");
+        let t0 = Instant::now();
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(BOUND, s.read(&mut buf))
+            .await
+            .expect("closed within the bound");
+        assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+        assert!(
+            t0.elapsed() >= Duration::from_millis(200),
+            "{:?}",
+            t0.elapsed()
+        );
+    }
+    // Not TLS at all: an alert or a close, at once.
+    let mut s = TcpStream::connect(a).await.expect("connect");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(BOUND, s.read_to_end(&mut buf))
+        .await
+        .expect("closed");
+    assert!(!buf.starts_with(b"HTTP/"), "{buf:?}");
+    // 200 idle half-open connections do not stop a real client.
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        idle.push(TcpStream::connect(a).await.expect("connect"));
+    }
+    let mut c = h1_conn(
+        connect(a, Some("www.example.com"), &[])
+            .await
+            .expect("served"),
+    )
+    .await;
+    assert_eq!(h1(&mut c, "GET", "/ok", Bytes::new()).await.0, 200);
+    drop(idle);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_speaks_http2_and_http11_to_it_with_sni() {
+    if !tool("curl") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new();
+    let www = ca.leaf(dir.path(), "www", &["www.example.com"], false);
+    let api = ca.leaf(dir.path(), "api", &["api.example.com"], false);
+    let m = echo().await;
+    let p = start(&m, tls(&[&www, &api], false));
+    let port = addr(&p).port();
+    let ca_file = ca.file(dir.path());
+    for (host, version, want) in [
+        ("www.example.com", "--http2", "2"),
+        ("api.example.com", "--http2", "2"),
+        ("www.example.com", "--http1.1", "1.1"),
+    ] {
+        let out = tokio::task::spawn_blocking({
+            let ca_file = ca_file.clone();
+            let host = host.to_owned();
+            move || {
+                Command::new("curl")
+                    .args(["-sS", "--max-time", "10", version, "--cacert"])
+                    .arg(&ca_file)
+                    .arg("--resolve")
+                    .arg(format!("{host}:{port}:127.0.0.1"))
+                    .args(["-w", "\n%{http_version}", "-d", "a=1"])
+                    .arg(format!("https://{host}:{port}/curl"))
+                    .output()
+                    .expect("curl runs")
+            }
+        })
+        .await
+        .expect("join");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{host} {version}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            text,
+            format!("HTTP/1.1 /curl proto=https port={port} body=3\n{want}"),
+            "{host} {version}"
+        );
+    }
+}
+
+/// Whether `program` runs; under `CI=true` a missing one fails the test.
+fn tool(program: &str) -> bool {
+    let ok = Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{program} is not installed"
+        );
+        eprintln!("skipping: {program} is not installed");
+    }
+    ok
+}
