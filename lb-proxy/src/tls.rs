@@ -303,6 +303,15 @@ impl Certificates {
     }
 }
 
+/// Reads and checks one certificate as a listener would, and says what it
+/// is (for `hactl check`, which warns about certificates close to expiry).
+///
+/// # Errors
+/// Why it cannot be used, naming the file.
+pub fn inspect(c: &CertificateConfig) -> Result<CertificateInfo, CertificateError> {
+    load(c, SystemTime::now()).map(|l| l.info)
+}
+
 /// Reads and checks every certificate of `config`.
 pub(crate) fn check(config: &TlsConfig) -> Result<(), CertificateError> {
     load_all(config).map(drop)
