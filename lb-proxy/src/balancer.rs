@@ -260,7 +260,7 @@ pub(crate) fn session_route(req: &Request<RequestBody>, sticky: &StickyConfig) -
 /// the URL, up to a delimiter.
 fn url_param<'a>(url: &'a str, name: &str, scolon: bool) -> Option<&'a str> {
     let mut from = 0;
-    while let Some(at) = url.get(from..)?.find(name) {
+    while let Some(at) = find(url.get(from..)?, name) {
         let after = from + at + name.len();
         if let Some(value) = url.get(after..).and_then(|v| v.strip_prefix('=')) {
             let end = value
@@ -279,9 +279,26 @@ fn url_param<'a>(url: &'a str, name: &str, scolon: bool) -> Option<&'a str> {
 /// Apache's `get_cookie_param`: `NAME=value` in a `Cookie` header where the
 /// name starts the header or follows `;`, `,` or a space; the value ends at
 /// `;` or `,`.
+/// Where `needle` first occurs in `hay`: a scan for its first byte and a
+/// comparison there (cookie headers and names are short; `str::find`'s
+/// two-way searcher costs more to set up than this whole scan).
+fn find(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let &first = n.first()?;
+    let mut i = 0;
+    while let Some(off) = h.get(i..)?.iter().position(|&b| b == first) {
+        let at = i + off;
+        if h[at..].starts_with(n) {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
+}
+
 fn cookie<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
     let mut from = 0;
-    while let Some(at) = cookies.get(from..)?.find(name) {
+    while let Some(at) = find(cookies.get(from..)?, name) {
         let start = from + at;
         let before = cookies[..start].chars().next_back();
         if before.is_none_or(|c| c == ';' || c == ',' || c.is_ascii_whitespace()) {

@@ -65,11 +65,18 @@ impl PathPrefix {
     /// a segment boundary unless the prefix ends with `/` (`/api` matches
     /// `/api` and `/api/x`, not `/apix`). `None`: no match.
     pub fn matched_len(&self, path: &str) -> Option<usize> {
+        self.matched_len_in(path, !has_slash_run(path.as_bytes()))
+    }
+
+    /// [`matched_len`](Self::matched_len) for a path the caller knows has
+    /// (`plain_path`) or may have runs of `/`, so that a request tried
+    /// against many routes scans its path once.
+    pub fn matched_len_in(&self, path: &str, plain_path: bool) -> Option<usize> {
         let alias = self.prefix.as_bytes();
         let uri = path.as_bytes();
         // The usual case (request paths are canonical, slashes merged): a
         // byte comparison, and a mismatch costs no more than `memcmp`.
-        if self.plain && !has_slash_run(uri) {
+        if self.plain && plain_path {
             if !uri.starts_with(alias) {
                 return None;
             }
@@ -117,13 +124,19 @@ impl PathPrefix {
     /// as Apache's `ProxyPass /api http://m/v1` sends `/v1`). `None` when the
     /// prefix does not match.
     pub fn strip<'a>(&self, path: &'a str) -> Option<Remainder<'a>> {
+        self.strip_in(path, !has_slash_run(path.as_bytes()))
+    }
+
+    /// [`strip`](Self::strip) with what the caller knows of `path` (see
+    /// [`matched_len_in`](Self::matched_len_in)).
+    pub fn strip_in<'a>(&self, path: &'a str, plain_path: bool) -> Option<Remainder<'a>> {
         if self.is_root() {
             return Some(Remainder {
                 path: Cow::Borrowed(path),
                 whole: false,
             });
         }
-        let rest = path.get(self.matched_len(path)?..)?;
+        let rest = path.get(self.matched_len_in(path, plain_path)?..)?;
         Some(Remainder {
             whole: rest.is_empty(),
             path: if rest.starts_with('/') {
@@ -146,7 +159,7 @@ pub struct Remainder<'a> {
 }
 
 /// Whether `bytes` holds `//`.
-fn has_slash_run(bytes: &[u8]) -> bool {
+pub fn has_slash_run(bytes: &[u8]) -> bool {
     bytes.windows(2).any(|w| w == b"//")
 }
 

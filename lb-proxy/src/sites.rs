@@ -309,8 +309,10 @@ impl Sites {
     /// resolves to.
     pub(crate) fn resolve<'a>(host: &'a Host, uri: &http::Uri) -> Resolved<'a> {
         let path = uri.path();
+        // Scanned once for runs of `/` (a canonical path has none), not once per route.
+        let plain = !crate::route::has_slash_run(path.as_bytes());
         for route in &host.routes {
-            let Some(rest) = route.matcher.apply(path, &route.action) else {
+            let Some(rest) = route.matcher.apply(path, plain, &route.action) else {
                 continue;
             };
             return match &route.action {
@@ -352,7 +354,7 @@ impl Matcher {
     /// Whether `path` matches, and then what the action gets: for a proxy
     /// route the path after the member's URL, for a directory the path
     /// inside it, for a redirect the location.
-    fn apply(&self, path: &str, action: &Action) -> Option<String> {
+    fn apply(&self, path: &str, plain: bool, action: &Action) -> Option<String> {
         let to = match action {
             Action::Proxy { to, .. } => to.as_deref(),
             Action::Redirect { to, .. } => Some(to.as_str()),
@@ -364,7 +366,7 @@ impl Matcher {
                 // the matched prefix (`ProxyPass /app http://b/app/`: `/app/x`
                 // → `/app//x`, the documented trailing-slash pitfall).
                 Some(to) => {
-                    let len = prefix.matched_len(path)?;
+                    let len = prefix.matched_len_in(path, plain)?;
                     let rest = path.get(len..).unwrap_or_default();
                     let mut out = String::with_capacity(to.len() + rest.len() + 16);
                     out.push_str(to);
@@ -374,7 +376,7 @@ impl Matcher {
                 // had's own `path`: the rest starts with `/`; the prefix alone
                 // leaves nothing (the member's own path).
                 None => {
-                    let rest = prefix.strip(path)?;
+                    let rest = prefix.strip_in(path, plain)?;
                     Some(if rest.whole {
                         String::new()
                     } else {
