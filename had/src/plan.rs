@@ -726,6 +726,12 @@ fn instance_plan(
     })
 }
 
+/// How long a TLS client has to finish its handshake when
+/// `tls.handshake_timeout` is not set: a real client needs well under a
+/// second; one that stops mid-handshake holds its connection slot no
+/// longer than this.
+const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The connection-level settings of one `[proxy]` (timeouts, limits,
 /// workers, access log, health checks): a listener group takes them from its
 /// first `[proxy]`, and another that sets one differently is refused.
@@ -745,6 +751,9 @@ struct Connection {
     access_log: Option<PathBuf>,
     health_check: Option<lb_proxy::HealthCheckConfig>,
     workers: Option<usize>,
+    /// With TLS: `strict_sni` and the handshake timeout.
+    tls: Option<(bool, Duration)>,
+    member_tls: lb_proxy::config::MemberTls,
 }
 
 /// One `[proxy.NAME]`: its virtual host, the balancers only it uses (the
@@ -788,6 +797,9 @@ fn virtual_host(
         limit_request_fields,
         limit_request_line,
         workers,
+        tls,
+        member_ca_file,
+        member_verify,
     } = p;
     let refused = |reason: String| PlanError::Proxy {
         proxy: name.to_owned(),
@@ -815,6 +827,16 @@ fn virtual_host(
             .transpose()
             .map_err(refused)?,
         workers: workers.map(size),
+        tls: tls.as_ref().map(|t| {
+            (
+                t.strict_sni,
+                t.handshake_timeout.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT),
+            )
+        }),
+        member_tls: lb_proxy::config::MemberTls {
+            ca_file: member_ca_file.clone(),
+            verify: *member_verify,
+        },
     };
     let mut own = Vec::new();
     let routes = if routes.is_empty() {
@@ -1061,8 +1083,16 @@ fn proxy_groups(
         let mut vhosts = Vec::new();
         let mut balancers: Vec<lb_proxy::BalancerConfig> = Vec::new();
         let mut connection: Option<(String, Connection)> = None;
+        let mut certificates = Vec::new();
         for &i in &members {
             let name = names[i];
+            if let Some(t) = &proxies[i].tls {
+                certificates.push(lb_proxy::CertificateConfig {
+                    cert: t.cert.clone(),
+                    key: t.key.clone(),
+                    chain: t.chain.clone(),
+                });
+            }
             let (host, own, conn) = virtual_host(name, &proxies[i], named)?;
             match &connection {
                 None => connection = Some((name.clone(), conn)),
@@ -1071,7 +1101,8 @@ fn proxy_groups(
                         proxy: name.clone(),
                         reason: format!(
                             "shares an address with proxy.{first_name}, whose connection \
-                             settings (timeouts, limits, workers, access_log, health_check) \
+                             settings (timeouts, limits, workers, access_log, health_check, \
+                             tls on or off, strict_sni, handshake_timeout, member TLS) \
                              it must repeat or leave out: {}",
                             differences(first, &conn).join(", ")
                         ),
@@ -1128,6 +1159,14 @@ fn proxy_groups(
             access_log: conn.access_log,
             health_check: conn.health_check,
             workers: conn.workers,
+            member_tls: conn.member_tls,
+            tls: conn
+                .tls
+                .map(|(strict_sni, handshake_timeout)| lb_proxy::TlsConfig {
+                    certificates,
+                    strict_sni,
+                    handshake_timeout,
+                }),
             ..lb_proxy::ProxyConfig::default()
         };
         c.validate().map_err(|e| PlanError::Proxy {
@@ -1182,6 +1221,16 @@ fn differences(a: &Connection, b: &Connection) -> Vec<&'static str> {
     diff(a.access_log == b.access_log, "access_log");
     diff(a.health_check == b.health_check, "health_check");
     diff(a.workers == b.workers, "workers");
+    diff(a.tls.is_some() == b.tls.is_some(), "tls (on or off)");
+    diff(
+        a.tls.is_none_or(|x| b.tls.is_none_or(|y| x.0 == y.0)),
+        "tls.strict_sni",
+    );
+    diff(
+        a.tls.is_none_or(|x| b.tls.is_none_or(|y| x.1 == y.1)),
+        "tls.handshake_timeout",
+    );
+    diff(a.member_tls == b.member_tls, "member_ca_file/member_verify");
     out
 }
 

@@ -109,6 +109,12 @@ fn default_drain_timeout() -> Duration {
 fn is_false(b: &bool) -> bool {
     !*b
 }
+fn is_true(b: &bool) -> bool {
+    *b
+}
+fn yes() -> bool {
+    true
+}
 fn is_one(n: &u32) -> bool {
     *n == 1
 }
@@ -1103,6 +1109,44 @@ pub struct Proxy {
     /// Worker threads serving this proxy; none = one per CPU had may run on.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub workers: Option<u32>,
+    /// HTTPS on every `listen` address (Apache `SSLEngine on`): this
+    /// virtual host's certificate, chosen by SNI among those of the
+    /// `[proxy]` sections sharing the address.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tls: Option<ProxyTls>,
+    /// PEM CA certificates `https://` and `wss://` members must chain to,
+    /// instead of the system's store (Apache `SSLProxyCACertificateFile`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub member_ca_file: Option<PathBuf>,
+    /// `false` accepts any member certificate, with a warning (Apache
+    /// `SSLProxyVerify none`); default true.
+    #[serde(skip_serializing_if = "is_true", default = "yes")]
+    pub member_verify: bool,
+}
+
+/// `[proxy.NAME] tls`: the certificate of a virtual host, and the TLS
+/// settings of its listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyTls {
+    /// PEM: the certificate, then its intermediates (`SSLCertificateFile`).
+    pub cert: PathBuf,
+    /// PEM: its private key, RSA or ECDSA (`SSLCertificateKeyFile`).
+    pub key: PathBuf,
+    /// PEM: intermediates in a file of their own (`SSLCertificateChainFile`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub chain: Option<PathBuf>,
+    /// Refuse a client whose SNI names no certificate of the address, or
+    /// that sends none (default: it gets the first certificate).
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub strict_sni: bool,
+    /// How long a client has to finish its handshake; none = 10 s.
+    #[serde(
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub handshake_timeout: Option<Duration>,
 }
 
 /// A key had knows but refuses, because accepting it would promise an

@@ -130,6 +130,23 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// A member URL: `http://`, `https://`, `ws://` or `wss://` with a
+    /// host; a scheme Apache has and had does not is named as such.
+    fn member_url<S: AsRef<str>>(&mut self, path: &[S], url: &str) {
+        let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+        let host = rest.split(['/', '?']).next().unwrap_or_default();
+        let message = match scheme.to_ascii_lowercase().as_str() {
+            "http" | "https" | "ws" | "wss" if !host.is_empty() => return,
+            "ajp" | "fcgi" | "uwsgi" | "h2c" | "h2" | "scgi" | "ftp" | "unix" => format!(
+                "{scheme}:// members are not supported: had speaks HTTP/1.1 and WebSocket to members (http://, https://, ws://, wss://)"
+            ),
+            _ => format!(
+                "{url:?} is not an http://, https://, ws:// or wss:// URL with a host (e.g. \"http://198.18.0.21:8080\")"
+            ),
+        };
+        self.error(path, Problem::InvalidValue { message });
+    }
+
     fn http_url<S: AsRef<str>>(&mut self, path: &[S], url: &str) {
         let ok = url
             .strip_prefix("http://")

@@ -315,7 +315,7 @@ fn members(
     for (i, m) in list.iter().enumerate() {
         let idx = i.to_string();
         let member = |k: &'static str| [base, &["members", idx.as_str(), k]].concat();
-        c.http_url(&member("url"), &m.url);
+        c.member_url(&member("url"), &m.url);
         if let Some(first) = list[..i].iter().position(|o| o.url == m.url) {
             let other = c.where_is(&[base, &["members", &first.to_string()]].concat());
             c.error(

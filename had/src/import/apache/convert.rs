@@ -1016,6 +1016,9 @@ impl Converter<'_, '_> {
                 limit_request_fields: h.conn.limit_fields.value,
                 limit_request_line: h.conn.limit_line.value,
                 workers: None,
+                tls: None,
+                member_ca_file: None,
+                member_verify: true,
             };
             config.proxy.insert(name, proxy);
         }
