@@ -36,7 +36,8 @@ pub(crate) enum Action {
         balancer: Arc<Members>,
         /// The balancer URL's path; `None` = the friendly join.
         to: Option<String>,
-        pass_reverse: bool,
+        /// The `ProxyPassReverse` mapping, made once when the sites are built.
+        reverse: Option<Arc<Reverse>>,
     },
     /// Not proxied: a directory (or one file), or 404.
     Local {
@@ -85,7 +86,7 @@ pub(crate) struct Target {
     pub(crate) path: String,
     /// `ProxyPassReverse`: the member-side base (after a member's URL) and
     /// the front path that replaces it.
-    pub(crate) reverse: Option<Reverse>,
+    pub(crate) reverse: Option<Arc<Reverse>>,
     /// `ProxyPreserveHost`.
     pub(crate) preserve_host: bool,
 }
@@ -209,7 +210,8 @@ impl Sites {
                                 reason: format!("no balancer is named {balancer:?}"),
                             })?,
                         to: to.clone(),
-                        pass_reverse: *pass_reverse,
+                        reverse: pass_reverse
+                            .then(|| Arc::new(Reverse::of(&matcher, to.as_deref()))),
                     },
                     RouteAction::Local {
                         directory,
@@ -317,13 +319,11 @@ impl Sites {
             };
             return match &route.action {
                 Action::Proxy {
-                    balancer,
-                    to,
-                    pass_reverse,
+                    balancer, reverse, ..
                 } => Resolved::Proxy(Target {
                     balancer: balancer.clone(),
                     path: with_query(rest, uri),
-                    reverse: pass_reverse.then(|| route.reverse(to.as_deref())),
+                    reverse: reverse.clone(),
                     preserve_host: host.preserve_host,
                 }),
                 Action::Local {
@@ -404,10 +404,10 @@ impl Matcher {
     }
 }
 
-impl Route {
-    /// The `ProxyPassReverse` mapping of a prefix proxy route.
-    fn reverse(&self, to: Option<&str>) -> Reverse {
-        let prefix = match &self.matcher {
+impl Reverse {
+    /// The `ProxyPassReverse` mapping of a proxy route.
+    fn of(matcher: &Matcher, to: Option<&str>) -> Self {
+        let prefix = match matcher {
             Matcher::Prefix(p) => p.as_str(),
             Matcher::Regex(_) => "/",
         };

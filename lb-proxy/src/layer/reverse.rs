@@ -27,7 +27,7 @@ pub enum Rewrite {
         /// The client's `Host`.
         host: HeaderValue,
         /// The route's mapping.
-        reverse: Reverse,
+        reverse: Arc<Reverse>,
     },
 }
 
