@@ -725,3 +725,85 @@ fn tool(program: &str) -> bool {
     }
     ok
 }
+
+/// testssl.sh (Debian's `testssl`) against the listener: protocols, cipher
+/// categories and every vulnerability it checks. Nothing below TLS 1.2, no
+/// NULL, export, RC4, 3DES or anonymous cipher, no known vulnerability.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn testssl_finds_no_old_protocol_weak_cipher_or_vulnerability() {
+    if !tool("testssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new();
+    let www = ca.leaf(dir.path(), "www", &["www.example.com"], false);
+    let m = echo().await;
+    let p = start(&m, tls(&[&www], false));
+    let target = addr(&p).to_string();
+    let json = dir.path().join("testssl.json");
+    let out = tokio::task::spawn_blocking({
+        let json = json.clone();
+        move || {
+            Command::new("timeout")
+                .arg("600")
+                .arg("testssl")
+                .args(["--quiet", "--color", "0", "--warnings", "off", "--fast"])
+                .args(["--protocols", "--std", "--vulnerable"])
+                .arg("--jsonfile")
+                .arg(&json)
+                .arg(&target)
+                .output()
+                .expect("testssl runs")
+        }
+    })
+    .await
+    .expect("join");
+    let text = std::fs::read_to_string(&json).unwrap_or_else(|e| {
+        panic!(
+            "no testssl report ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&text).expect("testssl JSON");
+    let severity = |f: &serde_json::Value| f["severity"].as_str().unwrap_or("").to_owned();
+    let id = |f: &serde_json::Value| f["id"].as_str().unwrap_or("").to_owned();
+    let bad: Vec<String> = findings
+        .iter()
+        .filter(|f| matches!(severity(f).as_str(), "LOW" | "MEDIUM" | "HIGH" | "CRITICAL"))
+        .map(|f| format!("{} {}: {}", severity(f), id(f), f["finding"]))
+        .collect();
+    assert!(bad.is_empty(), "testssl findings:\n{}", bad.join("\n"));
+    let finding = |name: &str| {
+        findings
+            .iter()
+            .find(|f| id(f) == name)
+            .map(|f| f["finding"].as_str().unwrap_or("").to_owned())
+            .unwrap_or_else(|| panic!("testssl reported no {name}"))
+    };
+    for old in ["SSLv2", "SSLv3", "TLS1", "TLS1_1"] {
+        assert_eq!(finding(old), "not offered", "{old}");
+    }
+    for new in ["TLS1_2", "TLS1_3"] {
+        assert!(
+            finding(new).starts_with("offered"),
+            "{new}: {}",
+            finding(new)
+        );
+    }
+    // Several vulnerabilities were really tested, not skipped.
+    for v in [
+        "heartbleed",
+        "CCS",
+        "ROBOT",
+        "secure_renego",
+        "CRIME_TLS",
+        "POODLE_SSL",
+        "SWEET32",
+        "BEAST",
+        "LUCKY13",
+        "RC4",
+    ] {
+        assert!(findings.iter().any(|f| id(f) == v), "{v} not in the report");
+    }
+}
