@@ -644,9 +644,20 @@ async fn a_client_that_stalls_or_garbles_its_handshake_is_dropped() {
         .await
         .expect("closed");
     assert!(!buf.starts_with(b"HTTP/"), "{buf:?}");
-    // 200 idle half-open connections do not stop a real client.
+    // 1,000 idle half-open connections (each a descriptor here and one in
+    // the proxy) do not stop a real client.
+    let (soft, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .expect("getrlimit");
+    if soft < 4096 {
+        nix::sys::resource::setrlimit(
+            nix::sys::resource::Resource::RLIMIT_NOFILE,
+            hard.min(4096),
+            hard,
+        )
+        .expect("raise the descriptor limit");
+    }
     let mut idle = Vec::new();
-    for _ in 0..200 {
+    for _ in 0..1000 {
         idle.push(TcpStream::connect(a).await.expect("connect"));
     }
     let mut c = h1_conn(
