@@ -751,8 +751,8 @@ struct Connection {
     access_log: Option<PathBuf>,
     health_check: Option<lb_proxy::HealthCheckConfig>,
     workers: Option<usize>,
-    /// With TLS: `strict_sni` and the handshake timeout.
-    tls: Option<(bool, Duration)>,
+    /// With TLS: `strict_sni`, the handshake timeout, `ticket_keys`.
+    tls: Option<(bool, Duration, Option<PathBuf>)>,
     member_tls: lb_proxy::config::MemberTls,
 }
 
@@ -831,6 +831,7 @@ fn virtual_host(
             (
                 t.strict_sni,
                 t.handshake_timeout.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT),
+                t.ticket_keys.clone(),
             )
         }),
         member_tls: lb_proxy::config::MemberTls {
@@ -1102,7 +1103,8 @@ fn proxy_groups(
                         reason: format!(
                             "shares an address with proxy.{first_name}, whose connection \
                              settings (timeouts, limits, workers, access_log, health_check, \
-                             tls on or off, strict_sni, handshake_timeout, member TLS) \
+                             tls on or off, strict_sni, handshake_timeout, ticket_keys, \
+                             member TLS) \
                              it must repeat or leave out: {}",
                             differences(first, &conn).join(", ")
                         ),
@@ -1160,13 +1162,14 @@ fn proxy_groups(
             health_check: conn.health_check,
             workers: conn.workers,
             member_tls: conn.member_tls,
-            tls: conn
-                .tls
-                .map(|(strict_sni, handshake_timeout)| lb_proxy::TlsConfig {
+            tls: conn.tls.map(
+                |(strict_sni, handshake_timeout, ticket_keys)| lb_proxy::TlsConfig {
                     certificates,
                     strict_sni,
                     handshake_timeout,
-                }),
+                    ticket_keys,
+                },
+            ),
             ..lb_proxy::ProxyConfig::default()
         };
         c.validate().map_err(|e| PlanError::Proxy {
@@ -1223,12 +1226,22 @@ fn differences(a: &Connection, b: &Connection) -> Vec<&'static str> {
     diff(a.workers == b.workers, "workers");
     diff(a.tls.is_some() == b.tls.is_some(), "tls (on or off)");
     diff(
-        a.tls.is_none_or(|x| b.tls.is_none_or(|y| x.0 == y.0)),
+        a.tls
+            .as_ref()
+            .is_none_or(|x| b.tls.as_ref().is_none_or(|y| x.0 == y.0)),
         "tls.strict_sni",
     );
     diff(
-        a.tls.is_none_or(|x| b.tls.is_none_or(|y| x.1 == y.1)),
+        a.tls
+            .as_ref()
+            .is_none_or(|x| b.tls.as_ref().is_none_or(|y| x.1 == y.1)),
         "tls.handshake_timeout",
+    );
+    diff(
+        a.tls
+            .as_ref()
+            .is_none_or(|x| b.tls.as_ref().is_none_or(|y| x.2 == y.2)),
+        "tls.ticket_keys",
     );
     diff(a.member_tls == b.member_tls, "member_ca_file/member_verify");
     out

@@ -443,3 +443,50 @@ fn member_schemes_had_cannot_speak_are_refused_at_their_line() {
         ]
     );
 }
+
+/// `tls.ticket_keys` reaches the listener: the planned TLS settings carry
+/// the file (lb-proxy's `tls::a_session_resumes_on_another_node_with_the_same_ticket_keys`
+/// shows what the listener does with it), a file that cannot be used is
+/// refused naming it, and two hosts of one address must agree on it.
+#[test]
+fn ticket_keys_reach_the_listener_and_must_agree() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new();
+    let www = ca.leaf(dir.path(), "www", &["www.example.com"]);
+    let keys = dir.path().join("ticket.keys");
+    // 80 bytes, base64.
+    std::fs::write(
+        &keys,
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0BBQkNERUZHSElKS0xNTk8=\n",
+    )
+    .expect("write keys");
+    let text = |ticket: &Path| {
+        format!(
+            "[proxy.www]\nlisten = [\"198.18.0.200:443\"]\n\
+             tls = {{ cert = \"{}\", key = \"{}\", ticket_keys = \"{}\" }}\n\
+             members = [{{ url = \"http://198.18.0.21:8080\" }}]\n",
+            www.cert.display(),
+            www.key.display(),
+            ticket.display()
+        )
+    };
+    let loaded = had::config::parse_str(&text(&keys), "had.toml").unwrap_or_else(|e| panic!("{e}"));
+    let plan = had::plan::from_config(&loaded).unwrap_or_else(|e| panic!("{e}"));
+    let tls = plan.proxies[0].1.tls.as_ref().expect("tls planned");
+    assert_eq!(tls.ticket_keys.as_deref(), Some(keys.as_path()));
+    let bad = dir.path().join("bad.keys");
+    std::fs::write(&bad, "not base64!\n").expect("write");
+    let e = plan_error(&text(&bad));
+    assert!(
+        e.contains("bad.keys") && e.contains("line 1: not base64"),
+        "{e}"
+    );
+    let e = plan_error(&format!(
+        "{}\n[proxy.api]\nlisten = [\"198.18.0.200:443\"]\nserver_name = \"api.example.com\"\n\
+         tls = {{ cert = \"{}\", key = \"{}\" }}\nmembers = [{{ url = \"http://198.18.0.22:8080\" }}]\n",
+        text(&keys),
+        www.cert.display(),
+        www.key.display()
+    ));
+    assert!(e.contains("tls.ticket_keys"), "{e}");
+}

@@ -49,6 +49,11 @@ pub struct TlsConfig {
     pub strict_sni: bool,
     /// How long a client has to finish its handshake.
     pub handshake_timeout: Duration,
+    /// Session tickets sealed with the keys of this file, which the nodes
+    /// of a pair share, so that a client resumes its session on whichever
+    /// node holds the address ([`TicketKeys`]); `None`: sessions resume on
+    /// the node that made them only (rustls's in-memory cache).
+    pub ticket_keys: Option<PathBuf>,
 }
 
 /// What `hactl status` shows of a certificate.
@@ -97,6 +102,123 @@ fn content(path: &Path, what: impl Into<String>) -> CertificateError {
     CertificateError::Content {
         path: path.to_path_buf(),
         what: what.into(),
+    }
+}
+
+/// Keys for session tickets, read from a file of base64 lines, each 80
+/// random bytes (`openssl rand 80 | base64 -w0`; the size of HAProxy's and
+/// nginx's ticket keys): the first 16 bytes name the key, the last 32 are
+/// its AES-256-GCM key. The first line seals new tickets; every line opens
+/// them. Rotation: add a new first line on every node, reload, and remove
+/// the last line a ticket lifetime later.
+#[derive(Debug, Default)]
+pub(crate) struct TicketKeys {
+    keys: ArcSwap<Vec<TicketKey>>,
+}
+
+struct TicketKey {
+    name: [u8; 16],
+    key: ring::aead::LessSafeKey,
+}
+
+impl std::fmt::Debug for TicketKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        f.debug_struct("TicketKey").finish_non_exhaustive()
+    }
+}
+
+/// How long a ticket is offered for: keys are rotated by hand, so this
+/// bounds how long a client may come back with one.
+const TICKET_LIFETIME_SECS: u32 = 2 * 60 * 60;
+const NONCE: usize = ring::aead::NONCE_LEN;
+
+fn read_ticket_keys(path: &Path) -> Result<Vec<TicketKey>, CertificateError> {
+    use base64::Engine as _;
+    let text = std::fs::read_to_string(path).map_err(|source| CertificateError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut keys = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(line)
+            .map_err(|e| content(path, format!("line {}: not base64: {e}", n + 1)))?;
+        let Ok(bytes) = <[u8; 80]>::try_from(bytes.as_slice()) else {
+            return Err(content(
+                path,
+                format!(
+                    "line {}: a key is 80 bytes (`openssl rand 80 | base64 -w0`), this one {}",
+                    n + 1,
+                    bytes.len()
+                ),
+            ));
+        };
+        let mut name = [0u8; 16];
+        name.copy_from_slice(&bytes[..16]);
+        let unbound = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &bytes[48..])
+            .map_err(|_| content(path, format!("line {}: not an AES-256 key", n + 1)))?;
+        keys.push(TicketKey {
+            name,
+            key: ring::aead::LessSafeKey::new(unbound),
+        });
+    }
+    if keys.is_empty() {
+        return Err(content(path, "holds no key"));
+    }
+    Ok(keys)
+}
+
+impl rustls::server::ProducesTickets for TicketKeys {
+    fn enabled(&self) -> bool {
+        !self.keys.load().is_empty()
+    }
+
+    fn lifetime(&self) -> u32 {
+        TICKET_LIFETIME_SECS
+    }
+
+    /// `name | nonce | AES-256-GCM(plain)`, the name also authenticated.
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        use ring::rand::SecureRandom as _;
+        let keys = self.keys.load();
+        let k = keys.first()?;
+        let mut nonce = [0u8; NONCE];
+        ring::rand::SystemRandom::new().fill(&mut nonce).ok()?;
+        let mut sealed = plain.to_vec();
+        k.key
+            .seal_in_place_append_tag(
+                ring::aead::Nonce::assume_unique_for_key(nonce),
+                ring::aead::Aad::from(&k.name),
+                &mut sealed,
+            )
+            .ok()?;
+        let mut out = Vec::with_capacity(16 + NONCE + sealed.len());
+        out.extend_from_slice(&k.name);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Some(out)
+    }
+
+    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
+        let name = cipher.get(..16)?;
+        let nonce = <[u8; NONCE]>::try_from(cipher.get(16..16 + NONCE)?).ok()?;
+        let keys = self.keys.load();
+        let k = keys.iter().find(|k| k.name == name)?;
+        let mut sealed = cipher.get(16 + NONCE..)?.to_vec();
+        let plain = k
+            .key
+            .open_in_place(
+                ring::aead::Nonce::assume_unique_for_key(nonce),
+                ring::aead::Aad::from(&k.name),
+                &mut sealed,
+            )
+            .ok()?;
+        Some(plain.to_vec())
     }
 }
 
@@ -238,20 +360,27 @@ struct Set {
     config: TlsConfig,
 }
 
-/// The certificates of one listener group, swapped whole on reload.
+/// The certificates of one listener group, swapped whole on reload, and
+/// its session-ticket keys.
 #[derive(Debug)]
 pub(crate) struct Certificates {
     set: ArcSwap<Set>,
+    tickets: Arc<TicketKeys>,
 }
 
 impl Certificates {
     /// Loads every certificate of `config`.
     pub(crate) fn load(config: &TlsConfig) -> Result<Self, CertificateError> {
+        let tickets = Arc::new(TicketKeys::default());
+        if let Some(path) = &config.ticket_keys {
+            tickets.keys.store(Arc::new(read_ticket_keys(path)?));
+        }
         Ok(Self {
             set: ArcSwap::from_pointee(Set {
                 loaded: load_all(config)?,
                 config: config.clone(),
             }),
+            tickets,
         })
     }
 
@@ -262,7 +391,12 @@ impl Certificates {
             .cloned()
             .unwrap_or_else(|| self.set.load().config.clone());
         let loaded = load_all(&config)?;
+        let tickets = match &config.ticket_keys {
+            Some(path) => read_ticket_keys(path)?,
+            None => Vec::new(),
+        };
         self.set.store(Arc::new(Set { loaded, config }));
+        self.tickets.keys.store(Arc::new(tickets));
         Ok(())
     }
 
@@ -312,8 +446,11 @@ pub fn inspect(c: &CertificateConfig) -> Result<CertificateInfo, CertificateErro
     load(c, SystemTime::now()).map(|l| l.info)
 }
 
-/// Reads and checks every certificate of `config`.
+/// Reads and checks every certificate of `config`, and its ticket keys.
 pub(crate) fn check(config: &TlsConfig) -> Result<(), CertificateError> {
+    if let Some(path) = &config.ticket_keys {
+        read_ticket_keys(path)?;
+    }
     load_all(config).map(drop)
 }
 
@@ -335,8 +472,12 @@ pub(crate) fn server_config(
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
-        .with_cert_resolver(certs);
+        .with_cert_resolver(certs.clone());
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // Stateless tickets while the listener has ticket keys (then any node
+    // with the same keys resumes the session); rustls's in-memory session
+    // cache otherwise.
+    config.ticketer = certs.tickets.clone();
     Ok(Arc::new(config))
 }
 

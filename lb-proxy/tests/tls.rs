@@ -97,6 +97,7 @@ fn tls(leaves: &[&Leaf], strict_sni: bool) -> TlsConfig {
         certificates: leaves.iter().map(|l| l.config.clone()).collect(),
         strict_sni,
         handshake_timeout: Duration::from_secs(5),
+        ticket_keys: None,
     }
 }
 
@@ -548,6 +549,7 @@ async fn certificates_that_cannot_be_used_refuse_the_start_naming_the_file() {
         certificates: vec![mismatched],
         strict_sni: false,
         handshake_timeout: Duration::from_secs(5),
+        ticket_keys: None,
     });
     assert!(
         e.contains("other.key") && e.contains("is not the key of"),
@@ -564,6 +566,7 @@ async fn certificates_that_cannot_be_used_refuse_the_start_naming_the_file() {
         certificates: vec![missing],
         strict_sni: false,
         handshake_timeout: Duration::from_secs(5),
+        ticket_keys: None,
     });
     assert!(
         e.contains("nope.pem") && e.contains("cannot be read"),
@@ -573,6 +576,7 @@ async fn certificates_that_cannot_be_used_refuse_the_start_naming_the_file() {
         certificates: vec![],
         strict_sni: false,
         handshake_timeout: Duration::from_secs(5),
+        ticket_keys: None,
     });
     assert!(
         e.contains("tls") && e.contains("at least one certificate"),
@@ -597,6 +601,7 @@ async fn certificates_that_cannot_be_used_refuse_the_start_naming_the_file() {
             }],
             strict_sni: false,
             handshake_timeout: Duration::from_secs(5),
+            ticket_keys: None,
         },
     );
     let s = connect(addr(&p), Some("www.example.com"), &[])
@@ -817,4 +822,126 @@ async fn testssl_finds_no_old_protocol_weak_cipher_or_vulnerability() {
     ] {
         assert!(findings.iter().any(|f| id(f) == v), "{v} not in the report");
     }
+}
+
+/// A client with a session cache of its own, offering TLS `versions`.
+fn resuming_client(
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<rustls::ClientConfig> {
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(versions)
+    .expect("versions")
+    .dangerous()
+    .with_custom_certificate_verifier(Arc::new(AnyCert))
+    .with_no_client_auth();
+    config.resumption = rustls::client::Resumption::in_memory_sessions(16);
+    Arc::new(config)
+}
+
+/// A handshake with `config` and one request (TLS 1.3 tickets come after
+/// the handshake): how the handshake went.
+async fn visit(addr: SocketAddr, config: &Arc<rustls::ClientConfig>) -> rustls::HandshakeKind {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let name = ServerName::try_from("www.example.com").expect("name");
+    let s = tokio::time::timeout(
+        BOUND,
+        tokio_rustls::TlsConnector::from(config.clone()).connect(name, tcp),
+    )
+    .await
+    .expect("in time")
+    .expect("handshake");
+    let kind = s.get_ref().1.handshake_kind().expect("handshake done");
+    let mut c = h1_conn(s).await;
+    assert_eq!(h1(&mut c, "GET", "/", Bytes::new()).await.0, 200);
+    kind
+}
+
+fn ticket_file(dir: &Path, name: &str, lines: &[[u8; 80]]) -> PathBuf {
+    use base64::Engine as _;
+    let path = dir.join(name);
+    let text: String = lines
+        .iter()
+        .map(|k| format!("{}\n", base64::engine::general_purpose::STANDARD.encode(k)))
+        .collect();
+    std::fs::write(&path, format!("# ticket keys\n{text}")).expect("write keys");
+    path
+}
+
+fn key(byte: u8) -> [u8; 80] {
+    let mut k = [byte; 80];
+    // A distinct name (the first 16 bytes) per key.
+    k[0] = byte.wrapping_add(1);
+    k
+}
+
+/// Two nodes sharing a ticket keys file: a session made on one resumes on
+/// the other (TLS 1.3 and 1.2), as a client sees it after a failover. With
+/// different keys, or none, it is a full handshake there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_resumes_on_another_node_with_the_same_ticket_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new();
+    let www = ca.leaf(dir.path(), "www", &["www.example.com"], false);
+    let m = echo().await;
+    let shared = ticket_file(dir.path(), "shared.keys", &[key(1), key(2)]);
+    let other = ticket_file(dir.path(), "other.keys", &[key(3)]);
+    let node = |keys: Option<PathBuf>| {
+        let mut t = tls(&[&www], false);
+        t.ticket_keys = keys;
+        start(&m, t)
+    };
+    let a = node(Some(shared.clone()));
+    let b = node(Some(shared.clone()));
+    let c = node(Some(other));
+    let d = node(None);
+    for versions in [&[&rustls::version::TLS13][..], &[&rustls::version::TLS12]] {
+        let client = resuming_client(versions);
+        assert_eq!(visit(addr(&a), &client).await, rustls::HandshakeKind::Full);
+        assert_eq!(
+            visit(addr(&b), &client).await,
+            rustls::HandshakeKind::Resumed,
+            "{versions:?}: B opens A's ticket"
+        );
+        let client = resuming_client(versions);
+        assert_eq!(visit(addr(&a), &client).await, rustls::HandshakeKind::Full);
+        assert_eq!(
+            visit(addr(&c), &client).await,
+            rustls::HandshakeKind::Full,
+            "{versions:?}: other keys"
+        );
+        let client = resuming_client(versions);
+        assert_eq!(visit(addr(&a), &client).await, rustls::HandshakeKind::Full);
+        assert_eq!(
+            visit(addr(&d), &client).await,
+            rustls::HandshakeKind::Full,
+            "{versions:?}: no keys"
+        );
+    }
+    // Rotation: B gets a new first key and keeps A's as the second; a
+    // ticket A sealed still opens on B.
+    let rotated = ticket_file(dir.path(), "shared.keys", &[key(9), key(1), key(2)]);
+    assert_eq!(rotated, shared);
+    assert!(b.reload_certificates().expect("reload"));
+    let client = resuming_client(&[&rustls::version::TLS13]);
+    let a2 = node(Some(ticket_file(dir.path(), "a.keys", &[key(1)])));
+    assert_eq!(visit(addr(&a2), &client).await, rustls::HandshakeKind::Full);
+    assert_eq!(
+        visit(addr(&b), &client).await,
+        rustls::HandshakeKind::Resumed
+    );
+    // A keys file that cannot be used is refused, naming it and the line.
+    std::fs::write(&shared, "# keys\nc2hvcnQ=\n").expect("write");
+    let e = b.reload_certificates().expect_err("short key").to_string();
+    assert!(
+        e.contains("shared.keys") && e.contains("line 2: a key is 80 bytes"),
+        "{e}"
+    );
+    std::fs::write(&shared, "# nothing\n").expect("write");
+    let e = b.reload_certificates().expect_err("empty").to_string();
+    assert!(
+        e.contains("shared.keys") && e.contains("holds no key"),
+        "{e}"
+    );
 }

@@ -1147,6 +1147,12 @@ pub struct ProxyTls {
         default
     )]
     pub handshake_timeout: Option<Duration>,
+    /// A file of session-ticket keys the nodes of a pair share, so a client
+    /// resumes its TLS session on whichever node holds the address: base64
+    /// lines of 80 random bytes (`openssl rand 80 | base64 -w0`), the first
+    /// seals, all open. None: sessions resume on the node that made them.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ticket_keys: Option<PathBuf>,
 }
 
 /// A key had knows but refuses, because accepting it would promise an
