@@ -726,6 +726,15 @@ fn instance_plan(
     })
 }
 
+/// A listener's TLS settings beside its certificates: `strict_sni`, the
+/// handshake timeout, `ticket_keys`, client certificates.
+type TlsSettings = (
+    bool,
+    Duration,
+    Option<PathBuf>,
+    Option<lb_proxy::ClientAuth>,
+);
+
 /// How long a TLS client has to finish its handshake when
 /// `tls.handshake_timeout` is not set: a real client needs well under a
 /// second; one that stops mid-handshake holds its connection slot no
@@ -751,8 +760,9 @@ struct Connection {
     access_log: Option<PathBuf>,
     health_check: Option<lb_proxy::HealthCheckConfig>,
     workers: Option<usize>,
-    /// With TLS: `strict_sni`, the handshake timeout, `ticket_keys`.
-    tls: Option<(bool, Duration, Option<PathBuf>)>,
+    /// With TLS: `strict_sni`, the handshake timeout, `ticket_keys`,
+    /// client certificates.
+    tls: Option<TlsSettings>,
     member_tls: lb_proxy::config::MemberTls,
 }
 
@@ -806,6 +816,16 @@ fn virtual_host(
         reason,
     };
     let size = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+    if let Some(t) = tls
+        && t.client_ca.is_none()
+        && (t.verify_client.is_some() || t.client_subject_header.is_some())
+    {
+        return Err(refused(
+            "tls.verify_client and tls.client_subject_header only have an effect with \
+             tls.client_ca (the CA client certificates must chain to)"
+                .into(),
+        ));
+    }
     let defaults = lb_proxy::ProxyConfig::default();
     let connection = Connection {
         retry: *retry,
@@ -832,6 +852,14 @@ fn virtual_host(
                 t.strict_sni,
                 t.handshake_timeout.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT),
                 t.ticket_keys.clone(),
+                t.client_ca.as_ref().map(|ca| lb_proxy::ClientAuth {
+                    ca: ca.clone(),
+                    verify: match t.verify_client {
+                        Some(config::VerifyClient::Optional) => lb_proxy::ClientVerify::Optional,
+                        _ => lb_proxy::ClientVerify::Required,
+                    },
+                    subject_header: t.client_subject_header.clone(),
+                }),
             )
         }),
         member_tls: lb_proxy::config::MemberTls {
@@ -1163,11 +1191,12 @@ fn proxy_groups(
             workers: conn.workers,
             member_tls: conn.member_tls,
             tls: conn.tls.map(
-                |(strict_sni, handshake_timeout, ticket_keys)| lb_proxy::TlsConfig {
+                |(strict_sni, handshake_timeout, ticket_keys, client_auth)| lb_proxy::TlsConfig {
                     certificates,
                     strict_sni,
                     handshake_timeout,
                     ticket_keys,
+                    client_auth,
                 },
             ),
             ..lb_proxy::ProxyConfig::default()
@@ -1242,6 +1271,12 @@ fn differences(a: &Connection, b: &Connection) -> Vec<&'static str> {
             .as_ref()
             .is_none_or(|x| b.tls.as_ref().is_none_or(|y| x.2 == y.2)),
         "tls.ticket_keys",
+    );
+    diff(
+        a.tls
+            .as_ref()
+            .is_none_or(|x| b.tls.as_ref().is_none_or(|y| x.3 == y.3)),
+        "tls.client_ca/verify_client/client_subject_header",
     );
     diff(a.member_tls == b.member_tls, "member_ca_file/member_verify");
     out

@@ -490,3 +490,60 @@ fn ticket_keys_reach_the_listener_and_must_agree() {
     ));
     assert!(e.contains("tls.ticket_keys"), "{e}");
 }
+
+/// `tls.client_ca`, `verify_client` and `client_subject_header` reach the
+/// listener (lb-proxy's `tls::client_certificates_are_verified_and_their_subject_forwarded`
+/// shows their effect on the wire); without `client_ca` the other two are
+/// refused.
+#[test]
+fn client_certificate_keys_reach_the_listener() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new();
+    let www = ca.leaf(dir.path(), "www", &["www.example.com"]);
+    let ca_file = ca.file(dir.path());
+    let text = |extra: &str| {
+        format!(
+            "[proxy.www]\nlisten = [\"198.18.0.200:443\"]\n\
+             tls = {{ cert = \"{}\", key = \"{}\"{extra} }}\n\
+             members = [{{ url = \"http://198.18.0.21:8080\" }}]\n",
+            www.cert.display(),
+            www.key.display()
+        )
+    };
+    let planned = |extra: &str| {
+        let loaded =
+            had::config::parse_str(&text(extra), "had.toml").unwrap_or_else(|e| panic!("{e}"));
+        let plan = had::plan::from_config(&loaded).unwrap_or_else(|e| panic!("{e}"));
+        plan.proxies[0].1.tls.clone().expect("tls").client_auth
+    };
+    assert_eq!(planned(""), None);
+    assert_eq!(
+        planned(&format!(", client_ca = \"{}\"", ca_file.display())),
+        Some(lb_proxy::ClientAuth {
+            ca: ca_file.clone(),
+            verify: lb_proxy::ClientVerify::Required,
+            subject_header: None,
+        })
+    );
+    assert_eq!(
+        planned(&format!(
+            ", client_ca = \"{}\", verify_client = \"optional\", client_subject_header = \"X-SSL-Client-S-DN\"",
+            ca_file.display()
+        )),
+        Some(lb_proxy::ClientAuth {
+            ca: ca_file.clone(),
+            verify: lb_proxy::ClientVerify::Optional,
+            subject_header: Some("X-SSL-Client-S-DN".into()),
+        })
+    );
+    let e = plan_error(&text(", verify_client = \"optional\""));
+    assert!(e.contains("only have an effect with tls.client_ca"), "{e}");
+    assert!(
+        had::config::parse_str(
+            &text(", client_ca = \"x\", verify_client = \"sometimes\""),
+            "had.toml"
+        )
+        .is_err(),
+        "an unknown verify_client value is refused"
+    );
+}

@@ -60,7 +60,9 @@ pub use config::{
 };
 pub use member::{LATENCY_BUCKETS, MemberStats, MemberStatus};
 pub use server::{BalancerStats, DrainReport, ProxyHandle, ProxyStats};
-pub use tls::{CertificateConfig, CertificateError, CertificateInfo, TlsConfig};
+pub use tls::{
+    CertificateConfig, CertificateError, CertificateInfo, ClientAuth, ClientVerify, TlsConfig,
+};
 
 /// Everything that can go wrong at this crate's boundary.
 #[derive(Debug, thiserror::Error)]

@@ -44,6 +44,8 @@ pub(crate) struct Settings {
     pub(crate) body_read_timeout: Duration,
     pub(crate) pool_idle_timeout: Duration,
     pub(crate) tunnel_idle_timeout: Duration,
+    /// The header carrying a verified client certificate's subject.
+    pub(crate) client_subject_header: Option<http::HeaderName>,
 }
 
 impl Settings {
@@ -68,6 +70,12 @@ impl Settings {
             body_read_timeout: c.body_read_timeout,
             pool_idle_timeout: c.pool_idle_timeout,
             tunnel_idle_timeout: c.tunnel_idle_timeout,
+            client_subject_header: c
+                .tls
+                .as_ref()
+                .and_then(|t| t.client_auth.as_ref())
+                .and_then(|a| a.subject_header.as_deref())
+                .and_then(|h| http::HeaderName::from_bytes(h.as_bytes()).ok()),
         }
     }
 }
@@ -78,8 +86,9 @@ pub(crate) struct Shared {
     pub(crate) sites: Arc<ArcSwap<Sites>>,
     pub(crate) settings: ArcSwap<Settings>,
     pub(crate) access_log: Option<Arc<AccessLogWriter>>,
-    /// TLS on every listener: the certificates and the acceptor using them.
-    tls: Option<(Arc<Certificates>, Arc<rustls::ServerConfig>)>,
+    /// TLS on every listener: the certificates, and the server side using
+    /// them (rebuilt on reload, for the client CA).
+    tls: Option<(Arc<Certificates>, ArcSwap<rustls::ServerConfig>)>,
     workers: usize,
     active: AtomicUsize,
     accepted: AtomicUsize,
@@ -212,12 +221,8 @@ impl ProxyHandle {
         let tls = match &config.tls {
             Some(t) => {
                 let certs = Arc::new(Certificates::load(t)?);
-                let acceptor =
-                    crate::tls::server_config(certs.clone()).map_err(|e| Error::Config {
-                        field: "tls".into(),
-                        reason: e.to_string(),
-                    })?;
-                Some((certs, acceptor))
+                let server = crate::tls::server_config(certs.clone(), t)?;
+                Some((certs, ArcSwap::new(server)))
             }
             None => None,
         };
@@ -352,7 +357,11 @@ impl ProxyHandle {
             (None, None) => {}
             // New handshakes use the new files; a bad one keeps the old set
             // and fails the whole reload before anything else changed.
-            (Some((certs, _)), Some(t)) => certs.reload(Some(t))?,
+            (Some((certs, server)), Some(t)) => {
+                let new = crate::tls::server_config(certs.clone(), t)?;
+                certs.reload(Some(t))?;
+                server.store(new);
+            }
             _ => return Err(Error::NeedsRestart { field: "tls" }),
         }
         let settings = Settings::of(config);
@@ -578,14 +587,16 @@ async fn accept_loop(
     }
 }
 
-/// The front end a connection came in on: what `X-Forwarded-Proto` and
-/// `X-Forwarded-Port` say to members.
-#[derive(Debug, Clone, Copy)]
+/// The front end a connection came in on: what `X-Forwarded-Proto`,
+/// `X-Forwarded-Port` and the client-subject header say to members.
+#[derive(Debug, Clone)]
 pub(crate) struct Front {
     /// Over TLS.
     pub(crate) tls: bool,
     /// The local port.
     pub(crate) port: u16,
+    /// The subject of the client's verified certificate.
+    pub(crate) client_subject: Option<http::HeaderValue>,
 }
 
 async fn serve(
@@ -597,12 +608,16 @@ async fn serve(
 ) {
     let port = stream.local_addr().map_or(0, |a| a.port());
     let Some((certs, acceptor)) = &shared.tls else {
-        let front = Front { tls: false, port };
+        let front = Front {
+            tls: false,
+            port,
+            client_subject: None,
+        };
         return serve_http1(stream, peer, listener, front, shared, drain).await;
     };
     // A client that stops mid-handshake (or never starts) holds its slot
     // only this long.
-    let acceptor = tokio_rustls::TlsAcceptor::from(acceptor.clone());
+    let acceptor = tokio_rustls::TlsAcceptor::from(acceptor.load_full());
     let handshake = tokio::time::timeout(certs.handshake_timeout(), acceptor.accept(stream));
     let stream = tokio::select! {
         r = handshake => match r {
@@ -618,7 +633,12 @@ async fn serve(
         },
         _ = drain.wait_for(|d| *d) => return,
     };
-    let front = Front { tls: true, port };
+    let front = Front {
+        tls: true,
+        port,
+        client_subject: crate::tls::client_subject(stream.get_ref().1)
+            .and_then(|s| http::HeaderValue::from_str(&s).ok()),
+    };
     if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
         serve_http2(stream, peer, listener, front, shared, drain).await;
     } else {

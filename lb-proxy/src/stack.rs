@@ -48,7 +48,11 @@ pub(crate) fn build(
         // Bound the wait for response headers (504).
         .layer(ResponseTimeoutLayer::new(s.outer_timeout))
         // Drop hop-by-hop headers, then add X-Forwarded-* (CVE-2022-31813 order).
-        .layer(ForwardedHeadersLayer::new(client.ip(), front.tls, front.port))
+        .layer(ForwardedHeadersLayer::new(
+            client.ip(),
+            &front,
+            s.client_subject_header.clone(),
+        ))
         // Join client and member after a 101.
         .layer(TunnelLayer::new(s.tunnel_idle_timeout))
         // Read what has arrived of the body: a malformed one is refused (400)

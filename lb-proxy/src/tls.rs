@@ -54,6 +54,31 @@ pub struct TlsConfig {
     /// node holds the address ([`TicketKeys`]); `None`: sessions resume on
     /// the node that made them only (rustls's in-memory cache).
     pub ticket_keys: Option<PathBuf>,
+    /// Client certificates, asked for and verified (Apache `SSLVerifyClient`).
+    pub client_auth: Option<ClientAuth>,
+}
+
+/// Client certificates on a TLS listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAuth {
+    /// PEM: the CA certificates a client's certificate must chain to
+    /// (Apache `SSLCACertificateFile`).
+    pub ca: PathBuf,
+    /// Whether a client without a certificate is refused.
+    pub verify: ClientVerify,
+    /// The request header that carries the verified certificate's subject
+    /// to members (as `CN=…, O=…`); a client's own header of that name is
+    /// always removed. `None`: nothing is forwarded.
+    pub subject_header: Option<String>,
+}
+
+/// Apache's `SSLVerifyClient require` and `optional`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientVerify {
+    /// No certificate, no connection.
+    Required,
+    /// A certificate, if sent, must verify; none is fine.
+    Optional,
 }
 
 /// What `hactl status` shows of a certificate.
@@ -446,10 +471,14 @@ pub fn inspect(c: &CertificateConfig) -> Result<CertificateInfo, CertificateErro
     load(c, SystemTime::now()).map(|l| l.info)
 }
 
-/// Reads and checks every certificate of `config`, and its ticket keys.
+/// Reads and checks every certificate of `config`, its ticket keys and
+/// its client CA.
 pub(crate) fn check(config: &TlsConfig) -> Result<(), CertificateError> {
     if let Some(path) = &config.ticket_keys {
         read_ticket_keys(path)?;
+    }
+    if let Some(auth) = &config.client_auth {
+        client_verifier(auth)?;
     }
     load_all(config).map(drop)
 }
@@ -465,14 +494,55 @@ impl ResolvesServerCert for Certificates {
     }
 }
 
-/// The server side of a TLS listener group.
+/// The verifier of client certificates signed by `auth.ca`.
+fn client_verifier(
+    auth: &ClientAuth,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, CertificateError> {
+    let pem = read(&auth.ca)?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert =
+            cert.map_err(|e| content(&auth.ca, format!("not a PEM certificate file: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| content(&auth.ca, format!("not a CA certificate: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(content(&auth.ca, "holds no CERTIFICATE block"));
+    }
+    let builder =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider());
+    let builder = match auth.verify {
+        ClientVerify::Required => builder,
+        ClientVerify::Optional => builder.allow_unauthenticated(),
+    };
+    builder
+        .build()
+        .map_err(|e| content(&auth.ca, format!("cannot verify clients with it: {e}")))
+}
+
+/// The subject of the client's verified certificate, as `CN=…, O=…`.
+pub(crate) fn client_subject(conn: &rustls::ServerConnection) -> Option<String> {
+    use x509_parser::prelude::{FromDer as _, X509Certificate};
+    let leaf = conn.peer_certificates()?.first()?;
+    let (_, cert) = X509Certificate::from_der(leaf.as_ref()).ok()?;
+    Some(cert.subject().to_string())
+}
+
+/// The server side of a TLS listener group: its certificates (and ticket
+/// keys) from `certs`, client certificates as `config` says.
 pub(crate) fn server_config(
     certs: Arc<Certificates>,
-) -> Result<Arc<rustls::ServerConfig>, rustls::Error> {
-    let mut config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_no_client_auth()
-        .with_cert_resolver(certs.clone());
+    config: &TlsConfig,
+) -> Result<Arc<rustls::ServerConfig>, CertificateError> {
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| content(&config.certificates[0].cert, e.to_string()))?;
+    let builder = match &config.client_auth {
+        Some(auth) => builder.with_client_cert_verifier(client_verifier(auth)?),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_cert_resolver(certs.clone());
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     // Stateless tickets while the listener has ticket keys (then any node
     // with the same keys resumes the session); rustls's in-memory session

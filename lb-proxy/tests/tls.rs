@@ -98,6 +98,7 @@ fn tls(leaves: &[&Leaf], strict_sni: bool) -> TlsConfig {
         strict_sni,
         handshake_timeout: Duration::from_secs(5),
         ticket_keys: None,
+        client_auth: None,
     }
 }
 
@@ -550,6 +551,7 @@ async fn certificates_that_cannot_be_used_refuse_the_start_naming_the_file() {
         strict_sni: false,
         handshake_timeout: Duration::from_secs(5),
         ticket_keys: None,
+        client_auth: None,
     });
     assert!(
         e.contains("other.key") && e.contains("is not the key of"),
@@ -567,6 +569,7 @@ async fn certificates_that_cannot_be_used_refuse_the_start_naming_the_file() {
         strict_sni: false,
         handshake_timeout: Duration::from_secs(5),
         ticket_keys: None,
+        client_auth: None,
     });
     assert!(
         e.contains("nope.pem") && e.contains("cannot be read"),
@@ -577,6 +580,7 @@ async fn certificates_that_cannot_be_used_refuse_the_start_naming_the_file() {
         strict_sni: false,
         handshake_timeout: Duration::from_secs(5),
         ticket_keys: None,
+        client_auth: None,
     });
     assert!(
         e.contains("tls") && e.contains("at least one certificate"),
@@ -602,6 +606,7 @@ async fn certificates_that_cannot_be_used_refuse_the_start_naming_the_file() {
             strict_sni: false,
             handshake_timeout: Duration::from_secs(5),
             ticket_keys: None,
+            client_auth: None,
         },
     );
     let s = connect(addr(&p), Some("www.example.com"), &[])
@@ -942,6 +947,165 @@ async fn a_session_resumes_on_another_node_with_the_same_ticket_keys() {
     let e = b.reload_certificates().expect_err("empty").to_string();
     assert!(
         e.contains("shared.keys") && e.contains("holds no key"),
+        "{e}"
+    );
+}
+
+/// A client presenting `leaf` (a certificate and key from `ca`), or none.
+fn client_with_cert(leaf: Option<(&Path, &Path)>) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .dangerous()
+    .with_custom_certificate_verifier(Arc::new(AnyCert));
+    Arc::new(match leaf {
+        Some((cert, key)) => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+                .expect("cert file")
+                .collect::<Result<_, _>>()
+                .expect("certs");
+            builder
+                .with_client_auth_cert(chain, PrivateKeyDer::from_pem_file(key).expect("key"))
+                .expect("client certificate")
+        }
+        None => builder.with_no_client_auth(),
+    })
+}
+
+/// One request over a new connection with `config`, sending `extra`
+/// headers: the answer's body, or the error.
+async fn request_with(
+    addr: SocketAddr,
+    config: &Arc<rustls::ClientConfig>,
+    extra: &[(&str, &str)],
+) -> Result<String, String> {
+    let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let name = ServerName::try_from("www.example.com").expect("name");
+    let s = tokio::time::timeout(
+        BOUND,
+        tokio_rustls::TlsConnector::from(config.clone()).connect(name, tcp),
+    )
+    .await
+    .map_err(|_| "handshake timed out".to_owned())?
+    .map_err(|e| e.to_string())?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let mut b = Request::builder()
+        .uri("/who")
+        .header("host", "www.example.com");
+    for (k, v) in extra {
+        b = b.header(*k, *v);
+    }
+    let resp = tokio::time::timeout(BOUND, sender.send_request(b.body(full("")).expect("req")))
+        .await
+        .map_err(|_| "no answer".to_owned())?
+        .map_err(|e| e.to_string())?;
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&body.to_bytes()).into_owned())
+}
+
+/// `client_auth`: `Required` refuses a client without a certificate from
+/// the CA, `Optional` lets it in; the verified subject reaches members in
+/// the configured header, and a client cannot forge that header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificates_are_verified_and_their_subject_forwarded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new();
+    let www = ca.leaf(dir.path(), "www", &["www.example.com"], false);
+    let clients = Ca::new();
+    let alice = clients.leaf(dir.path(), "alice", &["alice.example.com"], false);
+    let stranger = Ca::new().leaf(dir.path(), "mallory", &["mallory.example.com"], false);
+    let clients_ca = dir.path().join("clients-ca.pem");
+    std::fs::write(&clients_ca, &clients.pem).expect("write");
+    let m = member(|req: Request<Incoming>| async move {
+        let who = req
+            .headers()
+            .get("x-ssl-client-s-dn")
+            .map_or("-".to_owned(), |v| {
+                String::from_utf8_lossy(v.as_bytes()).into_owned()
+            });
+        Response::new(full(who))
+    })
+    .await;
+    let node = |verify: lb_proxy::ClientVerify, header: Option<&str>| {
+        let mut t = tls(&[&www], false);
+        t.client_auth = Some(lb_proxy::ClientAuth {
+            ca: clients_ca.clone(),
+            verify,
+            subject_header: header.map(str::to_owned),
+        });
+        start(&m, t)
+    };
+    let with_alice = client_with_cert(Some((&alice.config.cert, &alice.config.key)));
+    let with_mallory = client_with_cert(Some((&stranger.config.cert, &stranger.config.key)));
+    let anonymous = client_with_cert(None);
+    let forged = [("X-SSL-Client-S-DN", "CN=admin")];
+
+    let required = node(lb_proxy::ClientVerify::Required, Some("X-SSL-Client-S-DN"));
+    let a = addr(&required);
+    let who = request_with(a, &with_alice, &forged)
+        .await
+        .expect("alice is let in");
+    assert!(who.contains("CN=") && who != "CN=admin", "{who}");
+    assert!(
+        request_with(a, &anonymous, &[]).await.is_err(),
+        "no certificate"
+    );
+    assert!(
+        request_with(a, &with_mallory, &[]).await.is_err(),
+        "another CA"
+    );
+
+    let optional = node(lb_proxy::ClientVerify::Optional, Some("X-SSL-Client-S-DN"));
+    let a = addr(&optional);
+    assert_eq!(
+        request_with(a, &anonymous, &forged).await.as_deref(),
+        Ok("-"),
+        "no certificate: no subject, and the forged one removed"
+    );
+    assert!(
+        request_with(a, &with_alice, &[])
+            .await
+            .expect("alice")
+            .contains("CN=")
+    );
+    assert!(
+        request_with(a, &with_mallory, &[]).await.is_err(),
+        "a bad one is still refused"
+    );
+
+    // No header configured: nothing is forwarded, not even the client's.
+    let silent = node(lb_proxy::ClientVerify::Required, None);
+    assert_eq!(
+        request_with(addr(&silent), &with_alice, &[])
+            .await
+            .as_deref(),
+        Ok("-")
+    );
+    // A client CA file that is not one is refused at start, naming it.
+    let mut t = tls(&[&www], false);
+    t.client_auth = Some(lb_proxy::ClientAuth {
+        ca: www.config.key.clone(),
+        verify: lb_proxy::ClientVerify::Required,
+        subject_header: None,
+    });
+    let mut cfg: ProxyConfig = common::config(&[&m]);
+    cfg.tls = Some(t);
+    let e = ProxyHandle::start(cfg)
+        .expect_err("a key is no CA")
+        .to_string();
+    assert!(
+        e.contains("www.key") && e.contains("holds no CERTIFICATE"),
         "{e}"
     );
 }

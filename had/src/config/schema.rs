@@ -1153,6 +1153,30 @@ pub struct ProxyTls {
     /// seals, all open. None: sessions resume on the node that made them.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub ticket_keys: Option<PathBuf>,
+    /// PEM CA certificates a client's certificate must chain to: clients
+    /// are asked for one (Apache `SSLCACertificateFile` with
+    /// `SSLVerifyClient`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub client_ca: Option<PathBuf>,
+    /// With `client_ca`: `"required"` (the default; no certificate, no
+    /// connection) or `"optional"` (a certificate, if sent, must verify).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub verify_client: Option<VerifyClient>,
+    /// With `client_ca`: the request header that carries the verified
+    /// subject (`CN=…, O=…`) to members; a client's own header of that name
+    /// is removed. None: nothing is forwarded.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub client_subject_header: Option<String>,
+}
+
+/// `tls.verify_client`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifyClient {
+    /// `SSLVerifyClient require`.
+    Required,
+    /// `SSLVerifyClient optional`.
+    Optional,
 }
 
 /// A key had knows but refuses, because accepting it would promise an

@@ -659,6 +659,17 @@ impl ProxyConfig {
                 return Err(invalid("tls", "needs at least one certificate"));
             }
             positive("tls.handshake_timeout", tls.handshake_timeout)?;
+            if let Some(h) = tls
+                .client_auth
+                .as_ref()
+                .and_then(|a| a.subject_header.as_deref())
+                && http::HeaderName::from_bytes(h.as_bytes()).is_err()
+            {
+                return Err(invalid(
+                    "tls.client_subject_header",
+                    format!("{h:?} is not a header name"),
+                ));
+            }
             // Read every certificate now, so that `had --check` and a
             // reload name the file that cannot be used.
             crate::tls::check(tls)?;

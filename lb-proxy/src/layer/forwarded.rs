@@ -149,18 +149,26 @@ pub struct ForwardedHeadersLayer {
     client_ip: HeaderValue,
     proto: HeaderValue,
     port: HeaderValue,
+    /// The client-subject header and this connection's verified subject.
+    subject: Option<(HeaderName, Option<HeaderValue>)>,
 }
 
 impl ForwardedHeadersLayer {
-    /// For requests arriving from `client` on local port `port`, over TLS
-    /// or not.
-    pub fn new(client: IpAddr, tls: bool, port: u16) -> Self {
+    /// For requests arriving from `client` on `front`; `subject_header`
+    /// names the header that carries the client certificate's subject (a
+    /// client's own header of that name never reaches a member).
+    pub(crate) fn new(
+        client: IpAddr,
+        front: &crate::server::Front,
+        subject_header: Option<HeaderName>,
+    ) -> Self {
         let client_ip = HeaderValue::from_str(&client.to_string())
             .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
         Self {
             client_ip,
-            proto: HeaderValue::from_static(if tls { "https" } else { "http" }),
-            port: HeaderValue::from(port),
+            proto: HeaderValue::from_static(if front.tls { "https" } else { "http" }),
+            port: HeaderValue::from(front.port),
+            subject: subject_header.map(|name| (name, front.client_subject.clone())),
         }
     }
 }
@@ -222,6 +230,12 @@ where
         }
         headers.insert(X_FORWARDED_PROTO.clone(), self.client.proto.clone());
         headers.insert(X_FORWARDED_PORT.clone(), self.client.port.clone());
+        if let Some((name, subject)) = &self.client.subject {
+            headers.remove(name);
+            if let Some(subject) = subject {
+                headers.insert(name.clone(), subject.clone());
+            }
+        }
         Mapped::new(self.inner.call(req), StripResponse { upgrading })
     }
 }
@@ -262,8 +276,12 @@ mod tests {
         });
         let svc = ForwardedHeadersLayer::new(
             "198.18.0.9".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
-            false,
-            80,
+            &crate::server::Front {
+                tls: false,
+                port: 80,
+                client_subject: None,
+            },
+            None,
         )
         .layer(svc);
         let out = svc.oneshot(req).await.unwrap_or_default();
