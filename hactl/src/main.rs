@@ -4,7 +4,8 @@
 //! given one per node, works out the failover arithmetic), `import` turns a
 //! keepalived.conf or an Apache vhost into had.toml, `completions` and `man`
 //! print shell completions and the manual page. Online commands (`status`,
-//! `demote`, ...) talk to a running daemon over its control socket.
+//! `demote`, `cert reload`, ...) talk to a running daemon over its control
+//! socket.
 //!
 //! Exit codes: 0 ok, 1 invalid input or refused request, 2 cannot reach the daemon.
 
@@ -169,5 +170,26 @@ fn import(
             );
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cert_reload_is_an_online_command() {
+        let cli = Cli::try_parse_from(["hactl", "--socket", "/tmp/x.sock", "cert", "reload"])
+            .expect("parses");
+        assert!(
+            matches!(
+                cli.command,
+                Command::Online(online::OnlineCommand::Cert(online::CertCommand::Reload))
+            ),
+            "{cli:?}"
+        );
+        // `cert` needs its action: a usage error (exit 1).
+        let e = Cli::try_parse_from(["hactl", "cert"]).expect_err("usage error");
+        assert!(e.use_stderr());
     }
 }

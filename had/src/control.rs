@@ -69,6 +69,10 @@ pub enum Request {
     },
     /// Reload the configuration, as SIGHUP does.
     Reload,
+    /// Read the certificate files of every TLS listener group again (the
+    /// files in force: those of the configuration running). A group whose
+    /// files cannot be used keeps serving the certificates it had.
+    CertReload,
     /// Stream [`Event`]s until the client hangs up.
     Events,
 }
@@ -226,6 +230,7 @@ mod tests {
             (Request::Status, r#"{"cmd":"status"}"#),
             (Request::Reload, r#"{"cmd":"reload"}"#),
             (Request::Events, r#"{"cmd":"events"}"#),
+            (Request::CertReload, r#"{"cmd":"cert_reload"}"#),
             (
                 Request::Promote {
                     instance: "VI_1".into(),

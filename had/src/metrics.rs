@@ -241,6 +241,28 @@ impl Collector for Snapshot {
             members().filter_map(|(l, m)| m.latency.as_ref().map(|h| (l, h))),
             |m, h| m.encode_histogram::<NoLabelSet>(h.sum, h.count, &h.buckets, None),
         )?;
+
+        // One series per certificate a TLS listener group serves; alert on
+        // `(had_tls_certificate_not_after_seconds - time()) / 86400 < 14`.
+        let certificates = || {
+            s.proxies.iter().flat_map(|p| {
+                p.certificates
+                    .iter()
+                    .map(move |c| (vec![("proxy", p.name.clone()), ("cert", c.file.clone())], c))
+            })
+        };
+        gauge(
+            e,
+            "had_tls_certificate_days_left",
+            "Whole days until the certificate expires (negative once expired)",
+            certificates().map(|(l, c)| (l, c.days_left)),
+        )?;
+        gauge(
+            e,
+            "had_tls_certificate_not_after_seconds",
+            "End of the certificate's validity, seconds since the Unix epoch",
+            certificates().map(|(l, c)| (l, c.not_after_unix)),
+        )?;
         Ok(())
     }
 }
@@ -402,6 +424,51 @@ mod tests {
         );
         assert!(
             t.contains("# TYPE had_proxy_member_latency_seconds histogram"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn certificates_have_their_expiry_gauges() {
+        let cert = |file: &str, days_left, not_after_unix| CertificateStatus {
+            file: file.into(),
+            names: vec!["www.example.com".into()],
+            not_after: String::new(),
+            not_after_unix,
+            days_left,
+        };
+        let status = Status {
+            proxies: vec![
+                ProxyStatus {
+                    name: "www".into(),
+                    certificates: vec![
+                        cert("/etc/had/www.pem", 87, 1_803_945_599),
+                        cert("/etc/had/api.pem", -2, 1_796_083_199),
+                    ],
+                    ..ProxyStatus::default()
+                },
+                ProxyStatus {
+                    name: "plain".into(),
+                    ..ProxyStatus::default()
+                },
+            ],
+            ..Status::default()
+        };
+        let t = render(&status);
+        for line in [
+            "# TYPE had_tls_certificate_days_left gauge",
+            "had_tls_certificate_days_left{proxy=\"www\",cert=\"/etc/had/www.pem\"} 87",
+            "had_tls_certificate_days_left{proxy=\"www\",cert=\"/etc/had/api.pem\"} -2",
+            "# TYPE had_tls_certificate_not_after_seconds gauge",
+            "had_tls_certificate_not_after_seconds{proxy=\"www\",cert=\"/etc/had/www.pem\"} 1803945599",
+            "had_tls_certificate_not_after_seconds{proxy=\"www\",cert=\"/etc/had/api.pem\"} 1796083199",
+        ] {
+            assert!(t.lines().any(|l| l == line), "missing {line:?} in\n{t}");
+        }
+        assert!(!t.contains("proxy=\"plain\",cert"), "{t}");
+        assert_eq!(
+            t.matches("had_tls_certificate_days_left{").count(),
+            2,
             "{t}"
         );
     }

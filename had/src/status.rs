@@ -213,6 +213,59 @@ pub struct ProxyStatus {
     /// The balancers the routes send to, with their members.
     #[serde(default)]
     pub balancers: Vec<BalancerStatus>,
+    /// The certificates in force, when the group serves TLS (absent
+    /// otherwise), in configuration order: the first is the default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<CertificateStatus>,
+}
+
+/// One certificate a TLS listener group serves.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateStatus {
+    /// The certificate file (`[proxy.NAME] tls.cert`).
+    pub file: String,
+    /// The DNS names it answers (subjectAltName, else the subject's CN).
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// Last day of validity, `YYYY-MM-DD` (UTC).
+    pub not_after: String,
+    /// End of validity, seconds since the Unix epoch.
+    pub not_after_unix: i64,
+    /// Whole days left until `not_after` (negative once expired).
+    pub days_left: i64,
+}
+
+impl CertificateStatus {
+    /// A certificate in force, as seen at `now`.
+    pub fn of(info: &lb_proxy::CertificateInfo, now: std::time::SystemTime) -> CertificateStatus {
+        CertificateStatus {
+            file: info.cert.display().to_string(),
+            names: info.names.clone(),
+            not_after: lb_proxy::tls::utc_date(info.not_after),
+            not_after_unix: info.not_after,
+            days_left: info.days_left(now),
+        }
+    }
+
+    /// `until 2027-03-01 (87 days)`, or how long ago it expired.
+    fn validity(&self) -> String {
+        let days = |n: i64| {
+            if n == 1 {
+                "1 day".to_owned()
+            } else {
+                format!("{n} days")
+            }
+        };
+        if self.days_left < 0 {
+            format!(
+                "until {} (EXPIRED {} ago)",
+                self.not_after,
+                days(-self.days_left)
+            )
+        } else {
+            format!("until {} ({})", self.not_after, days(self.days_left))
+        }
+    }
 }
 
 /// One virtual host (`[proxy.NAME]`) of a listener group.
@@ -517,6 +570,7 @@ impl ProxyStatus {
             members: balancers.iter().flat_map(|b| b.members.clone()).collect(),
             vhosts,
             balancers,
+            certificates: Vec::new(),
         }
     }
 }
@@ -744,8 +798,36 @@ impl Status {
                 rows,
             ));
             out.push_str(&self.sites_text());
+            out.push_str(&self.certificates_text());
         }
         out
+    }
+
+    /// Each TLS listener group's certificates, one line each:
+    /// `web  /etc/had/www.pem  www.example.com, example.com  until 2027-03-01 (87 days)`.
+    fn certificates_text(&self) -> String {
+        let rows: Vec<Vec<String>> = self
+            .proxies
+            .iter()
+            .flat_map(|p| {
+                p.certificates.iter().map(move |c| {
+                    vec![
+                        p.name.clone(),
+                        c.file.clone(),
+                        if c.names.is_empty() {
+                            "(no DNS name)".to_owned()
+                        } else {
+                            c.names.join(", ")
+                        },
+                        c.validity(),
+                    ]
+                })
+            })
+            .collect();
+        if rows.is_empty() {
+            return String::new();
+        }
+        format!("\nCERTIFICATES\n{}", columns(&rows))
     }
 
     /// Each listener group's virtual hosts with their routes in order, and
@@ -845,19 +927,22 @@ fn format_secs(secs: f64) -> String {
     }
 }
 
-/// Left-aligned columns, two spaces apart, indented by two.
-fn table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
-    let rows: Vec<Vec<String>> = rows.collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+/// Left-aligned columns, two spaces apart, indented by two, no header.
+fn columns(rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = Vec::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            let n = cell.chars().count();
+            match widths.get_mut(i) {
+                Some(w) => *w = (*w).max(n),
+                None => widths.push(n),
+            }
         }
     }
     let mut out = String::new();
-    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+    for row in rows {
         let mut l = String::from(" ");
-        for (cell, w) in cells.zip(&widths) {
+        for (cell, w) in row.iter().zip(&widths) {
             l.push(' ');
             l.push_str(cell);
             for _ in cell.chars().count()..*w {
@@ -867,12 +952,15 @@ fn table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
         }
         out.push_str(l.trim_end());
         out.push('\n');
-    };
-    line(&mut header.iter().copied());
-    for row in &rows {
-        line(&mut row.iter().map(String::as_str));
     }
     out
+}
+
+/// Left-aligned columns, two spaces apart, indented by two.
+fn table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let mut all: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
+    all.extend(rows);
+    columns(&all)
 }
 
 #[cfg(test)]
@@ -971,6 +1059,76 @@ mod tests {
         assert!(t.contains("VI_1 dropped: auth=2"), "{t}");
         let empty = Status::default().to_table();
         assert_eq!(empty.matches("(none)").count(), 3, "{empty}");
+    }
+
+    fn with_certificates() -> Status {
+        let mut s = sample();
+        s.proxies[0].certificates = vec![
+            CertificateStatus {
+                file: "/etc/had/www.pem".into(),
+                names: vec!["www.example.com".into(), "example.com".into()],
+                not_after: "2027-03-01".into(),
+                not_after_unix: 1_803_945_599,
+                days_left: 87,
+            },
+            CertificateStatus {
+                file: "/etc/had/old.pem".into(),
+                names: vec!["old.example.com".into()],
+                not_after: "2026-12-01".into(),
+                not_after_unix: 1_796_083_200,
+                days_left: -1,
+            },
+        ];
+        s
+    }
+
+    #[test]
+    fn certificates_are_listed_with_their_expiry() {
+        let v = serde_json::to_value(with_certificates()).unwrap();
+        let c = &v["proxies"][0]["certificates"][0];
+        assert_eq!(c["file"], "/etc/had/www.pem");
+        assert_eq!(c["names"][1], "example.com");
+        assert_eq!(c["not_after"], "2027-03-01");
+        assert_eq!(c["not_after_unix"], 1_803_945_599_i64);
+        assert_eq!(c["days_left"], 87);
+        let t = with_certificates().to_table();
+        let lines: Vec<&str> = t.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| *l == "CERTIFICATES")
+            .unwrap_or_else(|| panic!("no CERTIFICATES section in\n{t}"));
+        assert_eq!(
+            lines[at + 1],
+            "  web  /etc/had/www.pem  www.example.com, example.com  until 2027-03-01 (87 days)"
+        );
+        assert_eq!(
+            lines[at + 2],
+            "  web  /etc/had/old.pem  old.example.com               until 2026-12-01 (EXPIRED 1 day ago)"
+        );
+    }
+
+    /// Without TLS the document and the table are what they were.
+    #[test]
+    fn no_certificates_no_field_no_section() {
+        let v = serde_json::to_value(sample()).unwrap();
+        assert!(v["proxies"][0].get("certificates").is_none(), "{v}");
+        assert!(!sample().to_table().contains("CERTIFICATES"));
+    }
+
+    #[test]
+    fn certificate_status_comes_from_the_proxy_s_info() {
+        let info = lb_proxy::CertificateInfo {
+            cert: "/etc/had/www.pem".into(),
+            names: vec!["www.example.com".into()],
+            not_after: 1_803_945_599,
+        };
+        let now =
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_803_945_599 - 86_400 * 87 - 5);
+        let c = CertificateStatus::of(&info, now);
+        assert_eq!(c.file, "/etc/had/www.pem");
+        assert_eq!(c.not_after, "2027-03-01");
+        assert_eq!(c.not_after_unix, 1_803_945_599);
+        assert_eq!(c.days_left, 87);
     }
 
     #[test]

@@ -331,7 +331,11 @@ async fn http2_and_http11_over_tls_reach_members_over_http11() {
     let ca = Ca::new();
     let www = ca.leaf(dir.path(), "www", &["www.example.com"], false);
     let m = echo().await;
-    let p = start(&m, tls(&[&www], false));
+    let log = dir.path().join("access.log");
+    let mut cfg: ProxyConfig = common::config(&[&m]);
+    cfg.tls = Some(tls(&[&www], false));
+    cfg.access_log = Some(log.clone());
+    let p = ProxyHandle::start(cfg).expect("proxy starts");
     let a = addr(&p);
     let port = a.port();
     let big = Bytes::from(vec![b'x'; 1 << 20]);
@@ -390,6 +394,16 @@ async fn http2_and_http11_over_tls_reach_members_over_http11() {
         }
     }
     assert_eq!(m.hits(), 9);
+    // The access log has the same lines for both, with the client's protocol.
+    drop(p);
+    let lines = std::fs::read_to_string(&log).expect("access log");
+    for i in 0..5 {
+        assert!(
+            lines.contains(&format!("\"POST /h2/{i} HTTP/2.0\" 200 ")),
+            "{lines}"
+        );
+    }
+    assert_eq!(lines.matches("\"POST /h1 HTTP/1.1\" 200 ").count(), 4, "{lines}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -362,6 +362,19 @@ pub enum Risk {
         /// The other member and where it is.
         other: String,
     },
+    /// A `[proxy] tls` certificate that expires within two weeks.
+    #[error(
+        "certificate {file} expires on {date} ({}): renew it",
+        if *days == 1 { "1 day".to_owned() } else { format!("{days} days") }
+    )]
+    CertificateExpiring {
+        /// The certificate file.
+        file: String,
+        /// Its `notAfter`, `YYYY-MM-DD` (UTC).
+        date: String,
+        /// Whole days left.
+        days: i64,
+    },
 }
 
 /// One error: where, which key, what.

@@ -21,7 +21,7 @@ use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
 use crate::control::{self, ControlCall, Event, EventKind, Request, Response};
 use crate::plan::{InstancePlan, Plan};
-use crate::status::{CheckStatus, Override, ProxyStatus, State, Status};
+use crate::status::{CertificateStatus, CheckStatus, Override, ProxyStatus, State, Status};
 use vrrp::{Report, VrrpThread};
 
 /// Starts the VRRP thread for a set of instances (the production one speaks
@@ -307,6 +307,7 @@ impl Daemon {
                 Ok(msg) => Response::done(msg),
                 Err(e) => Response::refused(e),
             },
+            Request::CertReload => self.reload_certificates(),
             // The control server answers `events` itself.
             Request::Events => Response::refused("events are served by the control socket"),
         }
@@ -447,13 +448,20 @@ impl Daemon {
             .collect::<Vec<_>>();
         let mut checks = checks;
         checks.sort_by(|a, b| a.name.cmp(&b.name));
+        let now = std::time::SystemTime::now();
         let proxies = lock(&self.proxies)
             .iter()
             .filter_map(|(name, p)| {
                 // Every running group has its plan; one that has not (a
                 // reload in between) is left out of this one document.
                 let (_, config) = self.plan.proxies.iter().find(|(n, _)| n == name)?;
-                Some(ProxyStatus::of(name, config, p.stats(), p.local_addrs()))
+                let mut status = ProxyStatus::of(name, config, p.stats(), p.local_addrs());
+                status.certificates = p
+                    .certificates()
+                    .iter()
+                    .map(|c| CertificateStatus::of(c, now))
+                    .collect();
+                Some(status)
             })
             .collect();
         Status {
@@ -521,6 +529,45 @@ impl Daemon {
                 Response::done(format!("proxy {proxy}: {url} {action}"))
             }
             Err(e) => Response::refused(format!("proxy {proxy}: {e}")),
+        }
+    }
+
+    /// `hactl cert reload`: every TLS listener group reads the certificate
+    /// files in force again. One line per group; refused when any group
+    /// failed (that group keeps serving the certificates it had) or when
+    /// no group serves TLS.
+    fn reload_certificates(&self) -> Response {
+        let proxies = lock(&self.proxies);
+        let mut lines = Vec::new();
+        let mut failed = false;
+        for (name, p) in proxies.iter() {
+            match p.reload_certificates() {
+                Ok(false) => {}
+                Ok(true) => {
+                    let n = p.certificates().len();
+                    let what = if n == 1 {
+                        "certificate"
+                    } else {
+                        "certificates"
+                    };
+                    tracing::info!("proxy {name}: {n} {what} reloaded by the operator");
+                    lines.push(format!("proxy {name}: reloaded {n} {what}"));
+                }
+                Err(e) => {
+                    failed = true;
+                    let line = format!("proxy {name}: {e}; its certificates in force keep serving");
+                    tracing::error!("certificate reload: {line}");
+                    lines.push(line);
+                }
+            }
+        }
+        drop(proxies);
+        if lines.is_empty() {
+            Response::refused("no proxy serves TLS: there is no certificate to reload")
+        } else if failed {
+            Response::refused(lines.join("\n"))
+        } else {
+            Response::done(lines.join("\n"))
         }
     }
 

@@ -6,7 +6,9 @@
 //! Errors are what lb-proxy would refuse (said here with the line), or what
 //! would be accepted without an effect; warnings are what `hactl check`
 //! points out: a route an earlier one always takes, a balancer no route
-//! uses, a host name an earlier wildcard takes.
+//! uses, a host name an earlier wildcard takes, a certificate about to
+//! expire. `tls` certificates are read as the listener reads them, so a
+//! missing, unreadable, expired or mismatched file is an error here too.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -16,7 +18,7 @@ use lb_proxy::route::{HostPattern, PathPrefix, PathRegex};
 
 use super::Checker;
 use crate::config::{
-    Balancer, Config, Member, Problem, Proxy, ProxyHealthCheck, Risk, Route, nearest,
+    Balancer, Config, Member, Problem, Proxy, ProxyHealthCheck, ProxyTls, Risk, Route, nearest,
 };
 
 /// Apache's `lbset` range (mod_proxy: "lbset must be between 0 and 99").
@@ -240,6 +242,62 @@ fn proxy(c: &mut Checker<'_, '_>, config: &Config, name: &str, p: &Proxy) {
     }
     if let Some(hc) = &p.health_check {
         health_check(c, name, hc);
+    }
+    if let Some(t) = &p.tls {
+        certificate(c, name, t);
+    }
+}
+
+/// Certificates closer to their end than this are warned about.
+const CERTIFICATE_WARN_DAYS: i64 = 14;
+
+/// `tls`: the certificate read as the listener would read it (the error
+/// names the file and what is wrong: missing, not PEM, expired, not the
+/// key of the certificate), and a warning when it expires within
+/// [`CERTIFICATE_WARN_DAYS`].
+fn certificate(c: &mut Checker<'_, '_>, name: &str, t: &ProxyTls) {
+    let config = lb_proxy::CertificateConfig {
+        cert: t.cert.clone(),
+        key: t.key.clone(),
+        chain: t.chain.clone(),
+    };
+    match lb_proxy::tls::inspect(&config) {
+        Ok(info) => {
+            let days = info.days_left(std::time::SystemTime::now());
+            if days < CERTIFICATE_WARN_DAYS {
+                c.warn(
+                    &["proxy", name, "tls", "cert"],
+                    Risk::CertificateExpiring {
+                        file: t.cert.display().to_string(),
+                        date: lb_proxy::tls::utc_date(info.not_after),
+                        days,
+                    },
+                );
+            }
+        }
+        Err(e) => {
+            let file = match &e {
+                lb_proxy::CertificateError::Read { path, .. }
+                | lb_proxy::CertificateError::Content { path, .. } => path,
+            };
+            // The key the message's file was given by (a file given twice
+            // is named by the first key that has it).
+            let k = if *file == t.cert {
+                "cert"
+            } else if *file == t.key {
+                "key"
+            } else if t.chain.as_ref() == Some(file) {
+                "chain"
+            } else {
+                "cert"
+            };
+            c.error(
+                &["proxy", name, "tls", k],
+                Problem::InvalidValue {
+                    message: e.to_string(),
+                },
+            );
+        }
     }
 }
 
