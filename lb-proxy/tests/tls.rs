@@ -403,7 +403,11 @@ async fn http2_and_http11_over_tls_reach_members_over_http11() {
             "{lines}"
         );
     }
-    assert_eq!(lines.matches("\"POST /h1 HTTP/1.1\" 200 ").count(), 4, "{lines}");
+    assert_eq!(
+        lines.matches("\"POST /h1 HTTP/1.1\" 200 ").count(),
+        4,
+        "{lines}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
