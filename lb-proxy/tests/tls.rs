@@ -1127,3 +1127,148 @@ async fn client_certificates_are_verified_and_their_subject_forwarded() {
         "{e}"
     );
 }
+
+/// A member that answers the first request with a 101 and then echoes.
+async fn upgrading_member() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = s
+                    .write_all(b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n")
+                    .await;
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// WebSocket over HTTP/1.1 on the TLS listener: the 101 reaches the client
+/// and the tunnel carries bytes both ways, encrypted on the client side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_upgrades_work_over_tls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new();
+    let www = ca.leaf(dir.path(), "www", &["www.example.com"], false);
+    let member = upgrading_member().await;
+    let mut cfg = ProxyConfig {
+        listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+        members: vec![lb_proxy::MemberConfig::new(format!("ws://{member}"))],
+        workers: Some(1),
+        ..ProxyConfig::default()
+    };
+    cfg.tls = Some(tls(&[&www], false));
+    let p = ProxyHandle::start(cfg).expect("proxy starts");
+    let mut s = connect(addr(&p), Some("www.example.com"), &[b"http/1.1"])
+        .await
+        .expect("handshake");
+    s.write_all(
+        b"GET /chat HTTP/1.1\r\nHost: www.example.com\r\nConnection: upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    tokio::time::timeout(BOUND, async {
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf).await.expect("read");
+            assert_ne!(n, 0, "closed: {}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("101 in time");
+    assert!(
+        got.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    for msg in [&b"ping"[..], b"a longer frame of bytes"] {
+        s.write_all(msg).await.expect("write");
+        let mut echo = Vec::new();
+        tokio::time::timeout(BOUND, async {
+            while echo.len() < msg.len() {
+                let n = s.read(&mut buf).await.expect("read");
+                assert_ne!(n, 0, "tunnel closed");
+                echo.extend_from_slice(&buf[..n]);
+            }
+        })
+        .await
+        .expect("echo in time");
+        assert_eq!(&echo[..], msg);
+    }
+}
+
+/// Certificates reloaded over and over while clients keep asking, on new
+/// and kept-alive connections: not one request fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloading_certificates_under_load_fails_no_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new();
+    let www = ca.leaf(dir.path(), "www", &["www.example.com"], false);
+    let m = echo().await;
+    let p = Arc::new(start(&m, tls(&[&www], false)));
+    let a = addr(&p);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for c in 0..4 {
+        let stop = stop.clone();
+        clients.push(tokio::spawn(async move {
+            let mut done = 0usize;
+            let mut failed = Vec::new();
+            // Clients 0 and 1 keep one connection, 2 and 3 open one per request.
+            let mut kept = None;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && done < 2000 {
+                if kept.is_none() || c >= 2 {
+                    match connect(a, Some("www.example.com"), &[b"http/1.1"]).await {
+                        Ok(s) => kept = Some(h1_conn(s).await),
+                        Err(e) => {
+                            failed.push(e.to_string());
+                            continue;
+                        }
+                    }
+                }
+                let sender = kept.as_mut().expect("a connection");
+                let (status, _) = h1(sender, "GET", "/", Bytes::new()).await;
+                if status != 200 {
+                    failed.push(format!("status {status}"));
+                }
+                done += 1;
+            }
+            (done, failed)
+        }));
+    }
+    // Twenty reloads, each with a fresh certificate in the same files.
+    for _ in 0..20 {
+        let _ = ca.leaf(dir.path(), "www", &["www.example.com"], false);
+        assert!(p.reload_certificates().expect("reload"));
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for c in clients {
+        let (done, failed) = tokio::time::timeout(Duration::from_secs(30), c)
+            .await
+            .expect("clients finish")
+            .expect("join");
+        assert!(failed.is_empty(), "{failed:?}");
+        total += done;
+    }
+    assert!(total > 40, "the clients barely ran: {total}");
+}
