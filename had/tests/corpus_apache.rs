@@ -4,14 +4,17 @@
 //! lines (what Apache really does) checked against the imported TOML.
 //!
 //! Each file either imports, and then its TOML passes `had --check`'s
-//! validation and carries the hosts, routes and balancers asserted below,
-//! or is refused at a line with a reason a user can act on: TLS vhosts wait
-//! for issue 12, ajp:// and uwsgi:// members are not HTTP, an empty
-//! balancer has its members added at run time by balancer-manager.
+//! validation and carries the hosts, routes, balancers and certificates
+//! asserted below, or is refused at a line with a reason a user can act
+//! on: ajp:// and uwsgi:// members are not HTTP (a balancer whose every
+//! member is refused so is not also called empty), an empty balancer has
+//! its members added at run time by balancer-manager. An `SSLEngine on` vhost
+//! imports with its certificate files as `tls`; they are not on this
+//! machine, so validation reads the test certificates in their place.
 
 use std::path::{Path, PathBuf};
 
-use had::config::parse_str;
+use had::config::{ProxyTls, parse_str};
 use had::import::ImportError;
 use had::import::apache::import_file;
 
@@ -46,7 +49,14 @@ use Expect::{Imports, Refused};
 const FILES: &[(&str, Expect)] = &[
     (
         "01-iem-ssl-location-hotstandby.conf",
-        Refused(5, "SSLEngine on: had has no TLS listeners yet"),
+        Imports(
+            &[(
+                "fcluster",
+                Some("iem-web-services.agron.iastate.edu"),
+                &["/"],
+            )],
+            &["fcluster"],
+        ),
     ),
     (
         "02-reductus-uwsgi-ssl-redirect.conf",
@@ -54,7 +64,7 @@ const FILES: &[(&str, Expect)] = &[
     ),
     (
         "03-cadmium-ajp-sticky.conf",
-        Refused(15, "has no BalancerMember"),
+        Refused(20, "ajp:// is not supported"),
     ),
     (
         "04-infrahttp-two-balancers-sticky.conf",
@@ -96,7 +106,7 @@ const FILES: &[(&str, Expect)] = &[
     ),
     (
         "11-ansible-ws-ajp-trailing-slash.conf",
-        Refused(10, "has no BalancerMember"),
+        Refused(11, "ajp:// is not supported"),
     ),
     (
         "12-journeys-empty-balancers.conf",
@@ -109,7 +119,10 @@ const FILES: &[(&str, Expect)] = &[
     ("14-takima-full-httpd.conf", Refused(561, "cannot read")),
     (
         "15-flask-ssl-byrequests-preservehost.conf",
-        Refused(5, "SSLEngine on: had has no TLS listeners yet"),
+        Imports(
+            &[("flaskcluster", Some("proxy.lab.net"), &["/"])],
+            &["flaskcluster"],
+        ),
     ),
     (
         "16-pazpar2-sticky-param.conf",
@@ -138,9 +151,56 @@ const FILES: &[(&str, Expect)] = &[
     ),
     (
         "20-reductus-uwsgi-rpc2-path.conf",
-        Refused(1, "has no BalancerMember"),
+        Refused(2, "uwsgi:// is not supported"),
     ),
 ];
+
+/// The `tls` of each `[proxy]` of an imported file that has one: (file,
+/// `[proxy]`, cert, key, chain), from `SSLCertificateFile`,
+/// `SSLCertificateKeyFile` and `SSLCertificateChainFile`. Every other
+/// imported `[proxy]` has none.
+const TLS: &[(&str, &str, &str, &str, Option<&str>)] = &[
+    (
+        "01-iem-ssl-location-hotstandby.conf",
+        "fcluster",
+        "/etc/pki/tls/iem-web-services.cert",
+        "/etc/pki/tls/iem-web-services.key",
+        Some("/etc/pki/tls/iem-web-services.chain"),
+    ),
+    (
+        "15-flask-ssl-byrequests-preservehost.conf",
+        "flaskcluster",
+        "/root/myCA/server.crt",
+        "/root/myCA/server.key",
+        Some("/root/myCA/myCA.pem"),
+    ),
+];
+
+/// The imported TOML with each certificate file replaced by a test one
+/// (validation reads certificates, and the corpus's are not here).
+fn with_test_certificates(toml: &str, tls: &[&ProxyTls]) -> String {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls");
+    let quoted = |p: &Path| format!("{:?}", p.display().to_string());
+    let mut out = toml.to_owned();
+    for t in tls {
+        let (cert, key) = if t.cert == t.key {
+            let both = data.join("api.example.com.pem");
+            (both.clone(), both)
+        } else {
+            (
+                data.join("www.example.com.pem"),
+                data.join("www.example.com.key"),
+            )
+        };
+        out = out
+            .replace(&quoted(&t.cert), &quoted(&cert))
+            .replace(&quoted(&t.key), &quoted(&key));
+        if let Some(chain) = &t.chain {
+            out = out.replace(&quoted(chain), &quoted(&data.join("ca.pem")));
+        }
+    }
+    out
+}
 
 /// `EXPECT` lines for `apache/`: (file, must match, regex, why).
 fn expectations(corpus: &Path) -> Vec<(String, bool, regex::Regex, String)> {
@@ -183,8 +243,36 @@ fn every_corpus_vhost_imports_or_is_refused_with_its_reason() {
             (Imports(hosts, balancers), Ok(imported_file)) => {
                 imported += 1;
                 let toml = imported_file.toml();
-                let loaded = parse_str(&toml, "imported.toml")
-                    .unwrap_or_else(|e| panic!("{file}: imported TOML is invalid: {e}\n{toml}"));
+                let got_tls: Vec<(&str, &str, &str, Option<&str>)> = imported_file
+                    .config
+                    .proxy
+                    .iter()
+                    .filter_map(|(name, p)| {
+                        let t = p.tls.as_ref()?;
+                        Some((
+                            name.as_str(),
+                            t.cert.to_str()?,
+                            t.key.to_str()?,
+                            t.chain.as_deref().and_then(Path::to_str),
+                        ))
+                    })
+                    .collect();
+                let want_tls: Vec<(&str, &str, &str, Option<&str>)> = TLS
+                    .iter()
+                    .filter(|t| t.0 == *file)
+                    .map(|t| (t.1, t.2, t.3, t.4))
+                    .collect();
+                assert_eq!(got_tls, want_tls, "{file}\n{toml}");
+                let certificates: Vec<&ProxyTls> = imported_file
+                    .config
+                    .proxy
+                    .values()
+                    .filter_map(|p| p.tls.as_ref())
+                    .collect();
+                let checked_toml = with_test_certificates(&toml, &certificates);
+                let loaded = parse_str(&checked_toml, "imported.toml").unwrap_or_else(|e| {
+                    panic!("{file}: imported TOML is invalid: {e}\n{checked_toml}")
+                });
                 let config = loaded.config;
                 let got_hosts: Vec<(String, Option<String>, Vec<String>)> = config
                     .proxy
@@ -235,7 +323,7 @@ fn every_corpus_vhost_imports_or_is_refused_with_its_reason() {
             (Refused(..), Ok(i)) => panic!("{file} should be refused:\n{}", i.toml()),
         }
     }
-    assert_eq!(imported, 8, "files that import");
+    assert_eq!(imported, 10, "files that import");
     // Every EXPECT line whose file imports was checked.
     let importing: Vec<&str> = FILES
         .iter()

@@ -18,15 +18,29 @@
 //!   `BalancerMember balancer://NAME URL`), and the sticky-route `Header
 //!   add Set-Cookie "ROUTEID=.%{BALANCER_WORKER_ROUTE}e; path=/"`;
 //! - `ProxyPreserveHost`, `ProxyTimeout` (`Timeout` its default),
-//!   `LimitRequestLine/FieldSize/Fields`, `RequestReadTimeout`, `CustomLog`.
+//!   `LimitRequestLine/FieldSize/Fields`, `RequestReadTimeout`, `CustomLog`;
+//! - mod_ssl as it merges a virtual host with the main server: `SSLEngine
+//!   on` with `SSLCertificateFile`, `SSLCertificateKeyFile` (else the key
+//!   is in the certificate's file) and `SSLCertificateChainFile`, under
+//!   `ServerRoot` when relative → `tls = { cert, key, chain }`;
+//!   `SSLProtocol` evaluated as mod_ssl does (had serves TLS 1.2 and 1.3);
+//!   `RequestReadTimeout handshake=` → `tls.handshake_timeout`;
+//!   `SSLProxyCACertificateFile` → `member_ca_file`, `SSLProxyVerify none`
+//!   → `member_verify = false`; `Protocols` against what had offers (h2 and
+//!   http/1.1 with TLS, HTTP/1.1 without);
+//! - the http→https `RewriteRule ^ https://%{HTTP_HOST}%{REQUEST_URI}
+//!   [R=301,L]` (and its usual forms), as a redirect route where it sends
+//!   every request of its host to one fixed `https://` target, as had's
+//!   redirect does.
 //!
 //! Every directive that is not carried over is listed with its file, line
 //! and reason ([`Imported::notes`]); what had cannot do without changing
-//! what the site does (TLS listeners, AJP or FastCGI members, a conditional
-//! rewrite, a connection setting that differs between hosts sharing an
-//! address, access control on a path had would serve) is an error naming
-//! its line. Directive and section names are case-insensitive, as in
-//! Apache.
+//! what the site does (client certificates, TLS protocols older than 1.2,
+//! a member TLS check turned off alone, AJP or FastCGI members, a
+//! conditional rewrite, a connection setting that differs between hosts
+//! sharing an address, TLS on one host of an address and not another,
+//! access control on a path had would serve) is an error naming its line.
+//! Directive and section names are case-insensitive, as in Apache.
 //!
 //! ```
 //! use had::import::apache::{import_text, InMemory, Options};

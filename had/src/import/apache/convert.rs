@@ -22,8 +22,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Report;
-use super::model::{Model, Pass, PathMatch, Reverse, Scope, Setting, Site, Target, Url, parse_url};
-use crate::config::{Balancer, Config, Proxy, Route};
+use super::model::{
+    Engine, FileSetting, Guard, HttpsRedirect, Model, Pass, PathMatch, RedirectCond, RedirectHost,
+    Reverse, SSLV3, Scope, Setting, Site, SiteAddr, Ssl, TLSV1, TLSV1_1, TLSV1_2, TLSV1_3, Target,
+    Url, parse_url, protocol_names, protocol_set, ssl_reason,
+};
+use super::source::Directive;
+use crate::config::{Balancer, Config, Proxy, ProxyTls, Route};
 use crate::import::Location;
 
 /// Apache's default `retry` of a failed member (had's own default is 5 s).
@@ -32,14 +37,18 @@ const APACHE_RETRY: Duration = Duration::from_secs(60);
 const APACHE_TIMEOUT: Duration = Duration::from_secs(60);
 /// had's connect timeout when no member sets `connectiontimeout`.
 const HAD_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// had's TLS handshake timeout when `tls.handshake_timeout` is not set.
+const HAD_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Converts `model`; problems and notes go to `report`.
 pub(super) fn convert(model: &Model, report: &mut Report) -> Config {
     let names = balancer_names(model);
+    let defaults = defaults(model);
     let mut c = Converter {
         model,
         report,
         names,
+        defaults,
         used: BTreeSet::new(),
         dropped: Vec::new(),
         used_balancers: BTreeSet::new(),
@@ -103,6 +112,8 @@ struct Host {
     server_alias: Vec<String>,
     preserve_host: bool,
     routes: Vec<Route>,
+    /// The certificate (`SSLEngine on`).
+    tls: Option<ProxyTls>,
     conn: Conn,
 }
 
@@ -134,6 +145,17 @@ struct Conn {
     limit_field_size: Val<Option<u32>>,
     limit_fields: Val<Option<u32>>,
     access_log: Val<Option<PathBuf>>,
+    /// `SSLEngine on` (its line): the address serves TLS.
+    tls: Option<Location>,
+    /// `RequestReadTimeout handshake=`.
+    handshake: Val<Option<Duration>>,
+    /// `SSLProxyCACertificateFile`.
+    member_ca: Val<Option<PathBuf>>,
+    /// `SSLProxyVerify`.
+    member_verify: Val<bool>,
+    /// Where the host first sends to an `https://` or `wss://` member:
+    /// the member settings matter to it.
+    https_member: Option<Location>,
 }
 
 struct Converter<'m, 'r> {
@@ -141,6 +163,9 @@ struct Converter<'m, 'r> {
     report: &'r mut Report,
     /// The `[balancer]` name of each balancer of the model.
     names: Vec<String>,
+    /// Per `<VirtualHost>`: whether it is the first on one of its
+    /// addresses, so Apache gives it every `Host` no other one names.
+    defaults: Vec<bool>,
     /// Lines whose directive made it into the output.
     used: BTreeSet<(PathBuf, usize)>,
     /// Lines left out, with the directive and why (noted unless used elsewhere).
@@ -196,21 +221,19 @@ impl Converter<'_, '_> {
     }
 
     fn host(&mut self, scope: Scope, site: &Site) -> Option<Host> {
-        if let Some(at) = &site.ssl {
-            self.report.problem(
-                at,
-                format!(
-                    "SSLEngine on: had has no TLS listeners yet, so {} cannot be imported (it would answer without TLS on its port); leave it out of the file given to the importer until had serves TLS",
-                    site.label()
-                ),
-            );
-            return None;
-        }
-        self.ssl_notes(site);
-        let mut routes = self.routes(scope, site);
+        let tls_at = self.tls_on(scope, site);
+        let tls = match &tls_at {
+            Some(at) => self.certificate(scope, site, at),
+            None => {
+                self.plain(scope, site);
+                None
+            }
+        };
+        self.ssl_settings(scope, site, tls_at.as_ref());
+        let mut routes = self.routes(scope, site, tls_at.is_some());
         self.pass_reverse(scope, site, &mut routes);
         self.sticky_header(scope, site, &routes);
-        self.restrictions(scope, site, &routes);
+        self.restrictions(scope, site, &routes, tls_at.is_some());
         let listen = self.listen(site);
         let server_name = site
             .server_name
@@ -219,7 +242,10 @@ impl Converter<'_, '_> {
         if let Some(n) = server_name {
             self.used.insert(place(&n.at));
         }
-        let conn = self.conn(scope, site, &routes);
+        let mut conn = self.conn(scope, site, &routes);
+        conn.handshake = self.handshake(scope, site, tls_at.is_some());
+        conn.tls = tls_at;
+        self.member_tls(scope, site, &routes, &mut conn);
         let name = self.host_name(scope, site, &routes);
         for r in &routes {
             self.used.insert(place(&r.at));
@@ -236,6 +262,7 @@ impl Converter<'_, '_> {
                 .or(self.model.server.preserve_host)
                 .unwrap_or(false),
             routes: routes.into_iter().map(|b| b.route).collect(),
+            tls,
             conn,
         })
     }
@@ -292,20 +319,597 @@ impl Converter<'_, '_> {
         Some(host)
     }
 
-    fn ssl_notes(&mut self, site: &Site) {
-        for d in &site.ssl_directives {
-            let why = if d.key().starts_with("sslproxy") {
-                "had's TLS to https:// and wss:// members has its own settings: not carried over"
+    /// Whether the site serves TLS (`SSLEngine on`, its own or the main
+    /// server's, or `SSLEngine ADDR:PORT` naming one of its addresses):
+    /// the `SSLEngine` line.
+    fn tls_on(&mut self, scope: Scope, site: &Site) -> Option<Location> {
+        let server = &self.model.server;
+        let (engine, d) = pick(scope, site.ssl.engine.as_ref(), server.ssl.engine.as_ref())?;
+        let on = match engine {
+            Engine::On => true,
+            Engine::Addrs(list) => site
+                .addrs
+                .iter()
+                .any(|a| list.iter().any(|e| engine_covers(e, a))),
+            Engine::Off | Engine::Optional => false,
+        };
+        match engine {
+            _ if on => {
+                self.used.insert(place(&d.at));
+                return Some(d.at.clone());
+            }
+            // Plain HTTP, in Apache as in had.
+            Engine::Off => {
+                self.used.insert(place(&d.at));
+            }
+            Engine::Optional => self.drop(
+                &d.at,
+                &d.text(),
+                "TLS only for a client that upgrades to it within HTTP/1.1 (RFC 2817), which no browser does: had serves this virtual host without TLS, as Apache serves every other client: not carried over",
+            ),
+            _ => self.drop(
+                &d.at,
+                &d.text(),
+                format!(
+                    "{} is on none of these addresses, so Apache serves it without TLS, and so will had: not needed",
+                    site.label()
+                ),
+            ),
+        }
+        None
+    }
+
+    /// The certificate of a TLS site: mod_ssl lists the host's own
+    /// `SSLCertificateFile`s before the main server's, pairs each with the
+    /// key at the same place (the certificate's own file without one), and
+    /// takes the host's `SSLCertificateChainFile`, else the main server's.
+    fn certificate(&mut self, scope: Scope, site: &Site, engine: &Location) -> Option<ProxyTls> {
+        let server = &self.model.server.ssl;
+        let own = &site.ssl;
+        let inherited = |list: &'_ Vec<FileSetting>| -> Vec<FileSetting> {
+            if scope == Scope::Server {
+                Vec::new()
             } else {
-                "had has no TLS listeners yet: not carried over"
+                list.clone()
+            }
+        };
+        let certs: Vec<FileSetting> = own
+            .certs
+            .iter()
+            .cloned()
+            .chain(inherited(&server.certs))
+            .collect();
+        let keys: Vec<FileSetting> = own
+            .keys
+            .iter()
+            .cloned()
+            .chain(inherited(&server.keys))
+            .collect();
+        let Some(cert) = certs.first() else {
+            self.report.problem(
+                engine,
+                format!(
+                    "SSLEngine on, but no SSLCertificateFile is given for {} (Apache refuses to start without one): give the virtual host its certificate with SSLCertificateFile, and SSLCertificateKeyFile unless the key is in the same file",
+                    site.label()
+                ),
+            );
+            return None;
+        };
+        for (what, list) in [("certificate", &certs), ("key", &keys)] {
+            if let (Some(first), Some(second)) = (list.first(), list.get(1)) {
+                self.report.problem(
+                    &second.at,
+                    format!(
+                        "{}: a second {what} for {} (the first is at {}): had serves one certificate per virtual host (Apache can hold an RSA and an ECDSA one); keep one SSLCertificateFile and its SSLCertificateKeyFile",
+                        second.text,
+                        site.label(),
+                        first.at
+                    ),
+                );
+                return None;
+            }
+        }
+        let chain = pick(scope, own.chain.as_ref(), server.chain.as_ref());
+        let key = keys.first();
+        for f in [Some(cert), key, chain].into_iter().flatten() {
+            self.used.insert(place(&f.at));
+        }
+        Some(ProxyTls {
+            cert: cert.path.clone(),
+            key: key.map_or_else(|| cert.path.clone(), |k| k.path.clone()),
+            chain: chain.map(|c| c.path.clone()),
+            strict_sni: false,
+            handshake_timeout: None,
+            ticket_keys: None,
+            client_ca: None,
+            verify_client: None,
+            client_subject_header: None,
+        })
+    }
+
+    /// A site without TLS: its certificate and protocol lines (and the main
+    /// server's it would inherit) are left out.
+    fn plain(&mut self, scope: Scope, site: &Site) {
+        let why = format!(
+            "without SSLEngine on, Apache serves {} without TLS, and so will had: not carried over",
+            site.label()
+        );
+        let mut lines: Vec<(Location, String)> = Vec::new();
+        let mut add = |ssl: &Ssl| {
+            for f in ssl.certs.iter().chain(&ssl.keys).chain(&ssl.chain) {
+                lines.push((f.at.clone(), f.text.clone()));
+            }
+            for d in ssl.protocol.iter().chain(&ssl.verify_client) {
+                lines.push((d.at.clone(), d.text()));
+            }
+        };
+        add(&site.ssl);
+        if scope != Scope::Server {
+            add(&self.model.server.ssl);
+        }
+        for (at, text) in lines {
+            self.drop(&at, &text, why.clone());
+        }
+    }
+
+    /// `SSLProtocol`, `SSLVerifyClient`, `Protocols` and the other `SSL*`
+    /// lines of a site; `tls` is its `SSLEngine on` line.
+    fn ssl_settings(&mut self, scope: Scope, site: &Site, tls: Option<&Location>) {
+        let server = &self.model.server.ssl;
+        if let Some(engine) = tls {
+            match pick(scope, site.ssl.protocol.as_ref(), server.protocol.as_ref()) {
+                Some(d) => self.ssl_protocol(d),
+                None => self.report.note(
+                    engine,
+                    "SSLEngine on",
+                    "no SSLProtocol: Apache's default (all -SSLv3) also accepts TLSv1 and TLSv1.1 where the system's OpenSSL allows them (most current distributions' OpenSSL does not); had serves TLS 1.2 and 1.3 only",
+                ),
+            }
+            if let Some(d) = pick(
+                scope,
+                site.ssl.verify_client.as_ref(),
+                server.verify_client.as_ref(),
+            ) {
+                self.verify_client(site, d);
+            }
+        }
+        if let Some(d) = pick(
+            scope,
+            site.ssl.protocols.as_ref(),
+            server.protocols.as_ref(),
+        ) {
+            self.protocols(d, tls.is_some());
+        }
+        for d in &site.ssl.other {
+            self.drop(
+                &d.at,
+                &d.text(),
+                format!("{}: not carried over", ssl_reason(&d.key())),
+            );
+        }
+    }
+
+    /// `SSLProtocol` on a TLS site: had serves TLS 1.2 and 1.3.
+    fn ssl_protocol(&mut self, d: &Directive) {
+        let set = match protocol_set(d) {
+            Ok(set) => set,
+            Err(e) => {
+                self.report.problem(&d.at, e);
+                return;
+            }
+        };
+        let modern = TLSV1_2 | TLSV1_3;
+        let old = set.bits & (SSLV3 | TLSV1 | TLSV1_1);
+        let replaced = if set.replaced {
+            " (a protocol written without + or - replaces the ones before it)"
+        } else {
+            ""
+        };
+        if old != 0 {
+            let all = if d
+                .args
+                .iter()
+                .any(|a| a.trim_start_matches(['+', '-']).eq_ignore_ascii_case("all"))
+            {
+                " (Apache 2.4's `all` is SSLv3, where OpenSSL still has it, and TLSv1 to TLSv1.3)"
+            } else {
+                ""
             };
+            self.report.problem(
+                &d.at,
+                format!(
+                    "{} enables {}{all}{replaced}: had serves only TLS 1.2 and 1.3, so a client that speaks nothing newer could no longer connect (every current browser and TLS library speaks TLS 1.2). Decide whether that is acceptable; if it is, write `SSLProtocol -all +TLSv1.2 +TLSv1.3` and import again",
+                    d.text(),
+                    join_and(&protocol_names(old))
+                ),
+            );
+        } else if set.bits == 0 {
+            self.report.problem(
+                &d.at,
+                format!(
+                    "{} enables no protocol{replaced} (Apache refuses to start): write `SSLProtocol -all +TLSv1.2 +TLSv1.3`",
+                    d.text()
+                ),
+            );
+        } else if set.bits == modern {
+            self.used.insert(place(&d.at));
+        } else {
+            self.drop(
+                &d.at,
+                &d.text(),
+                format!(
+                    "enables {} only{replaced}; had serves both TLS 1.2 and 1.3 (not configurable): not carried over",
+                    join_and(&protocol_names(set.bits))
+                ),
+            );
+        }
+    }
+
+    /// `SSLVerifyClient` on a TLS site: had asks no client for a certificate.
+    fn verify_client(&mut self, site: &Site, d: &Directive) {
+        match d.arg(0).to_ascii_lowercase().as_str() {
+            "none" => self.drop(
+                &d.at,
+                &d.text(),
+                "the default: had asks no client for a certificate: not needed",
+            ),
+            "require" | "optional" | "optional_no_ca" => self.report.problem(
+                &d.at,
+                format!(
+                    "{}: the importer does not carry client certificates over yet (had's tls.client_ca and verify_client apply to every virtual host of an address and accept a client's chain at any depth, without revocation lists, where Apache checks SSLVerifyDepth, 1 by default), and without them {} would let in every client: leave it out of the import, or delete this line and set tls.client_ca and tls.verify_client by hand",
+                    d.text(),
+                    site.label()
+                ),
+            ),
+            _ => self.report.problem(
+                &d.at,
+                "SSLVerifyClient takes none, optional, require or optional_no_ca",
+            ),
+        }
+    }
+
+    /// The core's `Protocols`: had offers h2 and http/1.1 on TLS listeners
+    /// (ALPN) and HTTP/1.1 without TLS.
+    fn protocols(&mut self, d: &Directive, tls: bool) {
+        let words: Vec<String> = d.args.iter().map(|a| a.to_ascii_lowercase()).collect();
+        let has = |w: &str| words.iter().any(|x| x == w);
+        let others: Vec<&str> = words
+            .iter()
+            .map(String::as_str)
+            .filter(|w| !matches!(*w, "h2" | "h2c" | "http/1.1"))
+            .collect();
+        let mut why: Vec<String> = Vec::new();
+        if has("h2c") {
+            why.push(
+                "had does not speak h2c (HTTP/2 without TLS); clients use HTTP/1.1 there".into(),
+            );
+        }
+        if !others.is_empty() {
+            why.push(format!(
+                "had offers h2 and http/1.1 only, not {}",
+                others.join(", ")
+            ));
+        }
+        if tls && !has("h2") {
+            why.push("had always offers h2 (HTTP/2) on TLS listeners, besides http/1.1".into());
+        }
+        if tls && !has("http/1.1") {
+            why.push("had always offers http/1.1 on TLS listeners, besides h2".into());
+        }
+        if !tls && !has("http/1.1") {
+            why.push("had serves HTTP/1.1 without TLS".into());
+        }
+        if why.is_empty() {
+            self.used.insert(place(&d.at));
+        } else {
+            self.drop(
+                &d.at,
+                &d.text(),
+                format!("{}: not carried over", why.join("; ")),
+            );
+        }
+    }
+
+    /// `RequestReadTimeout handshake=`: had's `tls.handshake_timeout`.
+    fn handshake(&mut self, scope: Scope, site: &Site, tls: bool) -> Val<Option<Duration>> {
+        let server = &self.model.server;
+        let setting = pick(
+            scope,
+            site.handshake_read.as_ref(),
+            server.handshake_read.as_ref(),
+        );
+        if tls {
+            return Val::of(setting);
+        }
+        if let Some(s) = &site.handshake_read {
+            self.report.note(
+                &s.at,
+                format!("handshake={}", s.value.as_secs()),
+                format!(
+                    "{} serves no TLS, so there is no handshake: not carried over",
+                    site.label()
+                ),
+            );
+        }
+        Val {
+            value: None,
+            at: None,
+        }
+    }
+
+    /// The first `https://` or `wss://` member a host sends to, and where.
+    fn https_member(&self, routes: &[Built]) -> Option<(Location, String)> {
+        for b in routes {
+            if let Some(url) = &b.route.url
+                && is_tls_url(url)
+            {
+                return Some((b.at.clone(), url.clone()));
+            }
+            let members = b
+                .balancer
+                .and_then(|i| self.model.balancers.get(i))
+                .map_or(&[][..], |def| &def.members);
+            if let Some(m) = members.iter().find(|m| is_tls_url(&m.member.url)) {
+                return Some((m.at.clone(), m.member.url.clone()));
+            }
+        }
+        None
+    }
+
+    /// `SSLProxy*`: how had speaks TLS to the host's `https://` and
+    /// `wss://` members (`member_ca_file`, `member_verify`).
+    fn member_tls(&mut self, scope: Scope, site: &Site, routes: &[Built], conn: &mut Conn) {
+        let server = &self.model.server.ssl;
+        let own = &site.ssl;
+        let engine = pick(
+            scope,
+            own.proxy_engine.as_ref(),
+            server.proxy_engine.as_ref(),
+        );
+        let verify = pick(
+            scope,
+            own.proxy_verify.as_ref(),
+            server.proxy_verify.as_ref(),
+        );
+        let ca_file = pick(
+            scope,
+            own.proxy_ca_file.as_ref(),
+            server.proxy_ca_file.as_ref(),
+        );
+        let ca_path = pick(
+            scope,
+            own.proxy_ca_path.as_ref(),
+            server.proxy_ca_path.as_ref(),
+        );
+        let name = pick(
+            scope,
+            own.proxy_check_name.as_ref(),
+            server.proxy_check_name.as_ref(),
+        );
+        let cn = pick(
+            scope,
+            own.proxy_check_cn.as_ref(),
+            server.proxy_check_cn.as_ref(),
+        );
+        let expire = pick(
+            scope,
+            own.proxy_check_expire.as_ref(),
+            server.proxy_check_expire.as_ref(),
+        );
+        let protocol = pick(
+            scope,
+            own.proxy_protocol.as_ref(),
+            server.proxy_protocol.as_ref(),
+        );
+        let client_cert: Vec<&Directive> = if scope == Scope::Server {
+            own.proxy_client_cert.iter().collect()
+        } else {
+            own.proxy_client_cert
+                .iter()
+                .chain(&server.proxy_client_cert)
+                .collect()
+        };
+        let Some((member_at, member_url)) = self.https_member(routes) else {
+            let mut lines: Vec<(Location, String)> = Vec::new();
+            for d in [engine, verify, ca_path, protocol]
+                .into_iter()
+                .flatten()
+                .chain([name, cn, expire].into_iter().flatten().map(|(_, d)| d))
+                .chain(client_cert)
+            {
+                lines.push((d.at.clone(), d.text()));
+            }
+            if let Some(f) = ca_file {
+                lines.push((f.at.clone(), f.text.clone()));
+            }
+            let why = format!(
+                "{} sends to no https:// or wss:// member: not needed",
+                site.label()
+            );
+            for (at, text) in lines {
+                self.drop(&at, &text, why.clone());
+            }
+            return;
+        };
+        conn.https_member = Some(member_at.clone());
+        if let Some(d) = engine {
+            if on_off(d.arg(0)) == Some(false) {
+                self.drop(
+                    &d.at,
+                    &d.text(),
+                    "Apache refuses https:// members with SSLProxyEngine off; had speaks TLS to them: not carried over",
+                );
+            } else {
+                self.used.insert(place(&d.at));
+            }
+        }
+        for d in client_cert {
+            self.report.problem(
+                &d.at,
+                format!(
+                    "{}: had presents no client certificate to members yet, so a member that asks for one would refuse had's connections",
+                    d.text()
+                ),
+            );
+        }
+        if let Some(d) = protocol {
+            match protocol_set(d) {
+                Err(e) => self.report.problem(&d.at, e),
+                Ok(set) if set.bits & (TLSV1_2 | TLSV1_3) == 0 => self.report.problem(
+                    &d.at,
+                    format!(
+                        "{} enables {} only: had speaks TLS 1.2 and 1.3 to members",
+                        d.text(),
+                        join_and(&protocol_names(set.bits))
+                    ),
+                ),
+                Ok(set) if set.bits == TLSV1_2 | TLSV1_3 => {
+                    self.used.insert(place(&d.at));
+                }
+                Ok(_) => self.drop(
+                    &d.at,
+                    &d.text(),
+                    "had speaks TLS 1.2 and 1.3 to https:// and wss:// members (not configurable): not carried over",
+                ),
+            }
+        }
+        let verifies = match verify.map(|d| d.arg(0).to_ascii_lowercase()).as_deref() {
+            None | Some("require" | "optional") => true,
+            Some("none" | "optional_no_ca") => false,
+            Some(_) => {
+                if let Some(d) = verify {
+                    self.report.problem(
+                        &d.at,
+                        "SSLProxyVerify takes none, optional, require or optional_no_ca",
+                    );
+                }
+                true
+            }
+        };
+        // mod_ssl checks the name unless SSLProxyCheckPeerName is off, or
+        // is unset while SSLProxyCheckPeerCN is off; the dates unless
+        // SSLProxyCheckPeerExpire is off: with or without SSLProxyVerify.
+        let name_off = match (name, cn) {
+            (Some((false, d)), _) | (None, Some((false, d))) => Some(d),
+            _ => None,
+        };
+        let expire_off = expire.filter(|(on, _)| !on).map(|(_, d)| d);
+        if !verifies && let Some(d) = verify {
+            conn.member_verify = Val {
+                value: false,
+                at: Some(d.at.clone()),
+            };
+            let mut unchecked = Vec::new();
+            if name_off.is_none() {
+                unchecked.push("names");
+            }
+            if expire_off.is_none() {
+                unchecked.push("dates");
+            }
+            let mut why = "had accepts any certificate from this host's https:// and wss:// members (member_verify = false), and warns about it at start".to_owned();
+            if !unchecked.is_empty() {
+                why.push_str(&format!(
+                    "; Apache still checked their {} (SSLProxyCheckPeerName and SSLProxyCheckPeerExpire are on unless turned off), had checks nothing",
+                    unchecked.join(" and ")
+                ));
+            }
+            self.used.insert(place(&d.at));
             self.report.note(&d.at, d.text(), why);
+            for (_, d) in [name, cn, expire].into_iter().flatten() {
+                self.used.insert(place(&d.at));
+            }
+            let why = "not needed: with SSLProxyVerify none had accepts any member certificate (member_verify = false)";
+            if let Some(f) = ca_file {
+                self.drop(&f.at, &f.text, why);
+            }
+            if let Some(d) = ca_path {
+                self.drop(&d.at, &d.text(), why);
+            }
+            return;
+        }
+        match verify {
+            Some(d) => {
+                self.used.insert(place(&d.at));
+                conn.member_verify = Val {
+                    value: true,
+                    at: Some(d.at.clone()),
+                };
+            }
+            None => {
+                let then = if ca_file.is_some() {
+                    "against SSLProxyCACertificateFile (member_ca_file), which Apache does not use without SSLProxyVerify require: make sure it holds the CA of this member's certificate, or write SSLProxyVerify none"
+                } else {
+                    "against the system's CA store: if this member's certificate is self-signed or from a private CA, name that CA with SSLProxyCACertificateFile (member_ca_file), or write SSLProxyVerify none"
+                };
+                self.report.note(
+                    &member_at,
+                    member_url,
+                    format!(
+                        "Apache does not verify a member's certificate chain unless SSLProxyVerify require is set (it checks only its name and dates); had verifies it {then}"
+                    ),
+                );
+            }
+        }
+        if let Some(d) = name_off {
+            self.report.problem(
+                &d.at,
+                format!(
+                    "{}: had verifies a member's certificate chain and its name together and cannot skip only the name check; write `SSLProxyVerify none` to turn both off (had then warns at start), or delete this line",
+                    d.text()
+                ),
+            );
+        }
+        for (on, d) in [name, cn].into_iter().flatten() {
+            if name_off.is_some_and(|o| o.at == d.at) {
+                continue;
+            }
+            if *on {
+                self.used.insert(place(&d.at));
+            } else {
+                self.drop(
+                    &d.at,
+                    &d.text(),
+                    "no effect while SSLProxyCheckPeerName is on: had checks the name: not needed",
+                );
+            }
+        }
+        match (expire_off, expire) {
+            (Some(d), _) => self.report.problem(
+                &d.at,
+                format!(
+                    "{}: had checks a member certificate's dates along with its chain and cannot skip only that check; write `SSLProxyVerify none` to turn every check off (had then warns at start), or delete this line",
+                    d.text()
+                ),
+            ),
+            (None, Some((_, d))) => {
+                self.used.insert(place(&d.at));
+            }
+            (None, None) => {}
+        }
+        if let Some(f) = ca_file {
+            self.used.insert(place(&f.at));
+            conn.member_ca = Val {
+                value: Some(f.path.clone()),
+                at: Some(f.at.clone()),
+            };
+        }
+        if let Some(d) = ca_path {
+            self.report.problem(
+                &d.at,
+                format!(
+                    "{}: had takes the CA certificates members must chain to as one PEM file (member_ca_file), not a directory: put them in one file and name it with SSLProxyCACertificateFile",
+                    d.text()
+                ),
+            );
         }
     }
 
     /// The routes of a site, in the order httpd tries them.
-    fn routes(&mut self, scope: Scope, site: &Site) -> Vec<Built> {
+    fn routes(&mut self, scope: Scope, site: &Site, tls: bool) -> Vec<Built> {
         let mut candidates: Vec<Built> = Vec::new();
+        if let Some(r) = &site.https_redirect {
+            candidates.extend(self.https_redirect(scope, site, r, tls));
+        }
         for p in &site.rewrites {
             candidates.extend(self.pass_route(scope, site, p));
         }
@@ -408,6 +1012,149 @@ impl Converter<'_, '_> {
             }
         }
         out
+    }
+
+    /// The http→https `RewriteRule` as a redirect route for `/`, where it
+    /// does on every request of the host what had's redirect does: the same
+    /// path and query, on https:// at one fixed host. Else the rule and its
+    /// conditions are noted, as mod_rewrite rules are.
+    fn https_redirect(
+        &mut self,
+        scope: Scope,
+        site: &Site,
+        r: &HttpsRedirect,
+        tls: bool,
+    ) -> Option<Built> {
+        match self.redirect_target(scope, site, r, tls) {
+            Ok(to) => {
+                for (_, c) in &r.conds {
+                    self.used.insert(place(&c.at));
+                }
+                Some(Built {
+                    route: Route {
+                        path: Some("/".into()),
+                        redirect: Some(to),
+                        status: (r.status != 302).then_some(r.status),
+                        ..Route::default()
+                    },
+                    at: r.rule.at.clone(),
+                    text: r.rule.text(),
+                    catch_all: true,
+                    origin: None,
+                    balancer: None,
+                })
+            }
+            Err(why) => {
+                for (_, c) in &r.conds {
+                    self.drop(
+                        &c.at,
+                        &c.text(),
+                        format!(
+                            "the condition of the rule at line {}, which is not carried over",
+                            r.rule.at.line
+                        ),
+                    );
+                }
+                self.drop(&r.rule.at, &r.rule.text(), why);
+                None
+            }
+        }
+    }
+
+    /// Where the https redirect sends every request, or why a route would
+    /// not do what the rule does (the note's text).
+    fn redirect_target(
+        &self,
+        scope: Scope,
+        site: &Site,
+        r: &HttpsRedirect,
+        tls: bool,
+    ) -> Result<String, String> {
+        if tls {
+            let never = r
+                .conds
+                .iter()
+                .any(|(c, _)| matches!(c, RedirectCond::HttpsOff));
+            return Err(if never {
+                format!(
+                    "never applies: {} serves TLS, where %{{HTTPS}} is on: not needed",
+                    site.label()
+                )
+            } else {
+                "had does not run mod_rewrite, and this rule redirects a TLS virtual host to itself: not carried over".into()
+            });
+        }
+        let ports: Vec<Option<u16>> = site.addrs.iter().map(|a| a.port).collect();
+        let host = match &r.host {
+            RedirectHost::Literal(h) => h.clone(),
+            RedirectHost::ServerName => self.one_name(scope, site, "%{SERVER_NAME}")?,
+            RedirectHost::ClientHost => {
+                let name = self.one_name(scope, site, "%{HTTP_HOST}")?;
+                if ports.is_empty() || ports.iter().any(|p| *p != Some(80)) {
+                    return Err(format!(
+                        "%{{HTTP_HOST}} carries the port a client writes for a port other than 80 ({name}:PORT), and had's redirect has one fixed target: not carried over"
+                    ));
+                }
+                name
+            }
+        };
+        for (c, d) in &r.conds {
+            let holds = match c {
+                RedirectCond::HttpsOff => true,
+                RedirectCond::PortNot(p) => {
+                    !ports.is_empty() && ports.iter().all(|x| x.is_some_and(|x| x != *p))
+                }
+                RedirectCond::PortIs(p) => {
+                    !ports.is_empty() && ports.iter().all(|x| *x == Some(*p))
+                }
+                RedirectCond::ServerNameIs(n, nocase) => {
+                    let name = self.one_name(scope, site, "%{SERVER_NAME}")?;
+                    if *nocase {
+                        n.eq_ignore_ascii_case(&name)
+                    } else {
+                        *n == name
+                    }
+                }
+            };
+            if !holds {
+                return Err(format!(
+                    "the condition at line {} does not hold on every request of {}, and a route cannot test it: not carried over",
+                    d.at.line,
+                    site.label()
+                ));
+            }
+        }
+        Ok(format!("https://{host}/"))
+    }
+
+    /// The one name every request of a site carries (its `ServerName`, in
+    /// lower case as `%{SERVER_NAME}` has it), or why there is none: the
+    /// first host of an address answers any `Host`, and a `ServerAlias`
+    /// adds names.
+    fn one_name(&self, scope: Scope, site: &Site, var: &str) -> Result<String, String> {
+        let first = match scope {
+            Scope::Vhost(i) => self.defaults.get(i).copied().unwrap_or(true),
+            Scope::Server => true,
+        };
+        let label = site.label();
+        if first {
+            return Err(format!(
+                "{var} is the name the client asked for, and {label} is the first virtual host on its address, which Apache gives every Host no other virtual host names; had's redirect has one fixed target (write `Redirect permanent / https://NAME/` if one name is right for every client): not carried over"
+            ));
+        }
+        if !site.server_alias.is_empty() {
+            return Err(format!(
+                "{var} is the name the client asked for, any of the ServerName and ServerAlias names of {label}; had's redirect has one fixed target: not carried over"
+            ));
+        }
+        let name = site
+            .server_name
+            .as_ref()
+            .or(self.model.server.server_name.as_ref())
+            .ok_or_else(|| {
+                format!("{label} has no ServerName, so {var} is unknown: not carried over")
+            })?;
+        Ok(name.value.to_ascii_lowercase())
     }
 
     /// `ProxyPass PATH !` declines PATH to the modules after mod_proxy, and
@@ -728,8 +1475,36 @@ impl Converter<'_, '_> {
 
     /// Restrictive access rules in `<Location>`s: refused where had would
     /// serve the path to everyone, noted where it serves nothing.
-    fn restrictions(&mut self, scope: Scope, site: &Site, routes: &[Built]) {
+    fn restrictions(&mut self, scope: Scope, site: &Site, routes: &[Built], tls: bool) {
         for r in merged(&self.model.server, scope, site, |s| &s.restrictions, true) {
+            let lacks = match (r.guard, tls) {
+                (Guard::RequireTls, true) => {
+                    self.drop(
+                        &r.at,
+                        &r.text,
+                        "every request to this TLS virtual host has TLS: not needed",
+                    );
+                    continue;
+                }
+                (Guard::ClientCert, false) => {
+                    self.drop(
+                        &r.at,
+                        &r.text,
+                        format!(
+                            "without SSLEngine on, Apache serves {} without TLS and asks no client for a certificate: not carried over",
+                            site.label()
+                        ),
+                    );
+                    continue;
+                }
+                (Guard::ClientCert, true) => {
+                    "had asks for client certificates per address (tls.client_ca), not per path"
+                }
+                (Guard::RequireTls, false) => {
+                    "Apache refuses this path to clients without TLS, which every client of this virtual host is"
+                }
+                (Guard::Access, _) => "had has no access control",
+            };
             let serving = routes
                 .iter()
                 .find(|b| serves(b) && overlaps(&b.route, &r.path));
@@ -737,14 +1512,14 @@ impl Converter<'_, '_> {
                 Some(b) => self.report.problem(
                     &r.at,
                     format!(
-                        "{}: had has no access control, and `{}` ({}) would serve this path to every client: remove the rule from the file to import it, or keep the path off had",
+                        "{}: {lacks}, and `{}` ({}) would serve this path to every client: remove the rule from the file to import it, or keep the path off had",
                         r.text, b.text, b.at
                     ),
                 ),
                 None => self.drop(
                     &r.at,
                     &r.text,
-                    "had has no access control (and serves nothing at this path): not carried over",
+                    format!("{lacks} (and serves nothing at this path): not carried over"),
                 ),
             }
         }
@@ -753,53 +1528,16 @@ impl Converter<'_, '_> {
     /// Where a site listens: its addresses, `*` meaning every `Listen`
     /// address with the port.
     fn listen(&mut self, site: &Site) -> Vec<SocketAddr> {
-        let mut out: Vec<SocketAddr> = Vec::new();
-        let mut push = |a: SocketAddr| {
-            if !out.contains(&a) {
-                out.push(a);
-            }
-        };
-        for a in &site.addrs {
-            let listens: Vec<&Setting<SocketAddr>> = self
-                .model
-                .listens
-                .iter()
-                .filter(|l| {
-                    a.port.is_none_or(|p| p == l.value.port())
-                        && (a.ip.is_unspecified()
-                            || l.value.ip().is_unspecified()
-                            || a.ip == l.value.ip())
-                })
-                .collect();
-            for l in &listens {
-                self.used.insert(place(&l.at));
-            }
-            match a.port {
-                Some(_) if a.ip.is_unspecified() && !listens.is_empty() => {
-                    for l in listens {
-                        push(l.value);
-                    }
-                }
-                Some(port) => push(SocketAddr::new(a.ip, port)),
-                None if listens.is_empty() => {
-                    push(SocketAddr::new(a.ip, 80));
-                    self.report.note(
-                        &site.at,
-                        "<VirtualHost>",
-                        "an address without a port and no Listen in these files: imported on port 80",
-                    );
-                }
-                None => {
-                    for l in listens {
-                        let ip = if a.ip.is_unspecified() {
-                            l.value.ip()
-                        } else {
-                            a.ip
-                        };
-                        push(SocketAddr::new(ip, l.value.port()));
-                    }
-                }
-            }
+        let (out, listens, port80) = addresses(self.model, site);
+        for l in &listens {
+            self.used.insert(place(l));
+        }
+        if port80 {
+            self.report.note(
+                &site.at,
+                "<VirtualHost>",
+                "an address without a port and no Listen in these files: imported on port 80",
+            );
         }
         out
     }
@@ -870,6 +1608,20 @@ impl Converter<'_, '_> {
                 site.access_log.as_ref(),
                 server.access_log.as_ref(),
             )),
+            tls: None,
+            handshake: Val {
+                value: None,
+                at: None,
+            },
+            member_ca: Val {
+                value: None,
+                at: None,
+            },
+            member_verify: Val {
+                value: true,
+                at: None,
+            },
+            https_member: None,
         }
     }
 
@@ -937,12 +1689,81 @@ impl Converter<'_, '_> {
                 );
             }
         }
+        self.server_ssl_notes();
         let dropped = std::mem::take(&mut self.dropped);
         let mut noted = BTreeSet::new();
+        // A line refused with a problem is not noted as left out besides.
+        let refused: BTreeSet<(PathBuf, usize)> =
+            self.report.problems.iter().map(|p| place(&p.at)).collect();
         for (at, text, why) in dropped {
-            if !self.used.contains(&place(&at)) && noted.insert(place(&at)) {
+            if !self.used.contains(&place(&at))
+                && !refused.contains(&place(&at))
+                && noted.insert(place(&at))
+            {
                 self.report.note(&at, text, why);
             }
+        }
+    }
+
+    /// The main server's `SSL*` lines no imported host used (a host's own
+    /// reason, noted first, wins).
+    fn server_ssl_notes(&mut self) {
+        let model = self.model;
+        let ssl = &model.server.ssl;
+        let mut lines: Vec<(Location, String, String)> = Vec::new();
+        let tls = "no imported virtual host serves TLS with it: not carried over";
+        let member = "no imported virtual host sends to an https:// or wss:// member: not needed";
+        for f in ssl.certs.iter().chain(&ssl.keys).chain(&ssl.chain) {
+            lines.push((f.at.clone(), f.text.clone(), tls.into()));
+        }
+        let tls_lines = ssl
+            .engine
+            .iter()
+            .map(|(_, d)| d)
+            .chain(&ssl.protocol)
+            .chain(&ssl.verify_client);
+        for d in tls_lines {
+            lines.push((d.at.clone(), d.text(), tls.into()));
+        }
+        if let Some(f) = &ssl.proxy_ca_file {
+            lines.push((f.at.clone(), f.text.clone(), member.into()));
+        }
+        let member_lines = ssl
+            .proxy_engine
+            .iter()
+            .chain(&ssl.proxy_verify)
+            .chain(&ssl.proxy_ca_path)
+            .chain(&ssl.proxy_protocol)
+            .chain(&ssl.proxy_client_cert)
+            .chain(
+                [
+                    &ssl.proxy_check_name,
+                    &ssl.proxy_check_cn,
+                    &ssl.proxy_check_expire,
+                ]
+                .into_iter()
+                .flatten()
+                .map(|(_, d)| d),
+            );
+        for d in member_lines {
+            lines.push((d.at.clone(), d.text(), member.into()));
+        }
+        if let Some(d) = &ssl.protocols {
+            lines.push((
+                d.at.clone(),
+                d.text(),
+                "no imported virtual host uses it: not carried over".into(),
+            ));
+        }
+        for d in &ssl.other {
+            lines.push((
+                d.at.clone(),
+                d.text(),
+                format!("{}: not carried over", ssl_reason(&d.key())),
+            ));
+        }
+        for (at, text, why) in lines {
+            self.drop(&at, &text, why);
         }
     }
 
@@ -1016,9 +1837,12 @@ impl Converter<'_, '_> {
                 limit_request_fields: h.conn.limit_fields.value,
                 limit_request_line: h.conn.limit_line.value,
                 workers: None,
-                tls: None,
-                member_ca_file: None,
-                member_verify: true,
+                tls: h.tls.map(|t| ProxyTls {
+                    handshake_timeout: h.conn.handshake.value,
+                    ..t
+                }),
+                member_ca_file: h.conn.member_ca.value,
+                member_verify: h.conn.member_verify.value,
             };
             config.proxy.insert(name, proxy);
         }
@@ -1040,11 +1864,15 @@ impl Converter<'_, '_> {
                 );
                 continue;
             }
-            if def.members.is_empty() {
+            if def.members.is_empty() && def.refused == 0 {
                 self.report.problem(
                     &def.at,
                     format!("balancer://{} has no BalancerMember (Apache starts and answers 503; members added at run time with balancer-manager are not in the file): had needs at least one", def.name),
                 );
+                continue;
+            }
+            if def.members.is_empty() {
+                // Each member line is refused with its reason.
                 continue;
             }
             if def.members.len() > lb_proxy::MAX_MEMBERS {
@@ -1106,6 +1934,95 @@ impl Converter<'_, '_> {
         }
     }
 
+    /// `member_ca_file` and `member_verify` are one per address: among the
+    /// hosts of a group that send to `https://` or `wss://` members, the
+    /// first one's apply to all (the others need them not), and another
+    /// that differs is refused at the line that sets the difference.
+    fn member_groups(&mut self, hosts: &mut [Host], group: &[usize]) {
+        let mut roots: Vec<usize> = group.to_vec();
+        roots.sort_unstable();
+        roots.dedup();
+        for root in roots {
+            let members: Vec<usize> = (0..hosts.len())
+                .filter(|&i| group.get(i) == Some(&root))
+                .collect();
+            let Some(&lead) = members
+                .iter()
+                .find(|&&i| hosts.get(i).is_some_and(|h| h.conn.https_member.is_some()))
+            else {
+                continue;
+            };
+            let Some(first) = hosts.get(lead) else {
+                continue;
+            };
+            let (ca, verify) = (
+                first.conn.member_ca.clone(),
+                first.conn.member_verify.clone(),
+            );
+            let (label, line) = (first.label.clone(), first.at.line);
+            let mut problems: Vec<(Location, String)> = Vec::new();
+            for &i in &members {
+                let Some(h) = hosts.get(i) else {
+                    continue;
+                };
+                if i != lead && h.conn.https_member.is_some() {
+                    let shown = |v: &Option<PathBuf>| {
+                        v.as_ref()
+                            .map_or_else(|| "none".to_owned(), |p| p.display().to_string())
+                    };
+                    let verb = |v: &Val<bool>| match (v.value, &v.at) {
+                        (_, None) => "(not set: had verifies)",
+                        (true, Some(_)) => "require",
+                        (false, Some(_)) => "none",
+                    };
+                    let diffs = [
+                        (
+                            "member_ca_file",
+                            "SSLProxyCACertificateFile",
+                            shown(&ca.value),
+                            shown(&h.conn.member_ca.value),
+                            ca.value == h.conn.member_ca.value,
+                            &h.conn.member_ca.at,
+                        ),
+                        (
+                            "member_verify",
+                            "SSLProxyVerify",
+                            verb(&verify).to_owned(),
+                            verb(&h.conn.member_verify).to_owned(),
+                            verify.value == h.conn.member_verify.value,
+                            &h.conn.member_verify.at,
+                        ),
+                    ];
+                    for (key, directive, first_value, value, same, at) in diffs {
+                        if same {
+                            continue;
+                        }
+                        let at = at
+                            .clone()
+                            .or_else(|| h.conn.https_member.clone())
+                            .unwrap_or_else(|| h.at.clone());
+                        problems.push((
+                            at,
+                            format!(
+                                "{directive} {value} for {}, {first_value} for {label} (line {line}), which also sends to https:// members on the same address: had applies one {key} to every virtual host on an address; give them the same {directive}, or set it once outside the <VirtualHost>s",
+                                h.label
+                            ),
+                        ));
+                    }
+                }
+            }
+            for (at, message) in problems {
+                self.report.problem(&at, message);
+            }
+            for &i in &members {
+                if let Some(h) = hosts.get_mut(i) {
+                    h.conn.member_ca = ca.clone();
+                    h.conn.member_verify = verify.clone();
+                }
+            }
+        }
+    }
+
     /// Hosts that share an address are one listener in had, whose settings
     /// are its first host's: a host that differs is refused at the line
     /// that sets the difference (the access log is noted instead: had
@@ -1129,6 +2046,7 @@ impl Converter<'_, '_> {
                 }
             }
         }
+        self.member_groups(hosts, &group);
         let defaults = lb_proxy::ProxyConfig::default();
         for (i, &first) in group.iter().enumerate() {
             if first == i {
@@ -1146,7 +2064,17 @@ impl Converter<'_, '_> {
             let mut notes: Vec<(Location, String)> = Vec::new();
             let (a, b) = (&head.conn, &h.conn);
             let size = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-            let checks: [SettingCheck<'_>; 7] = [
+            let both_tls = a.tls.is_some() && b.tls.is_some();
+            let handshake = |v: &Val<Option<Duration>>| v.value.unwrap_or(HAD_HANDSHAKE_TIMEOUT);
+            let checks: [SettingCheck<'_>; 8] = [
+                (
+                    "tls.handshake_timeout",
+                    "RequestReadTimeout handshake=",
+                    seconds(handshake(&a.handshake)),
+                    seconds(handshake(&b.handshake)),
+                    !both_tls || handshake(&a.handshake) == handshake(&b.handshake),
+                    &b.handshake.at,
+                ),
                 (
                     "timeout",
                     "ProxyTimeout",
@@ -1239,6 +2167,21 @@ impl Converter<'_, '_> {
                     &b.limit_fields.at,
                 ),
             ];
+            if a.tls.is_some() != b.tls.is_some() {
+                let (with, without) = if b.tls.is_some() {
+                    ("with", "without")
+                } else {
+                    ("without", "with")
+                };
+                let at = b.tls.clone().unwrap_or_else(|| h.at.clone());
+                problems.push((
+                    at,
+                    format!(
+                        "{} serves {addr} {with} TLS, and {} (line {}), the first virtual host on it, {without}: had serves an address with TLS or without for all its virtual hosts, as Apache decides TLS by the first virtual host of an address; give both SSLEngine on and their certificates, or put them on different addresses",
+                        h.label, head.label, head.at.line
+                    ),
+                ));
+            }
             for (key, directive, first_value, value, same, at) in checks {
                 if same {
                     continue;
@@ -1279,6 +2222,108 @@ impl Converter<'_, '_> {
             }
         }
     }
+}
+
+/// Where a site listens: its addresses (`*` meaning every `Listen`
+/// address with the port), the `Listen` lines they take, and whether an
+/// address without a port found no `Listen` (then it is on port 80).
+fn addresses(model: &Model, site: &Site) -> (Vec<SocketAddr>, Vec<Location>, bool) {
+    let mut out: Vec<SocketAddr> = Vec::new();
+    let mut taken = Vec::new();
+    let mut port80 = false;
+    let mut push = |a: SocketAddr| {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    };
+    for a in &site.addrs {
+        let listens: Vec<&Setting<SocketAddr>> = model
+            .listens
+            .iter()
+            .filter(|l| {
+                a.port.is_none_or(|p| p == l.value.port())
+                    && (a.ip.is_unspecified()
+                        || l.value.ip().is_unspecified()
+                        || a.ip == l.value.ip())
+            })
+            .collect();
+        taken.extend(listens.iter().map(|l| l.at.clone()));
+        match a.port {
+            Some(_) if a.ip.is_unspecified() && !listens.is_empty() => {
+                for l in listens {
+                    push(l.value);
+                }
+            }
+            Some(port) => push(SocketAddr::new(a.ip, port)),
+            None if listens.is_empty() => {
+                push(SocketAddr::new(a.ip, 80));
+                port80 = true;
+            }
+            None => {
+                for l in listens {
+                    let ip = if a.ip.is_unspecified() {
+                        l.value.ip()
+                    } else {
+                        a.ip
+                    };
+                    push(SocketAddr::new(ip, l.value.port()));
+                }
+            }
+        }
+    }
+    (out, taken, port80)
+}
+
+/// For each `<VirtualHost>`, whether it is the first on one of its
+/// addresses: Apache (and had) gives that host the requests whose `Host`
+/// no other host on the address names.
+fn defaults(model: &Model) -> Vec<bool> {
+    let mut seen: Vec<SocketAddr> = Vec::new();
+    model
+        .vhosts
+        .iter()
+        .map(|v| {
+            let (addrs, _, _) = addresses(model, v);
+            let first = addrs.iter().any(|a| !seen.contains(a));
+            seen.extend(addrs);
+            first
+        })
+        .collect()
+}
+
+/// Whether `SSLEngine ADDR:PORT` names the virtual host address `a`.
+fn engine_covers(engine: &SiteAddr, a: &SiteAddr) -> bool {
+    let port = match (engine.port, a.port) {
+        (None, _) => true,
+        (Some(e), Some(p)) => e == p,
+        (Some(_), None) => false,
+    };
+    port && (engine.ip.is_unspecified() || engine.ip == a.ip)
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_and(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn on_off(v: &str) -> Option<bool> {
+    if v.eq_ignore_ascii_case("on") {
+        Some(true)
+    } else if v.eq_ignore_ascii_case("off") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Whether a URL is one had speaks TLS to.
+fn is_tls_url(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("wss://")
 }
 
 /// The main server's and a virtual host's lists merged as httpd merges

@@ -121,16 +121,142 @@ pub(super) struct Handler {
     pub text: String,
 }
 
-/// An access rule that keeps some clients out (`Require ip`, `Deny from`)
-/// in a `<Location>`: had has no access control.
+/// What a rule in a `<Location>` asks of a client before it is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Guard {
+    /// Access control (`Require ip`, `Deny from`, `SSLRequire`): had has none.
+    Access,
+    /// `SSLVerifyClient require|optional` in a `<Location>`: a client
+    /// certificate for one path, which had does not ask for (its
+    /// `tls.client_ca` is per address).
+    ClientCert,
+    /// `SSLRequireSSL`: TLS, which a TLS virtual host always has.
+    RequireTls,
+}
+
+/// A rule that keeps some clients out (`Require ip`, `Deny from`,
+/// `SSLVerifyClient require`) in a `<Location>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Restriction {
     /// The location.
     pub path: PathMatch,
+    /// What it asks.
+    pub guard: Guard,
     /// Where it is.
     pub at: Location,
     /// The directive, for notes.
     pub text: String,
+}
+
+/// A file a directive names, resolved as Apache resolves it (under
+/// `ServerRoot` when relative).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct FileSetting {
+    /// The file.
+    pub path: PathBuf,
+    /// Where it is named.
+    pub at: Location,
+    /// The directive, for notes.
+    pub text: String,
+}
+
+/// `SSLEngine`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Engine {
+    /// `on`.
+    On,
+    /// `off`.
+    Off,
+    /// `optional`: TLS only for a client that upgrades (RFC 2817).
+    Optional,
+    /// `SSLEngine ADDR:PORT...`: on for the virtual hosts on these addresses.
+    Addrs(Vec<SiteAddr>),
+}
+
+/// What mod_ssl (and the core's `Protocols`) says in one context: the
+/// main server, or one `<VirtualHost>`. A virtual host's setting overrides
+/// the main server's, and its certificate list comes before the main
+/// server's ([`super::convert`] merges them as mod_ssl does).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Ssl {
+    /// `SSLEngine` and its line.
+    pub engine: Option<(Engine, Directive)>,
+    /// `SSLCertificateFile`, in order.
+    pub certs: Vec<FileSetting>,
+    /// `SSLCertificateKeyFile`, in order.
+    pub keys: Vec<FileSetting>,
+    /// `SSLCertificateChainFile` (the last one).
+    pub chain: Option<FileSetting>,
+    /// `SSLProtocol` (the last one).
+    pub protocol: Option<Directive>,
+    /// `SSLVerifyClient` at server or virtual-host level.
+    pub verify_client: Option<Directive>,
+    /// `SSLProxyEngine`.
+    pub proxy_engine: Option<Directive>,
+    /// `SSLProxyVerify`.
+    pub proxy_verify: Option<Directive>,
+    /// `SSLProxyCACertificateFile`.
+    pub proxy_ca_file: Option<FileSetting>,
+    /// `SSLProxyCACertificatePath`.
+    pub proxy_ca_path: Option<Directive>,
+    /// `SSLProxyCheckPeerName`.
+    pub proxy_check_name: Option<(bool, Directive)>,
+    /// `SSLProxyCheckPeerCN`.
+    pub proxy_check_cn: Option<(bool, Directive)>,
+    /// `SSLProxyCheckPeerExpire`.
+    pub proxy_check_expire: Option<(bool, Directive)>,
+    /// `SSLProxyProtocol`.
+    pub proxy_protocol: Option<Directive>,
+    /// `SSLProxyMachineCertificateFile`/`Path`/`ChainFile`: a client
+    /// certificate for members.
+    pub proxy_client_cert: Vec<Directive>,
+    /// The core's `Protocols`.
+    pub protocols: Option<Directive>,
+    /// Every other `SSL*` directive, noted with its reason.
+    pub other: Vec<Directive>,
+}
+
+/// The host a rewrite redirect sends to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum RedirectHost {
+    /// Written in the rule (`https://www.example.com%{REQUEST_URI}`).
+    Literal(String),
+    /// `%{HTTP_HOST}`: the `Host` the client sent, port included.
+    ClientHost,
+    /// `%{SERVER_NAME}`: the name the request matched (the client's
+    /// `Host` without its port, in lower case).
+    ServerName,
+}
+
+/// A `RewriteCond` of an https redirect that holds on every request of a
+/// plain-HTTP virtual host, depending on where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum RedirectCond {
+    /// `%{HTTPS} off` (`!on`, `!=on`...): true without TLS.
+    HttpsOff,
+    /// `%{SERVER_PORT} !^443$`: true on a virtual host on other ports.
+    PortNot(u16),
+    /// `%{SERVER_PORT} ^80$`: true on a virtual host on that port only.
+    PortIs(u16),
+    /// `%{SERVER_NAME} =NAME` (certbot's): true when every request of the
+    /// host names NAME; the flag is `[NC]`.
+    ServerNameIs(String, bool),
+}
+
+/// The http→https redirect of mod_rewrite, as certbot and the guides write
+/// it: `RewriteCond %{HTTPS} off` and `RewriteRule ^ https://%{HTTP_HOST}%{REQUEST_URI} [R=301,L]`,
+/// the first rule of its virtual host. [`super::convert`] imports it as a
+/// redirect route where that is exactly what Apache does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct HttpsRedirect {
+    /// Where it sends.
+    pub host: RedirectHost,
+    /// `R=` (302 without one: the scheme differs, so Apache redirects).
+    pub status: u16,
+    /// The conditions, each with its line.
+    pub conds: Vec<(RedirectCond, Directive)>,
+    /// The `RewriteRule`.
+    pub rule: Directive,
 }
 
 /// `Header add Set-Cookie "NAME=.%{BALANCER_WORKER_ROUTE}e; path=/"
@@ -211,10 +337,12 @@ pub(super) struct Site {
     pub restrictions: Vec<Restriction>,
     /// The sticky-route `Header`.
     pub sticky: Option<StickyHeader>,
-    /// `SSLEngine on`.
-    pub ssl: Option<Location>,
-    /// Other `SSL*` directives: noted unless the site is refused for `SSLEngine on`.
-    pub ssl_directives: Vec<Directive>,
+    /// mod_ssl's directives and `Protocols`.
+    pub ssl: Ssl,
+    /// `RequestReadTimeout handshake=`.
+    pub handshake_read: Option<Setting<Duration>>,
+    /// The http→https `RewriteRule` redirect, when it is the first rule.
+    pub https_redirect: Option<HttpsRedirect>,
     rewrite_engine: Option<bool>,
     rewrite_list: Vec<Rewrite>,
     pending_conds: Vec<Directive>,
@@ -246,8 +374,9 @@ impl Site {
             handlers: Vec::new(),
             restrictions: Vec::new(),
             sticky: None,
-            ssl: None,
-            ssl_directives: Vec::new(),
+            ssl: Ssl::default(),
+            handshake_read: None,
+            https_redirect: None,
             rewrite_engine: None,
             rewrite_list: Vec::new(),
             pending_conds: Vec::new(),
@@ -309,6 +438,8 @@ pub(super) struct BalancerDef {
     pub scolonpathdelim: bool,
     /// The sticky-route `Header` inside its `<Proxy>` section.
     pub sticky: Option<StickyHeader>,
+    /// `BalancerMember` lines refused (each with its own problem).
+    pub refused: usize,
 }
 
 impl BalancerDef {
@@ -577,8 +708,168 @@ fn access(d: &Directive) -> Option<Access> {
             },
         ),
         k if k.starts_with("auth") => Some(Access::Restrictive),
+        // A client certificate, an expression, or TLS, asked of the client.
+        "sslrequire" | "sslrequiressl" => Some(Access::Restrictive),
+        "sslverifyclient" if !arg0.eq_ignore_ascii_case("none") => Some(Access::Restrictive),
         _ => None,
     }
+}
+
+/// Why a mod_ssl directive is not carried over (those [`super::convert`]
+/// does not map to `tls`, `member_ca_file` or `member_verify`).
+pub(super) fn ssl_reason(key: &str) -> &'static str {
+    match key {
+        "sslciphersuite" => {
+            "had uses rustls's default cipher suites, which are all AEAD (AES-GCM, ChaCha20-Poly1305) with forward secrecy (ECDHE); they are not configurable"
+        }
+        "sslhonorcipherorder" => {
+            "the client picks among had's cipher suites (rustls's defaults, all AEAD with forward secrecy, none weak); the order is not configurable"
+        }
+        "sslcompression" => "had never compresses TLS (rustls has no TLS compression)",
+        "sslsessiontickets" => {
+            "had issues session tickets only with tls.ticket_keys (a key file the nodes of a pair share); without it, sessions resume from its in-memory cache"
+        }
+        "sslsessioncache" | "sslsessioncachetimeout" => {
+            "had resumes TLS sessions from rustls's in-memory cache (its size and lifetime are not configurable), or from tickets with tls.ticket_keys"
+        }
+        "sslsessionticketkeyfile" => {
+            "had's tls.ticket_keys takes a file of its own format (base64 lines of 80 random bytes), which the nodes of a pair share"
+        }
+        "sslusestapling" => {
+            "had does not staple OCSP responses yet: clients check the certificate's revocation themselves, as with stapling off"
+        }
+        k if k.starts_with("sslstapling") => {
+            "had does not staple OCSP responses yet: clients check the certificate's revocation themselves, as with stapling off"
+        }
+        "sslopensslconfcmd" => {
+            "an OpenSSL setting: had's TLS is rustls (TLS 1.2 and 1.3, rustls's default cipher suites and key exchange groups)"
+        }
+        "sslrandomseed" => "had's TLS library seeds itself from the operating system",
+        "sslpassphrasedialog" => {
+            "had reads key files as they are and asks for no pass phrase: an encrypted key must be decrypted first (openssl pkey -in KEY -out PLAIN.key)"
+        }
+        "sslcryptodevice" => "had uses no OpenSSL engine (its TLS is rustls)",
+        "sslfips" => "had's TLS is rustls with ring, which has no FIPS mode",
+        "sslinsecurerenegotiation" | "sslrenegbuffersize" => "had never renegotiates TLS",
+        "ssloptions" => {
+            "exports TLS details (SSL_* variables, certificates) to Apache's modules and CGI scripts: had has none; members see X-Forwarded-Proto: https"
+        }
+        "sslverifydepth"
+        | "sslcacertificatefile"
+        | "sslcacertificatepath"
+        | "sslcarevocationfile"
+        | "sslcarevocationpath"
+        | "sslcarevocationcheck"
+        | "sslcadnrequestfile"
+        | "sslcadnrequestpath"
+        | "sslusername" => {
+            "used only with client certificates (SSLVerifyClient), which the importer does not carry over"
+        }
+        k if k.starts_with("sslocsp") => {
+            "used only with client certificates (SSLVerifyClient), which the importer does not carry over"
+        }
+        "sslverifyclient" => "had asks no client for a certificate (Apache's default, none)",
+        "sslstrictsnivhostcheck" => {
+            "had's nearest setting, tls = { strict_sni = true }, also refuses a client whose SNI names no certificate of the address (Apache serves it from the first virtual host): set it by hand if that is what you want"
+        }
+        "sslproxyciphersuite" => {
+            "had's TLS to members uses rustls's default cipher suites, not configurable"
+        }
+        "sslproxyverifydepth" => "had verifies member certificate chains of any depth",
+        "sslproxycarevocationfile" | "sslproxycarevocationpath" | "sslproxycarevocationcheck" => {
+            "had does not check members' certificates against revocation lists"
+        }
+        "sslproxyengine" => "had speaks TLS to https:// and wss:// members without being told to",
+        k if k.starts_with("sslproxy") => {
+            "had takes its TLS settings for members (member_ca_file, member_verify) from SSLProxy* lines in a <VirtualHost> or at server level, not from this section"
+        }
+        "sslsrpverifierfile" | "sslsrpunknownuserseed" => "had has no TLS-SRP",
+        "sslrequiressl" | "sslrequire" => NO_ACCESS_CONTROL,
+        _ => "a mod_ssl setting had has no equivalent of",
+    }
+}
+
+/// The TLS protocols of an `SSLProtocol` line, as bits.
+pub(super) const SSLV3: u8 = 1;
+/// TLS 1.0.
+pub(super) const TLSV1: u8 = 2;
+/// TLS 1.1.
+pub(super) const TLSV1_1: u8 = 4;
+/// TLS 1.2.
+pub(super) const TLSV1_2: u8 = 8;
+/// TLS 1.3.
+pub(super) const TLSV1_3: u8 = 16;
+/// httpd 2.4's `all`: SSLv3 (where OpenSSL still has it), TLSv1 to TLSv1.3.
+const PROTOCOL_ALL: u8 = SSLV3 | TLSV1 | TLSV1_1 | TLSV1_2 | TLSV1_3;
+
+/// What an `SSLProtocol` (or `SSLProxyProtocol`) line enables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ProtocolSet {
+    /// The protocols, as bits.
+    pub bits: u8,
+    /// A word without `+` or `-` replaced what the words before it set.
+    pub replaced: bool,
+}
+
+/// mod_ssl's `ssl_cmd_protocol_parse`: from nothing, each word adds
+/// (`+`), removes (`-`) or, without a sign, replaces; `all` is SSLv3 and
+/// TLSv1 to TLSv1.3; `-SSLv2` is ignored, any other SSLv2 refused.
+pub(super) fn protocol_set(d: &Directive) -> Result<ProtocolSet, String> {
+    let mut set = ProtocolSet {
+        bits: 0,
+        replaced: false,
+    };
+    for w in &d.args {
+        let (action, word) = match w.chars().next() {
+            Some(c @ ('+' | '-')) => (Some(c), w.get(1..).unwrap_or_default()),
+            _ => (None, w.as_str()),
+        };
+        let this = match word.to_ascii_lowercase().as_str() {
+            "sslv2" if action == Some('-') => continue,
+            "sslv2" => {
+                return Err(format!(
+                    "{}: SSLv2 is no longer supported (Apache refuses to start)",
+                    d.name
+                ));
+            }
+            "sslv3" => SSLV3,
+            "tlsv1" => TLSV1,
+            "tlsv1.1" => TLSV1_1,
+            "tlsv1.2" => TLSV1_2,
+            "tlsv1.3" => TLSV1_3,
+            "all" => PROTOCOL_ALL,
+            _ => {
+                return Err(format!(
+                    "{}: illegal protocol '{word}' (Apache refuses to start)",
+                    d.name
+                ));
+            }
+        };
+        match action {
+            Some('-') => set.bits &= !this,
+            Some(_) => set.bits |= this,
+            None => {
+                set.replaced |= set.bits != 0;
+                set.bits = this;
+            }
+        }
+    }
+    Ok(set)
+}
+
+/// The names of the protocols in `bits`, oldest first.
+pub(super) fn protocol_names(bits: u8) -> Vec<&'static str> {
+    [
+        (SSLV3, "SSLv3"),
+        (TLSV1, "TLSv1"),
+        (TLSV1_1, "TLSv1.1"),
+        (TLSV1_2, "TLSv1.2"),
+        (TLSV1_3, "TLSv1.3"),
+    ]
+    .iter()
+    .filter(|(b, _)| bits & b != 0)
+    .map(|(_, n)| *n)
+    .collect()
 }
 
 /// What had's importer says about directives it does not carry over.
@@ -586,7 +877,6 @@ const PROCESS: &str = "an Apache process setting: had runs as its own daemon ([g
 const CONTENT: &str = "Apache content handling (types, indexes, filters, error documents): had forwards members' responses unchanged and serves a directory's files as they are";
 const ENVIRONMENT: &str = "sets environment variables for Apache's modules: had has none";
 const NOT_NEEDED_MODULES: &str = "had needs no modules: what the importer carries over is built in";
-const NO_TLS: &str = "had has no TLS listeners yet";
 const REWRITE: &str = "had does not run mod_rewrite: only RewriteRule ... [P] of the simple form (^/PREFIX(.*)$ to a URL with $1) is carried over";
 const KEEPALIVE: &str = "had keeps client connections alive; their idle limit is header_read_timeout (RequestReadTimeout header=)";
 const NO_ACCESS_CONTROL: &str = "had has no access control";
@@ -736,14 +1026,18 @@ fn dropped(key: &str) -> Option<&'static str> {
         }
         "rewritebase" | "rewritemap" | "rewriteoptions" => REWRITE,
         "use" | "undefmacro" => "mod_macro is not expanded by the importer",
-        "protocols" | "protocolshonororder" | "h2direct" | "h2push" => {
-            "had serves HTTP/1.1 to clients"
+        "protocolshonororder" => {
+            "had offers h2 and http/1.1 on TLS listeners and lets the client choose (ALPN)"
+        }
+        "h2direct" => "had does not speak HTTP/2 without TLS (h2c); clients use HTTP/1.1 there",
+        "h2push" | "h2pushpriority" | "h2pushresource" | "h2earlyhints" => {
+            "had pushes no resources over HTTP/2"
         }
         "require" | "order" | "allow" | "deny" | "satisfy" => NO_ACCESS_CONTROL,
         k if k.starts_with("auth") => NO_ACCESS_CONTROL,
         k if k.starts_with("proxyhtml") => "had does not rewrite HTML",
         k if k.starts_with("sec") => "had has no web application firewall (ModSecurity)",
-        k if k.starts_with("ssl") => NO_TLS,
+        k if k.starts_with("ssl") => ssl_reason(k),
         k if k.starts_with("cache") => "had caches no responses",
         _ => return None,
     })
@@ -764,6 +1058,7 @@ const HANDLED: &[&str] = &[
     "limitrequestfieldsize",
     "limitrequestfields",
     "requestreadtimeout",
+    "protocols",
     "customlog",
     "transferlog",
     "errorlog",
@@ -1246,13 +1541,113 @@ impl Builder<'_> {
                     );
                 }
             }
-            "sslengine" => {
-                if on_off(d.arg(0)) == Some(true) {
-                    self.site(scope).ssl = Some(d.at.clone());
+            "sslengine" => self.ssl_engine(scope, d),
+            "protocols" => self.site(scope).ssl.protocols = Some(d.clone()),
+            k if k.starts_with("ssl") => self.ssl(scope, d),
+            _ => self.drop_known(d),
+        }
+    }
+
+    /// `SSLEngine on|off|optional|ADDR:PORT...`.
+    fn ssl_engine(&mut self, scope: Scope, d: &Directive) {
+        let engine = match d.arg(0).to_ascii_lowercase().as_str() {
+            "on" => Engine::On,
+            "off" => Engine::Off,
+            "optional" => Engine::Optional,
+            _ => {
+                let addrs: Option<Vec<SiteAddr>> = d.args.iter().map(|a| parse_addr(a)).collect();
+                match addrs {
+                    Some(a) if !a.is_empty() => Engine::Addrs(a),
+                    _ => {
+                        self.report.problem(
+                            &d.at,
+                            "SSLEngine takes on, off, optional or addresses (*:443)",
+                        );
+                        return;
+                    }
                 }
             }
-            k if k.starts_with("ssl") => self.site(scope).ssl_directives.push(d.clone()),
-            _ => self.drop_known(d),
+        };
+        self.site(scope).ssl.engine = Some((engine, d.clone()));
+    }
+
+    /// A file named by an `SSL*` directive, resolved under `ServerRoot` as
+    /// mod_ssl resolves it.
+    fn ssl_file(&mut self, d: &Directive) -> Option<FileSetting> {
+        let file = d.arg(0);
+        if file.is_empty() {
+            self.report
+                .problem(&d.at, format!("{} needs a file", d.name));
+            return None;
+        }
+        if self.server_root.is_none() && !Path::new(file).is_absolute() {
+            self.report.note(
+                &d.at,
+                d.text(),
+                "a relative file is under Apache's ServerRoot, which these files do not set: kept as written (relative to had's working directory)",
+            );
+        }
+        Some(FileSetting {
+            path: rooted(self.server_root.as_deref(), file),
+            at: d.at.clone(),
+            text: d.text(),
+        })
+    }
+
+    /// mod_ssl's directives, kept for [`super::convert`].
+    fn ssl(&mut self, scope: Scope, d: &Directive) {
+        let key = d.key();
+        let flag = |b: &mut Self| match on_off(d.arg(0)) {
+            Some(on) => Some((on, d.clone())),
+            None => {
+                b.report
+                    .problem(&d.at, format!("{} takes On or Off", d.name));
+                None
+            }
+        };
+        match key.as_str() {
+            "sslcertificatefile"
+            | "sslcertificatekeyfile"
+            | "sslcertificatechainfile"
+            | "sslproxycacertificatefile" => {
+                let Some(f) = self.ssl_file(d) else {
+                    return;
+                };
+                let ssl = &mut self.site(scope).ssl;
+                match key.as_str() {
+                    "sslcertificatefile" => ssl.certs.push(f),
+                    "sslcertificatekeyfile" => ssl.keys.push(f),
+                    "sslcertificatechainfile" => ssl.chain = Some(f),
+                    _ => ssl.proxy_ca_file = Some(f),
+                }
+            }
+            "sslprotocol" => self.site(scope).ssl.protocol = Some(d.clone()),
+            "sslverifyclient" => self.site(scope).ssl.verify_client = Some(d.clone()),
+            "sslproxyengine" => self.site(scope).ssl.proxy_engine = Some(d.clone()),
+            "sslproxyverify" => self.site(scope).ssl.proxy_verify = Some(d.clone()),
+            "sslproxycacertificatepath" => self.site(scope).ssl.proxy_ca_path = Some(d.clone()),
+            "sslproxyprotocol" => self.site(scope).ssl.proxy_protocol = Some(d.clone()),
+            "sslproxycheckpeername" => {
+                if let Some(f) = flag(self) {
+                    self.site(scope).ssl.proxy_check_name = Some(f);
+                }
+            }
+            "sslproxycheckpeercn" => {
+                if let Some(f) = flag(self) {
+                    self.site(scope).ssl.proxy_check_cn = Some(f);
+                }
+            }
+            "sslproxycheckpeerexpire" => {
+                if let Some(f) = flag(self) {
+                    self.site(scope).ssl.proxy_check_expire = Some(f);
+                }
+            }
+            "sslproxymachinecertificatefile"
+            | "sslproxymachinecertificatepath"
+            | "sslproxymachinecertificatechainfile" => {
+                self.site(scope).ssl.proxy_client_cert.push(d.clone());
+            }
+            _ => self.site(scope).ssl.other.push(d.clone()),
         }
     }
 
@@ -1272,7 +1667,9 @@ impl Builder<'_> {
                 });
                 if let Some(proto) = d.args.get(1) {
                     let why = if proto.eq_ignore_ascii_case("https") {
-                        format!("{NO_TLS}: the protocol {proto} is not carried over")
+                        format!(
+                            "the protocol {proto} only tells Apache what to expect on the port; TLS is each virtual host's SSLEngine, which had carries over (tls): not needed"
+                        )
                     } else {
                         format!("the protocol {proto} is not carried over: had serves HTTP")
                     };
@@ -1303,23 +1700,19 @@ impl Builder<'_> {
                 continue;
             };
             let key = k.to_ascii_lowercase();
-            if key == "handshake" {
-                self.report
-                    .note(&d.at, arg.clone(), format!("{NO_TLS}: not carried over"));
-                continue;
-            }
-            if key != "header" && key != "body" {
+            if key != "header" && key != "body" && key != "handshake" {
                 self.report.problem(
                     &d.at,
-                    format!("RequestReadTimeout {arg}: expected header=, body= or handshare="),
+                    format!("RequestReadTimeout {arg}: expected header=, body= or handshake="),
                 );
                 continue;
             }
             if secs == 0 {
+                let default = if key == "handshake" { 10 } else { 20 };
                 self.report.note(
                     &d.at,
                     arg.clone(),
-                    "0 turns Apache's limit off; had always has one (20 s by default): not carried over",
+                    format!("0 turns Apache's limit off; had always has one ({default} s by default): not carried over"),
                 );
                 continue;
             }
@@ -1334,10 +1727,10 @@ impl Builder<'_> {
                 value: Duration::from_secs(secs),
                 at: d.at.clone(),
             });
-            if key == "header" {
-                self.site(scope).header_read = setting;
-            } else {
-                self.site(scope).body_read = setting;
+            match key.as_str() {
+                "header" => self.site(scope).header_read = setting,
+                "body" => self.site(scope).body_read = setting,
+                _ => self.site(scope).handshake_read = setting,
             }
         }
     }
@@ -1688,6 +2081,7 @@ impl Builder<'_> {
             nofailover: false,
             scolonpathdelim: false,
             sticky: None,
+            refused: 0,
         });
         key
     }
@@ -1750,6 +2144,7 @@ impl Builder<'_> {
             nofailover: false,
             scolonpathdelim: false,
             sticky: None,
+            refused: 0,
         });
         self.model.balancers.len() - 1
     }
@@ -1846,19 +2241,19 @@ impl Builder<'_> {
             self.report.problem(&d.at, "BalancerMember needs a URL");
             return;
         };
-        match parse_url(url) {
-            Url::Http { .. } => {}
-            Url::Unsupported(scheme) => {
-                self.report.problem(&d.at, unsupported_scheme(&scheme));
-                return;
+        let refused = match parse_url(url) {
+            Url::Http { .. } => None,
+            Url::Unsupported(scheme) => Some(unsupported_scheme(&scheme)),
+            Url::Balancer { .. } | Url::Invalid => Some(format!(
+                "{url:?} is not a member URL (http://host:port[/path])"
+            )),
+        };
+        if let Some(why) = refused {
+            self.report.problem(&d.at, why);
+            if let Some(b) = self.model.balancers.get_mut(index) {
+                b.refused += 1;
             }
-            Url::Balancer { .. } | Url::Invalid => {
-                self.report.problem(
-                    &d.at,
-                    format!("{url:?} is not a member URL (http://host:port[/path])"),
-                );
-                return;
-            }
+            return;
         }
         let mut member = Member {
             url: url.clone(),
@@ -1956,6 +2351,7 @@ impl Builder<'_> {
                     if any_restrictive(&inner.children) {
                         self.site(scope).restrictions.push(Restriction {
                             path: matcher.clone(),
+                            guard: Guard::Access,
                             at: inner.head.at.clone(),
                             text: inner.head.section_text(),
                         });
@@ -2006,9 +2402,25 @@ impl Builder<'_> {
                     d.text(),
                     format!("{REWRITE} (and never inside <Location>): not carried over"),
                 ),
+                "sslverifyclient" | "sslrequiressl"
+                    if access(d) == Some(Access::Restrictive) =>
+                {
+                    let guard = if d.key() == "sslrequiressl" {
+                        Guard::RequireTls
+                    } else {
+                        Guard::ClientCert
+                    };
+                    self.site(scope).restrictions.push(Restriction {
+                        path: matcher.clone(),
+                        guard,
+                        at: d.at.clone(),
+                        text: d.text(),
+                    });
+                }
                 _ => match access(d) {
                     Some(Access::Restrictive) => self.site(scope).restrictions.push(Restriction {
                         path: matcher.clone(),
+                        guard: Guard::Access,
                         at: d.at.clone(),
                         text: d.text(),
                     }),
@@ -2037,7 +2449,15 @@ impl Builder<'_> {
                 "a RewriteCond with no RewriteRule after it does nothing: not carried over",
             );
         }
-        for r in rules {
+        let only = rules.len() == 1;
+        for (i, r) in rules.into_iter().enumerate() {
+            if engine == Some(true)
+                && i == 0
+                && let Some(redirect) = https_redirect(&r, only)
+            {
+                self.site(scope).https_redirect = Some(redirect);
+                continue;
+            }
             if engine != Some(true) {
                 let why = "RewriteEngine On is not set in this context, so Apache does not run this rule: not carried over";
                 for c in &r.conds {
@@ -2181,6 +2601,166 @@ impl Builder<'_> {
     }
 }
 
+/// What `$1` holds after a `RewriteRule` pattern that matches every
+/// URL-path (which starts with `/` in a virtual host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Capture {
+    /// No group.
+    None,
+    /// The whole path.
+    Whole,
+    /// What follows its first `/`.
+    AfterSlash,
+}
+
+/// The patterns people write to match every path, and their `$1`.
+fn every_path(pattern: &str) -> Option<Capture> {
+    Some(match pattern {
+        "^" | "^/" | "/" | ".*" | "^.*" | "^.*$" | "^/.*" | "^/.*$" | "^/?.*" | "^/?.*$" => {
+            Capture::None
+        }
+        "(.*)" | "^(.*)" | "^(.*)$" => Capture::Whole,
+        "^/(.*)" | "^/(.*)$" | "^/?(.*)" | "^/?(.*)$" => Capture::AfterSlash,
+        _ => return None,
+    })
+}
+
+/// A `RewriteCond` that can hold on every request of a plain-HTTP virtual
+/// host (whether it does depends on the host: [`super::convert`] decides).
+fn redirect_cond(c: &Directive) -> Option<RedirectCond> {
+    let [test, pattern, rest @ ..] = c.args.as_slice() else {
+        return None;
+    };
+    let mut nocase = false;
+    match rest {
+        [] => {}
+        [flags] => {
+            for f in flags
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .split(',')
+                .map(|f| f.trim().to_ascii_lowercase())
+            {
+                match f.as_str() {
+                    "nc" | "nocase" => nocase = true,
+                    // Conditions that all hold hold however they are joined.
+                    "or" | "ornext" => {}
+                    _ => return None,
+                }
+            }
+        }
+        _ => return None,
+    }
+    let lower = pattern.to_ascii_lowercase();
+    match test.as_str() {
+        "%{HTTPS}" => match lower.as_str() {
+            // `off` never contains, nor equals, `on`.
+            "!on" | "!=on" | "!^on$" | "!^on" => Some(RedirectCond::HttpsOff),
+            "off" | "=off" | "^off$" | "^off" if nocase || pattern.as_str() == lower => {
+                Some(RedirectCond::HttpsOff)
+            }
+            _ => None,
+        },
+        "%{SERVER_PORT}" => match pattern.as_str() {
+            "!^443$" | "!=443" => Some(RedirectCond::PortNot(443)),
+            "^80$" | "=80" => Some(RedirectCond::PortIs(80)),
+            _ => None,
+        },
+        "%{SERVER_NAME}" => pattern
+            .strip_prefix('=')
+            .filter(|n| !n.is_empty())
+            .map(|n| RedirectCond::ServerNameIs(n.to_owned(), nocase)),
+        _ => None,
+    }
+}
+
+/// `RewriteRule ^ https://%{HTTP_HOST}%{REQUEST_URI} [R=301,L]` and the
+/// forms like it: every path to the same path on https://, the query kept;
+/// `only` when it is the context's only rule (without `L` the rules after
+/// it would rewrite the redirect).
+fn https_redirect(r: &Rewrite, only: bool) -> Option<HttpsRedirect> {
+    let d = &r.rule;
+    let [pattern, subst, rest @ ..] = d.args.as_slice() else {
+        return None;
+    };
+    let capture = every_path(pattern)?;
+    let mut status = 302;
+    let mut last = false;
+    match rest {
+        [] => {}
+        [flags] => {
+            for f in flags
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .split(',')
+                .map(|f| f.trim().to_ascii_lowercase())
+            {
+                let (name, value) = f.split_once('=').unwrap_or((f.as_str(), ""));
+                match name {
+                    "r" | "redirect" => {
+                        status = match value {
+                            "" | "temp" => 302,
+                            "permanent" => 301,
+                            "seeother" => 303,
+                            n => n.parse().ok()?,
+                        };
+                        if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+                            return None;
+                        }
+                    }
+                    "l" | "last" | "end" => last = true,
+                    // The path is escaped as had's redirect keeps it, or
+                    // not (NE); the query is appended either way, as had's.
+                    "ne" | "noescape" | "nc" | "nocase" | "qsa" | "qsappend" => {}
+                    _ => return None,
+                }
+            }
+        }
+        _ => return None,
+    }
+    if !(last || only) {
+        return None;
+    }
+    let after = subst
+        .get(..8)
+        .filter(|s| s.eq_ignore_ascii_case("https://"))
+        .and(subst.get(8..))?;
+    let (host, path) = if let Some(p) = after.strip_prefix("%{HTTP_HOST}") {
+        (RedirectHost::ClientHost, p)
+    } else if let Some(p) = after.strip_prefix("%{SERVER_NAME}") {
+        (RedirectHost::ServerName, p)
+    } else {
+        let end = after.find(['/', '%', '$']).unwrap_or(after.len());
+        let (literal, p) = after.split_at(end);
+        let valid = !literal.is_empty()
+            && literal
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+        if !valid {
+            return None;
+        }
+        (RedirectHost::Literal(literal.to_owned()), p)
+    };
+    let whole_path = matches!(
+        (path, capture),
+        ("%{REQUEST_URI}", _) | ("/$1", Capture::AfterSlash) | ("$1", Capture::Whole)
+    );
+    if !whole_path {
+        return None;
+    }
+    let conds = r
+        .conds
+        .iter()
+        .map(|c| redirect_cond(c).map(|k| (k, c.clone())))
+        .collect::<Option<Vec<_>>>()?;
+    Some(HttpsRedirect {
+        host,
+        status,
+        conds,
+        rule: d.clone(),
+    })
+}
+
 /// Apache's literal join of a `ProxyPass` or `Redirect` target and the rest
 /// of the path: a path ending in `/` leaves a rest that starts without one,
 /// so a target with no path of its own gives `http://b:8080x`, a URL that
@@ -2219,6 +2799,7 @@ fn any_restrictive(nodes: &[Node]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::source::words;
     use super::*;
 
     #[test]
@@ -2283,6 +2864,116 @@ mod tests {
         assert!(broken_join("/app", "http://b:8080").is_none());
         assert!(broken_join("/app/", "http://b:8080/").is_none());
         assert!(broken_join("/app/", "http://b:8080/x").is_none());
+    }
+
+    fn directive(name: &str, args: &str) -> Directive {
+        Directive {
+            name: name.into(),
+            args: words(args),
+            at: Location {
+                file: PathBuf::from("site.conf"),
+                line: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn ssl_protocol_as_mod_ssl_reads_it() {
+        let names = |args: &str| {
+            protocol_set(&directive("SSLProtocol", args))
+                .map(|s| (protocol_names(s.bits), s.replaced))
+        };
+        let ok = |n: &[&'static str], replaced: bool| Ok((n.to_vec(), replaced));
+        assert_eq!(
+            names("all -SSLv3"),
+            ok(&["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"], false)
+        );
+        assert_eq!(
+            names("-all +TLSv1.2 +TLSv1.3"),
+            ok(&["TLSv1.2", "TLSv1.3"], false)
+        );
+        assert_eq!(names("-SSLv2 TLSv1.2"), ok(&["TLSv1.2"], false));
+        assert_eq!(names("TLSv1.2 TLSv1.3"), ok(&["TLSv1.3"], true));
+        assert_eq!(names("+TLSv1.2 -TLSv1.2"), ok(&[], false));
+        assert!(names("+SSLv2").is_err());
+        assert!(names("TLSv2").is_err());
+    }
+
+    #[test]
+    fn https_redirect_shapes() {
+        let rule = |args: &str, conds: &[&str], only: bool| {
+            https_redirect(
+                &Rewrite {
+                    rule: directive("RewriteRule", args),
+                    conds: conds.iter().map(|c| directive("RewriteCond", c)).collect(),
+                },
+                only,
+            )
+            .map(|r| {
+                (
+                    r.host,
+                    r.status,
+                    r.conds.into_iter().map(|(c, _)| c).collect::<Vec<_>>(),
+                )
+            })
+        };
+        assert_eq!(
+            rule(
+                "^ https://%{HTTP_HOST}%{REQUEST_URI} [R=301,L]",
+                &["%{HTTPS} off"],
+                false
+            ),
+            Some((RedirectHost::ClientHost, 301, vec![RedirectCond::HttpsOff]))
+        );
+        assert_eq!(
+            rule(
+                "^ https://%{SERVER_NAME}%{REQUEST_URI} [END,NE,R=permanent]",
+                &["%{SERVER_NAME} =www.example.com"],
+                false
+            ),
+            Some((
+                RedirectHost::ServerName,
+                301,
+                vec![RedirectCond::ServerNameIs("www.example.com".into(), false)]
+            ))
+        );
+        // No [R]: an absolute URL with another scheme is a 302 redirect.
+        assert_eq!(
+            rule(
+                "(.*) https://%{HTTP_HOST}%{REQUEST_URI}",
+                &["%{SERVER_PORT} !^443$"],
+                true
+            ),
+            Some((
+                RedirectHost::ClientHost,
+                302,
+                vec![RedirectCond::PortNot(443)]
+            ))
+        );
+        assert_eq!(
+            rule("^/(.*)$ https://www.example.com/$1 [L,R=308]", &[], false),
+            Some((RedirectHost::Literal("www.example.com".into()), 308, vec![]))
+        );
+        // Not the same path, another flag, without L among other rules, a
+        // condition that does not always hold, a status had has not.
+        assert_eq!(
+            rule("^/(.*)$ https://www.example.com/$1 [R,L]", &[], false).map(|r| r.1),
+            Some(302)
+        );
+        assert!(rule("^/app https://www.example.com/ [R,L]", &[], true).is_none());
+        assert!(rule("^(.*)$ https://www.example.com/$1 [R,L]", &[], true).is_none());
+        assert!(rule("^ https://%{HTTP_HOST}%{REQUEST_URI} [R,QSD,L]", &[], true).is_none());
+        assert!(rule("^ https://%{HTTP_HOST}%{REQUEST_URI} [R]", &[], false).is_none());
+        assert!(
+            rule(
+                "^ https://%{HTTP_HOST}%{REQUEST_URI} [R,L]",
+                &["%{HTTPS} OFF"],
+                true
+            )
+            .is_none()
+        );
+        assert!(rule("^ https://%{HTTP_HOST}%{REQUEST_URI} [R=404,L]", &[], true).is_none());
+        assert!(rule("^ http://%{HTTP_HOST}%{REQUEST_URI} [R,L]", &[], true).is_none());
     }
 
     #[test]
