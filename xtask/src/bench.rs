@@ -29,6 +29,9 @@ enum What {
     Proxy(ProxyArgs),
     /// Timer error and CPU with script vs built-in health checks (see bench_checks).
     Checks(crate::bench_checks::BenchChecksArgs),
+    /// had vs HAProxy vs nginx terminating TLS: full handshakes/s, HTTPS and
+    /// HTTP/2 req/s, memory per idle TLS connection (see bench_tls).
+    Tls(crate::bench_tls::TlsArgs),
 }
 
 /// Options of `bench proxy`.
@@ -79,10 +82,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         What::Proxy(a) if a.callgrind => callgrind(&a),
         What::Proxy(a) => proxy(&a),
         What::Checks(a) => crate::bench_checks::run(a),
+        What::Tls(a) => crate::bench_tls::run(&a),
     }
 }
 
-const MEMBER_PORTS: [u16; 2] = [18_481, 18_482];
+pub(crate) const MEMBER_PORTS: [u16; 2] = [18_481, 18_482];
 const FRONT_PORT: u16 = 18_480;
 
 /// A process tree we started, stopped by PID on drop.
@@ -176,7 +180,7 @@ fn process_tree(root: u32) -> Vec<u32> {
 }
 
 /// CPU time (user + system) used so far by `root` and its children, in clock ticks.
-fn cpu_ticks(root: u32) -> u64 {
+pub(crate) fn cpu_ticks(root: u32) -> u64 {
     process_tree(root)
         .iter()
         .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
@@ -190,7 +194,7 @@ fn cpu_ticks(root: u32) -> u64 {
 }
 
 /// Resident memory of `root` and its direct children, in KiB.
-fn rss_tree_kib(root: u32) -> u64 {
+pub(crate) fn rss_tree_kib(root: u32) -> u64 {
     process_tree(root)
         .iter()
         .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
@@ -276,7 +280,7 @@ fn member_urls() -> Vec<String> {
         .collect()
 }
 
-fn start_members(dir: &Path, cpu: u32) -> anyhow::Result<Proc> {
+pub(crate) fn start_members(dir: &Path, cpu: u32) -> anyhow::Result<Proc> {
     let conf = dir.join("members.conf");
     let mut servers = String::new();
     for (i, p) in MEMBER_PORTS.iter().enumerate() {
@@ -479,11 +483,11 @@ impl Load {
 
 /// One wrk result.
 #[derive(Clone, Copy, Default)]
-struct Sample {
-    rps: f64,
+pub(crate) struct Sample {
+    pub(crate) rps: f64,
     p50_ms: f64,
     p99_ms: f64,
-    errors: u64,
+    pub(crate) errors: u64,
     rss_idle_kib: u64,
     rss_load_kib: u64,
     cpu_us_per_req: f64,
@@ -510,6 +514,26 @@ fn wrk(
     script: Option<&Path>,
     load: &Load,
 ) -> anyhow::Result<Sample> {
+    wrk_url(
+        cpu,
+        conns,
+        secs,
+        script,
+        &load.headers,
+        &format!("http://127.0.0.1:{FRONT_PORT}{}", load.path),
+    )
+}
+
+/// `wrk -t1 -cCONNS -dSECS` pinned to `cpu` against `url` (http or https),
+/// with extra header lines.
+pub(crate) fn wrk_url(
+    cpu: u32,
+    conns: u32,
+    secs: u64,
+    script: Option<&Path>,
+    headers: &[String],
+    url: &str,
+) -> anyhow::Result<Sample> {
     let mut cmd = Command::new("taskset");
     cmd.args([
         "-c",
@@ -525,13 +549,10 @@ fn wrk(
     if let Some(script) = script {
         cmd.arg("-s").arg(script);
     }
-    for h in &load.headers {
+    for h in headers {
         cmd.arg("-H").arg(h);
     }
-    let out = cmd
-        .arg(format!("http://127.0.0.1:{FRONT_PORT}{}", load.path))
-        .output()
-        .context("run wrk")?;
+    let out = cmd.arg(url).output().context("run wrk")?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         bail!("wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
@@ -593,7 +614,7 @@ fn measure(
     Ok(s)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     match v.len() {
         0 => f64::NAN,
@@ -661,7 +682,7 @@ pub(crate) fn had_binary() -> anyhow::Result<PathBuf> {
 }
 
 /// The 1-minute load average, as `/proc/loadavg` prints it.
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|l| l.split_whitespace().next().map(str::to_owned))

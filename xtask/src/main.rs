@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod bench_checks;
 mod bench_routed;
+mod bench_tls;
 mod e2e;
 mod failover;
 mod fuzz;
@@ -26,7 +27,8 @@ struct Cli {
 enum Task {
     /// Build (`up`) or delete (`down`) a network-namespace lab for manual use.
     Lab(lab::LabArgs),
-    /// Measurements: `bench proxy` (had's proxy vs HAProxy, nginx, Apache).
+    /// Measurements: `bench proxy` (had's proxy vs HAProxy, nginx, Apache), `bench tls`
+    /// (had vs HAProxy and nginx terminating TLS), `bench checks`.
     Bench(bench::BenchArgs),
     /// Timer error and CPU with 100 script vs 100 built-in checks at 100 ms.
     BenchChecks(bench_checks::BenchChecksArgs),
