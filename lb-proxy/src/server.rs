@@ -608,6 +608,9 @@ async fn serve(
 ) {
     let port = stream.local_addr().map_or(0, |a| a.port());
     let Some((certs, acceptor)) = &shared.tls else {
+        if !first_bytes(&stream, shared, &mut drain).await {
+            return;
+        }
         let front = Front {
             tls: false,
             port,
@@ -633,6 +636,12 @@ async fn serve(
         },
         _ = drain.wait_for(|d| *d) => return,
     };
+    // Plaintext that came with the handshake is already buffered in
+    // rustls; otherwise wait for the first request's bytes.
+    if stream.get_ref().1.wants_read() && !first_bytes(stream.get_ref().0, shared, &mut drain).await
+    {
+        return;
+    }
     let front = Front {
         tls: true,
         port,
@@ -643,6 +652,23 @@ async fn serve(
         serve_http2(stream, peer, listener, front, shared, drain).await;
     } else {
         serve_http1(stream, peer, listener, front, shared, drain).await;
+    }
+}
+
+/// Waits until the client has sent something, before any HTTP state (and
+/// hyper's 16 KiB of buffers) exists for its connection: an idle client
+/// costs its socket and little else. Bounded by `header_read_timeout`, as
+/// hyper bounds the wait for a head; false when it expired or the proxy is
+/// draining.
+async fn first_bytes(
+    stream: &tokio::net::TcpStream,
+    shared: &Shared,
+    drain: &mut watch::Receiver<bool>,
+) -> bool {
+    let limit = shared.settings.load().header_read_timeout;
+    tokio::select! {
+        r = tokio::time::timeout(limit, stream.readable()) => matches!(r, Ok(Ok(()))),
+        _ = drain.wait_for(|d| *d) => false,
     }
 }
 
