@@ -67,8 +67,12 @@ pub enum Reason {
     Startup,
     /// Priority 255: the address owner goes Master at once (RFC 5798 §6.4.1).
     AddressOwner,
-    /// The `state MASTER` hint's shortened timer expired with no master heard.
+    /// Configured `state MASTER`, and no master heard for
+    /// Master_Down_Interval after start.
     InitialStateMaster,
+    /// Rebuilt while MASTER ([`Instance::resume`]) and no other master
+    /// heard for one interval.
+    Resumed,
     /// Master_Down_Timer expired: the master (if one was heard) went silent.
     MasterDown {
         /// The last master heard, if any.
@@ -120,8 +124,11 @@ impl fmt::Display for Reason {
         match self {
             Self::Startup => f.write_str("startup"),
             Self::AddressOwner => f.write_str("address owner (priority 255)"),
+            Self::Resumed => {
+                f.write_str("reconfigured while MASTER and no other master heard for one interval")
+            }
             Self::InitialStateMaster => {
-                f.write_str("initial state MASTER and no master heard for one interval")
+                f.write_str("initial state MASTER and no master heard for Master_Down_Interval")
             }
             Self::MasterDown {
                 last_master: Some(m),
@@ -585,20 +592,39 @@ impl Instance {
         } else if self.config.is_owner() {
             self.become_master(now, Reason::AddressOwner);
         } else {
+            // RFC 5798 §6.4.1, and keepalived 2.2.7 as measured: a router
+            // that does not own the addresses listens for a whole
+            // Master_Down_Interval before it claims them, whatever its
+            // `state` hint, so a node restarted beside a higher-priority
+            // master sends no advert and no gratuitous ARP.
             self.enter_backup(now);
             if self.config.initial_state == InitialState::Master && self.config.preempt {
-                // keepalived 2.x: `state MASTER` waits one interval plus the
-                // minimum skew (that of priority 255) instead of three.
-                let short = timers::centiseconds(self.master_adver_interval_cs)
-                    + timers::skew_time(
-                        self.config.version,
-                        OWNER_PRIORITY,
-                        self.master_adver_interval_cs,
-                    );
-                self.timer = Some(now + short);
                 self.down_reason = Reason::InitialStateMaster;
             }
             self.transition(State::Backup, Reason::Startup);
+        }
+    }
+
+    /// Starts an instance rebuilt while it was MASTER (a reload that changed
+    /// its settings): it is MASTER again after one interval plus the
+    /// smallest skew, well before any backup's Master_Down_Interval, unless
+    /// another master is heard first, so the peers see no change of master.
+    /// No effect unless the instance is in INIT; a fault or an owner starts
+    /// as [`start`](Self::start) does.
+    pub fn resume(&mut self, now: Instant) {
+        if self.state != State::Initialize {
+            return;
+        }
+        self.start(now);
+        if self.state == State::Backup {
+            let short = timers::centiseconds(self.master_adver_interval_cs)
+                + timers::skew_time(
+                    self.config.version,
+                    OWNER_PRIORITY,
+                    self.master_adver_interval_cs,
+                );
+            self.timer = Some(now + short);
+            self.down_reason = Reason::Resumed;
         }
     }
 

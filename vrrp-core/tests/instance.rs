@@ -472,17 +472,24 @@ fn shutdown_master_resigns_and_can_restart() {
 }
 
 #[test]
-fn initial_state_master_waits_one_interval() {
+fn initial_state_master_waits_master_down_interval() {
     let mut c = config(100);
     c.initial_state = InitialState::Master;
     assert!(c.warnings().is_empty());
     let (mut vr, t) = backup(c.clone());
-    // One interval plus the skew of priority 255 (1 s / 256), as keepalived.
-    assert_eq!(
-        vr.poll_timeout(),
-        Some(t + Duration::from_micros(1_003_906))
+    // RFC 5798 §6.4.1 and keepalived 2.2.7: the whole Master_Down_Interval
+    // (3 × 1 s + (256 - 100) / 256 s), not one interval.
+    let down = t + Duration::from_micros(3_609_375);
+    assert_eq!(vr.poll_timeout(), Some(down));
+    vr.handle_timeout(down - Duration::from_millis(1));
+    assert_eq!(vr.state(), State::Backup, "not before the interval");
+    assert!(
+        !drain(&mut vr)
+            .iter()
+            .any(|a| matches!(a, Action::SendAdvert(_))),
+        "no advert while listening"
     );
-    vr.handle_timeout(t + Duration::from_micros(1_003_906));
+    vr.handle_timeout(down);
     assert_eq!(
         drain(&mut vr).last(),
         Some(&Action::StateChanged {
@@ -789,4 +796,37 @@ fn sync_group_member_becoming_master_pulls_a_backup_along() {
     faulty.follow_group_to_master(t1, "VI_2");
     assert!(drain(&mut faulty).is_empty());
     assert_eq!(faulty.state(), State::Fault);
+}
+
+#[test]
+fn a_resumed_master_claims_after_one_interval_unless_a_master_is_heard() {
+    let c = config(100);
+    let t = Instant::now();
+    let mut vr = Instance::new(c.clone()).expect("valid");
+    vr.resume(t);
+    assert_eq!(vr.state(), State::Backup);
+    // One interval plus the skew of priority 255 (1 s / 256).
+    let short = t + Duration::from_micros(1_003_906);
+    assert_eq!(vr.poll_timeout(), Some(short));
+    vr.handle_timeout(short);
+    assert_eq!(
+        drain(&mut vr).last(),
+        Some(&Action::StateChanged {
+            from: State::Backup,
+            to: State::Master,
+            reason: Reason::Resumed
+        })
+    );
+    // resume() is start() for anything but a BACKUP start: an owner is
+    // MASTER at once.
+    let mut owner = Instance::new(config(255)).expect("valid");
+    owner.resume(t);
+    assert_eq!(owner.state(), State::Master);
+    // start() never takes the short way.
+    let mut plain = Instance::new(c).expect("valid");
+    plain.start(t);
+    assert_eq!(
+        plain.poll_timeout(),
+        Some(t + Duration::from_micros(3_609_375))
+    );
 }

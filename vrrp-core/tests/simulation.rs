@@ -307,12 +307,10 @@ fn crash_takeover_is_exact_to_the_tick() {
         let restart_at = lan.now + interval.mul_f64(rng.random_range(0.5..3.0));
         lan.run_until(restart_at, |_| {});
         lan.restart(m);
-        let wait = match configs[m].initial_state {
-            InitialState::Backup => {
-                master_down_interval(version, configs[m].priority, interval_cs).total()
-            }
-            InitialState::Master => interval + skew_time(version, 255, interval_cs),
-        };
+        // RFC 5798 §6.4.1: whatever its `state` hint, a returning router
+        // listens for its whole Master_Down_Interval (the lower-priority
+        // master's adverts do not reset the timer) and then preempts.
+        let wait = master_down_interval(version, configs[m].priority, interval_cs).total();
         lan.run_until(restart_at + mdi_max + interval, |_| {});
         assert_eq!(
             lan.masters(),

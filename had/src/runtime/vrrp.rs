@@ -524,13 +524,16 @@ impl<W: Wire> Driver<W> {
             self.slots.push(slot);
             return;
         }
-        self.start_new(plan, true).await;
+        self.start_new(plan, true, false).await;
     }
 
     /// Build and start a state machine for `plan`; `clean` first removes
     /// VIPs left on the interface (not when resuming a MASTER whose VIPs
     /// are ours and must stay).
-    async fn start_new(&mut self, plan: InstancePlan, clean: bool) {
+    /// Starts `plan`'s instance; `resume`: it was MASTER a moment ago (a
+    /// reload rebuilt it), so it claims again after one interval
+    /// ([`Instance::resume`]) instead of listening for Master_Down_Interval.
+    async fn start_new(&mut self, plan: InstancePlan, clean: bool, resume: bool) {
         let name = plan.name.clone();
         let mut core = plan.core.clone();
         core.primary_address = match plan.unicast_src {
@@ -602,7 +605,11 @@ impl<W: Wire> Driver<W> {
         };
         self.refresh_inputs(&mut slot);
         self.apply_priority(&mut slot, at);
-        slot.vr.start(at);
+        if resume {
+            slot.vr.resume(at);
+        } else {
+            slot.vr.start(at);
+        }
         self.slots.push(slot);
     }
 
@@ -884,9 +891,9 @@ impl<W: Wire> Driver<W> {
     /// list, interval, auth...): the state machine is rebuilt without a
     /// hand-over. The old one is dropped silently (no priority-0 advert, the
     /// VIPs it keeps stay on the interface) and the new one starts with
-    /// keepalived's `state MASTER` hint, so it is MASTER again after one
-    /// interval, well before any backup's Master_Down_Interval: the peers
-    /// see no change of master. VIPs no longer configured are removed.
+    /// [`Instance::resume`], so it is MASTER again after one interval, well
+    /// before any backup's Master_Down_Interval: the peers see no change of
+    /// master. VIPs no longer configured are removed.
     async fn resume_master(&mut self, slot: Slot, plan: InstancePlan) {
         let name = plan.name.clone();
         tracing::info!("{name}: reconfigured while MASTER, resuming without hand-over");
@@ -904,13 +911,8 @@ impl<W: Wire> Driver<W> {
         }
         let value = slot.value;
         drop(slot);
-        let configured = plan.core.initial_state;
-        let mut resume = plan;
-        resume.core.initial_state = vrrp_core::InitialState::Master;
-        self.start_new(resume, false).await;
+        self.start_new(plan, false, true).await;
         if let Some(s) = self.slots.iter_mut().find(|s| s.plan.name == name) {
-            // The hint was for this start only; reloads compare the real config.
-            s.plan.core.initial_state = configured;
             s.value = value;
         }
     }
