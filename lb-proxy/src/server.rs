@@ -353,20 +353,20 @@ impl ProxyHandle {
         if config.workers.is_some_and(|w| w != self.shared.workers) {
             return Err(Error::NeedsRestart { field: "workers" });
         }
-        match (&self.shared.tls, &config.tls) {
-            (None, None) => {}
-            // New handshakes use the new files; a bad one keeps the old set
-            // and fails the whole reload before anything else changed.
-            (Some((certs, server)), Some(t)) => {
-                let new = crate::tls::server_config(certs.clone(), t)?;
-                certs.reload(Some(t))?;
-                server.store(new);
-            }
-            _ => return Err(Error::NeedsRestart { field: "tls" }),
+        if self.shared.tls.is_some() != config.tls.is_some() {
+            return Err(Error::NeedsRestart { field: "tls" });
         }
         let settings = Settings::of(config);
         let old = self.shared.sites.load_full();
         let new = Sites::build(config, self.shared.workers, Some(&old))?;
+        // New handshakes use the new files. This is the last step that can
+        // fail: a bad certificate keeps the old set and fails the whole
+        // reload before anything else changed.
+        if let (Some((certs, server)), Some(t)) = (&self.shared.tls, &config.tls) {
+            let new = crate::tls::server_config(certs.clone(), t)?;
+            certs.reload(Some(t))?;
+            server.store(new);
+        }
         let kept = |m: &Arc<Member>| {
             new.balancers()
                 .iter()
