@@ -43,6 +43,11 @@ impl PathPrefix {
         })
     }
 
+    /// No run of `/` in the prefix.
+    pub fn is_plain(&self) -> bool {
+        self.plain
+    }
+
     /// `/`: every path matches and is forwarded unchanged.
     pub fn is_root(&self) -> bool {
         self.prefix.bytes().all(|b| b == b'/')

@@ -1876,3 +1876,98 @@ async fn reload_replaces_hosts_and_routes_and_keeps_counters_of_kept_members() {
     assert_eq!((web(&a.url()), web(&b.url())), (3, 3));
     assert_eq!(stats_of(&p, "legacy", &c.url()).requests, 1);
 }
+
+/// With many routes the router looks only at the routes a path can match
+/// (an index by path segment); the route it picks must be the one the full
+/// scan in configuration order picks, for every kind of route: prefixes
+/// with and without a trailing slash, sharing segments, `/`, a prefix with
+/// `//`, a regular expression, before and after one another. Each route
+/// redirects to its own URL, so the answer names the route that matched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_routes_pick_the_same_route_as_a_scan_in_order() {
+    use lb_proxy::route::{PathPrefix, PathRegex};
+    let specs: Vec<(&str, bool)> = vec![
+        ("/api/v1/", false),
+        ("/api/v10", false),
+        ("/api/v1", false),
+        ("^/api/v2/(.*)\\.png$", true),
+        ("/api/v2/", false),
+        ("/static", false),
+        ("/static/", false),
+        ("//odd", false),
+        ("/a/b/c", false),
+        ("/a/b", false),
+        ("/a", false),
+        ("/api", false),
+        ("/", false),
+        ("/never", false),
+    ];
+    let routes: Vec<RouteConfig> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, (p, regex))| RouteConfig {
+            path: if *regex {
+                PathMatch::Regex((*p).to_owned())
+            } else {
+                PathMatch::Prefix((*p).to_owned())
+            },
+            action: RouteAction::Redirect {
+                status: 302,
+                to: format!("http://r{i}.test"),
+            },
+        })
+        .collect();
+    let p = start(sites(vec![vhost("app", "app.test", &[], routes)], vec![]));
+    let front = addr(&p);
+    let expected = |path: &str| -> Option<usize> {
+        specs.iter().position(|(p, regex)| {
+            if *regex {
+                PathRegex::parse(p).expect("regex").is_match(path)
+            } else {
+                PathPrefix::parse(p)
+                    .expect("prefix")
+                    .matched_len(path)
+                    .is_some()
+            }
+        })
+    };
+    let paths = [
+        "/api/v1/x",
+        "/api/v1",
+        "/api/v10",
+        "/api/v10/x",
+        "/api/v100",
+        "/api/v2/a.png",
+        "/api/v2/a.gif",
+        "/api/v2/",
+        "/api/v2",
+        "/api",
+        "/api/",
+        "/apix",
+        "/static",
+        "/static/",
+        "/static/x",
+        "/staticx",
+        "/odd",
+        "/odd/x",
+        "/a/b/c/d",
+        "/a/b/cd",
+        "/a/b",
+        "/a/bc",
+        "/a",
+        "/ab",
+        "/",
+        "/never",
+        "/other/path",
+        "/a/b/c",
+    ];
+    for path in paths {
+        let got = get(front, path, "app.test").await;
+        let location = got.header("location").unwrap_or_default().to_owned();
+        let route = location
+            .strip_prefix("http://r")
+            .and_then(|r| r.split('.').next())
+            .and_then(|n| n.parse::<usize>().ok());
+        assert_eq!(route, expected(path), "{path}: {location}");
+    }
+}
