@@ -80,7 +80,7 @@ pub(crate) struct Host {
 /// same as the full scan's, in a few lookups instead of one test per route.
 #[derive(Debug, Default)]
 struct RouteIndex {
-    by_prefix: std::collections::HashMap<Box<str>, Vec<u16>>,
+    by_prefix: std::collections::HashMap<Box<str>, Vec<u16>, foldhash::fast::RandomState>,
     always: Vec<u16>,
 }
 
