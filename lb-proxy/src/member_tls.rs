@@ -85,7 +85,7 @@ fn system_roots() -> Result<Arc<RootCertStore>, String> {
 
 /// The CA certificates of a PEM file; the error says why there are none.
 pub(crate) fn load_ca_file(path: &Path) -> Result<RootCertStore, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let pem = crate::tls::read_pem_file(path).map_err(|e| e.to_string())?;
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(&pem) {
         let cert =
@@ -213,7 +213,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let missing = dir.path().join("none.pem");
         let err = load_ca_file(&missing).expect_err("missing");
-        assert!(err.starts_with("cannot read"), "{err}");
+        assert!(
+            err.contains("none.pem") && err.contains("cannot be read"),
+            "{err}"
+        );
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "no certificate here\n").expect("write");
         let err = load_ca_file(&empty).expect_err("empty");

@@ -383,7 +383,9 @@ impl Sites {
         let indexed;
         let order: &mut dyn Iterator<Item = &Route> = if plain && host.index.is_built() {
             indexed = host.index.candidates(path);
-            &mut indexed.iter().filter_map(|&i| host.routes.get(usize::from(i)))
+            &mut indexed
+                .iter()
+                .filter_map(|&i| host.routes.get(usize::from(i)))
         } else {
             &mut host.routes.iter()
         };

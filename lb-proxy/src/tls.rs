@@ -160,10 +160,8 @@ const NONCE: usize = ring::aead::NONCE_LEN;
 
 fn read_ticket_keys(path: &Path) -> Result<Vec<TicketKey>, CertificateError> {
     use base64::Engine as _;
-    let text = std::fs::read_to_string(path).map_err(|source| CertificateError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        String::from_utf8(read(path)?).map_err(|_| content(path, "is not text (base64 lines)"))?;
     let mut keys = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -259,11 +257,40 @@ fn provider() -> Arc<CryptoProvider> {
     crate::member_tls::provider()
 }
 
+/// Largest PEM file read: a long chain is a few tens of KiB; a path to
+/// `/dev/zero` or a log file must not be read whole.
+const MAX_PEM_BYTES: u64 = 1 << 20;
+
+/// Reads a regular file of at most [`MAX_PEM_BYTES`] (also the members'
+/// CA file, `member_tls.ca_file`).
+pub(crate) fn read_pem_file(path: &Path) -> Result<Vec<u8>, CertificateError> {
+    read(path)
+}
+
+/// Reads a regular file of at most [`MAX_PEM_BYTES`].
 fn read(path: &Path) -> Result<Vec<u8>, CertificateError> {
-    std::fs::read(path).map_err(|source| CertificateError::Read {
+    use std::io::Read as _;
+    let io = |source| CertificateError::Read {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(content(path, "is not a regular file"));
+    }
+    if meta.len() > MAX_PEM_BYTES {
+        return Err(content(
+            path,
+            format!(
+                "is {} bytes, more than a PEM file of certificates or keys ({MAX_PEM_BYTES})",
+                meta.len()
+            ),
+        ));
+    }
+    let mut out = Vec::new();
+    file.take(MAX_PEM_BYTES).read_to_end(&mut out).map_err(io)?;
+    Ok(out)
 }
 
 /// Reads and checks one certificate at `now`.
@@ -562,6 +589,23 @@ mod tests {
         assert!(!covers("*.example.com", "example.com"));
         assert!(covers("www.example.com", "www.example.com"));
         assert!(!covers("www.example.com", "example.com"));
+    }
+
+    #[test]
+    fn only_regular_files_of_pem_size_are_read() {
+        let e = read(Path::new("/dev/zero"))
+            .map(drop)
+            .expect_err("a device");
+        assert!(e.to_string().contains("is not a regular file"), "{e}");
+        let e = read(Path::new("/")).map(drop).expect_err("a directory");
+        assert!(e.to_string().contains("is not a regular file"), "{e}");
+        let dir = std::env::temp_dir().join(format!("had-tls-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let big = dir.join("big.pem");
+        std::fs::write(&big, vec![b'A'; 2 << 20]).expect("write");
+        let e = read(&big).map(drop).expect_err("too big");
+        assert!(e.to_string().contains("more than a PEM file"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

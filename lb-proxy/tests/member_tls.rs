@@ -569,7 +569,7 @@ fn member_tls_ca_file_must_exist_and_hold_a_certificate() {
     std::fs::write(&empty, "not a certificate\n").expect("write");
     let ca = Ca::new("had test CA").file(&dir);
     let cases = [
-        (trusting(dir.path().join("missing.pem")), "cannot read"),
+        (trusting(dir.path().join("missing.pem")), "cannot be read"),
         (trusting(empty), "holds no certificate"),
         (
             MemberTls {
