@@ -1272,3 +1272,64 @@ async fn reloading_certificates_under_load_fails_no_request() {
     }
     assert!(total > 40, "the clients barely ran: {total}");
 }
+
+/// HTTP/2 requests go through the same admission as HTTP/1.1: the
+/// canonical path reaches the member, a path above the root is 400, an
+/// oversized field is 431, and hop-by-hop fields never reach a member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_requests_meet_the_same_rules_as_http11() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new();
+    let www = ca.leaf(dir.path(), "www", &["www.example.com"], false);
+    let m = member(|req: Request<Incoming>| async move {
+        let te = req.headers().get("te").map_or("-".to_owned(), |v| {
+            String::from_utf8_lossy(v.as_bytes()).into_owned()
+        });
+        Response::new(full(format!(
+            "{} {:?} te={te}",
+            req.uri().path(),
+            req.version()
+        )))
+    })
+    .await;
+    let mut cfg: ProxyConfig = common::config(&[&m]);
+    cfg.tls = Some(tls(&[&www], false));
+    cfg.limit_request_field_size = 200;
+    let p = ProxyHandle::start(cfg).expect("proxy starts");
+    let s = connect(addr(&p), Some("www.example.com"), &[b"h2"])
+        .await
+        .expect("h2 handshake");
+    let (mut h2, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(s))
+            .await
+            .expect("HTTP/2 handshake");
+    tokio::spawn(conn);
+    let mut ask = async |path: &str, extra: Option<(&str, String)>| {
+        let mut b = Request::builder().uri(format!("https://www.example.com{path}"));
+        if let Some((k, v)) = extra {
+            b = b.header(k, v);
+        }
+        h2.ready().await.expect("ready");
+        let resp = tokio::time::timeout(BOUND, h2.send_request(b.body(full("")).expect("req")))
+            .await
+            .expect("in time")
+            .expect("answer");
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+    assert_eq!(
+        ask("/%7Euser/a//b/../c", None).await,
+        (200, "/~user/a/c HTTP/1.1 te=-".to_owned())
+    );
+    assert_eq!(ask("/a/../../etc/passwd", None).await.0, 400);
+    assert_eq!(ask("/x%2Fy", None).await.0, 404);
+    assert_eq!(ask("/big", Some(("x-big", "v".repeat(300)))).await.0, 431);
+    // `TE: trailers` is the one hop-by-hop field HTTP/2 allows; it is
+    // still not passed on to the member.
+    assert_eq!(
+        ask("/te", Some(("te", "trailers".to_owned()))).await,
+        (200, "/te HTTP/1.1 te=-".to_owned())
+    );
+    assert_eq!(m.hits(), 2, "refused requests never reached the member");
+}
