@@ -8,6 +8,8 @@
 //! Certificates come from a CA rcgen makes for each test, written to a
 //! temporary directory.
 
+mod tls_support;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,9 +21,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -177,68 +177,7 @@ fn plan_error(text: &str) -> String {
 
 // ---------------------------------------------------------------- client
 
-#[derive(Debug)]
-struct AnyCert;
-
-impl ServerCertVerifier for AnyCert {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        rustls::crypto::ring::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-async fn connect(
-    addr: SocketAddr,
-    sni: &str,
-) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .dangerous()
-    .with_custom_certificate_verifier(Arc::new(AnyCert))
-    .with_no_client_auth();
-    let tcp = TcpStream::connect(addr).await?;
-    let name = ServerName::try_from(sni.to_owned()).expect("name");
-    tokio::time::timeout(
-        BOUND,
-        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
-    )
-    .await
-    .map_err(|_| std::io::Error::other("handshake did not finish"))?
-}
-
-fn served(s: &tokio_rustls::client::TlsStream<TcpStream>) -> CertificateDer<'static> {
-    s.get_ref().1.peer_certificates().expect("certificate")[0].clone()
-}
+use tls_support::{connect, served};
 
 /// `GET /` with `Host: host` over `s`: status and body.
 async fn get(s: tokio_rustls::client::TlsStream<TcpStream>, host: &str) -> (u16, String) {

@@ -9,6 +9,8 @@
 //! Certificates are made by rcgen for each test, with the validity each
 //! test needs, and written to a temporary directory.
 
+mod tls_support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,9 +23,7 @@ use had::runtime::source::FileSource;
 use had::runtime::{Daemon, Source, StopHandle};
 use had::status::Status;
 use rcgen::{CertificateParams, KeyPair};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::CertificateDer;
 
 const DAY: i64 = 86_400;
 
@@ -92,43 +92,6 @@ fn days_left_around<T>(not_after: i64, f: impl FnOnce() -> T) -> (T, [i64; 2]) {
 
 // ---------------------------------------------------------------- client
 
-#[derive(Debug)]
-struct AnyCert;
-
-impl ServerCertVerifier for AnyCert {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        rustls::crypto::ring::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
 /// The leaf certificate a new TLS handshake with `addr` for `sni` is served.
 fn served(addr: SocketAddr, sni: &str) -> CertificateDer<'static> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -136,24 +99,8 @@ fn served(addr: SocketAddr, sni: &str) -> CertificateDer<'static> {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCert))
-        .with_no_client_auth();
-        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let name = ServerName::try_from(sni.to_owned()).expect("name");
-        let tls = tokio::time::timeout(
-            Duration::from_secs(5),
-            tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
-        )
-        .await
-        .expect("handshake in time")
-        .expect("handshake");
-        tls.get_ref().1.peer_certificates().expect("certificate")[0].clone()
+        let tls = tls_support::connect(addr, sni).await.expect("handshake");
+        tls_support::served(&tls)
     })
 }
 

@@ -324,7 +324,7 @@ impl Converter<'_, '_> {
     /// the `SSLEngine` line.
     fn tls_on(&mut self, scope: Scope, site: &Site) -> Option<Location> {
         let server = &self.model.server;
-        let (engine, d) = pick(scope, site.ssl.engine.as_ref(), server.ssl.engine.as_ref())?;
+        let (engine, d) = pick_ssl(scope, &site.ssl, &server.ssl, |s| &s.engine)?;
         let on = match engine {
             Engine::On => true,
             Engine::Addrs(list) => site
@@ -409,7 +409,7 @@ impl Converter<'_, '_> {
                 return None;
             }
         }
-        let chain = pick(scope, own.chain.as_ref(), server.chain.as_ref());
+        let chain = pick_ssl(scope, own, server, |s| &s.chain);
         let key = keys.first();
         for f in [Some(cert), key, chain].into_iter().flatten() {
             self.used.insert(place(&f.at));
@@ -457,7 +457,7 @@ impl Converter<'_, '_> {
     fn ssl_settings(&mut self, scope: Scope, site: &Site, tls: Option<&Location>) {
         let server = &self.model.server.ssl;
         if let Some(engine) = tls {
-            match pick(scope, site.ssl.protocol.as_ref(), server.protocol.as_ref()) {
+            match pick_ssl(scope, &site.ssl, server, |s| &s.protocol) {
                 Some(d) => self.ssl_protocol(d),
                 None => self.report.note(
                     engine,
@@ -465,19 +465,11 @@ impl Converter<'_, '_> {
                     "no SSLProtocol: Apache's default (all -SSLv3) also accepts TLSv1 and TLSv1.1 where the system's OpenSSL allows them (most current distributions' OpenSSL does not); had serves TLS 1.2 and 1.3 only",
                 ),
             }
-            if let Some(d) = pick(
-                scope,
-                site.ssl.verify_client.as_ref(),
-                server.verify_client.as_ref(),
-            ) {
+            if let Some(d) = pick_ssl(scope, &site.ssl, server, |s| &s.verify_client) {
                 self.verify_client(site, d);
             }
         }
-        if let Some(d) = pick(
-            scope,
-            site.ssl.protocols.as_ref(),
-            server.protocols.as_ref(),
-        ) {
+        if let Some(d) = pick_ssl(scope, &site.ssl, server, |s| &s.protocols) {
             self.protocols(d, tls.is_some());
         }
         for d in &site.ssl.other {
@@ -661,46 +653,14 @@ impl Converter<'_, '_> {
     fn member_tls(&mut self, scope: Scope, site: &Site, routes: &[Built], conn: &mut Conn) {
         let server = &self.model.server.ssl;
         let own = &site.ssl;
-        let engine = pick(
-            scope,
-            own.proxy_engine.as_ref(),
-            server.proxy_engine.as_ref(),
-        );
-        let verify = pick(
-            scope,
-            own.proxy_verify.as_ref(),
-            server.proxy_verify.as_ref(),
-        );
-        let ca_file = pick(
-            scope,
-            own.proxy_ca_file.as_ref(),
-            server.proxy_ca_file.as_ref(),
-        );
-        let ca_path = pick(
-            scope,
-            own.proxy_ca_path.as_ref(),
-            server.proxy_ca_path.as_ref(),
-        );
-        let name = pick(
-            scope,
-            own.proxy_check_name.as_ref(),
-            server.proxy_check_name.as_ref(),
-        );
-        let cn = pick(
-            scope,
-            own.proxy_check_cn.as_ref(),
-            server.proxy_check_cn.as_ref(),
-        );
-        let expire = pick(
-            scope,
-            own.proxy_check_expire.as_ref(),
-            server.proxy_check_expire.as_ref(),
-        );
-        let protocol = pick(
-            scope,
-            own.proxy_protocol.as_ref(),
-            server.proxy_protocol.as_ref(),
-        );
+        let engine = pick_ssl(scope, own, server, |s| &s.proxy_engine);
+        let verify = pick_ssl(scope, own, server, |s| &s.proxy_verify);
+        let ca_file = pick_ssl(scope, own, server, |s| &s.proxy_ca_file);
+        let ca_path = pick_ssl(scope, own, server, |s| &s.proxy_ca_path);
+        let name = pick_ssl(scope, own, server, |s| &s.proxy_check_name);
+        let cn = pick_ssl(scope, own, server, |s| &s.proxy_check_cn);
+        let expire = pick_ssl(scope, own, server, |s| &s.proxy_check_expire);
+        let protocol = pick_ssl(scope, own, server, |s| &s.proxy_protocol);
         let client_cert: Vec<&Directive> = if scope == Scope::Server {
             own.proxy_client_cert.iter().collect()
         } else {
@@ -2354,6 +2314,16 @@ fn pick<'a, T>(scope: Scope, own: Option<&'a T>, base: Option<&'a T>) -> Option<
     } else {
         own.or(base)
     }
+}
+
+/// [`pick`] for one `SSL*` setting of a site (`own`) and the main server.
+fn pick_ssl<'a, T>(
+    scope: Scope,
+    own: &'a Ssl,
+    server: &'a Ssl,
+    field: impl Fn(&'a Ssl) -> &'a Option<T>,
+) -> Option<&'a T> {
+    pick(scope, field(own).as_ref(), field(server).as_ref())
 }
 
 /// Whether a route's path is all slashes: it takes every request.
