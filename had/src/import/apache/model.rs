@@ -2218,24 +2218,36 @@ impl Builder<'_> {
         }
     }
 
+    /// The balancer of a line inside `<Proxy balancer://x>` (`index`), or
+    /// the one its first argument names, with the arguments that follow;
+    /// `None` when it names none (the caller says why).
+    fn balancer_and_args<'d>(
+        &mut self,
+        scope: Scope,
+        index: Option<usize>,
+        d: &'d Directive,
+    ) -> Option<(usize, &'d [String])> {
+        match index {
+            Some(i) => Some((i, d.args.as_slice())),
+            None => match parse_url(d.arg(0)) {
+                Url::Balancer { name, .. } => Some((
+                    self.balancer(scope, &name, &d.at),
+                    d.args.get(1..).unwrap_or_default(),
+                )),
+                _ => None,
+            },
+        }
+    }
+
     /// `BalancerMember URL [key=value...]` inside `<Proxy balancer://x>`
     /// (`index`), or `BalancerMember balancer://x URL [key=value...]`.
     fn balancer_member(&mut self, scope: Scope, index: Option<usize>, d: &Directive) {
-        let (index, args) = match index {
-            Some(i) => (i, d.args.as_slice()),
-            None => match parse_url(d.arg(0)) {
-                Url::Balancer { name, .. } => {
-                    let i = self.balancer(scope, &name, &d.at);
-                    (i, d.args.get(1..).unwrap_or_default())
-                }
-                _ => {
-                    self.report.problem(
-                        &d.at,
-                        "BalancerMember outside <Proxy balancer://NAME> must name its balancer first (BalancerMember balancer://NAME URL)",
-                    );
-                    return;
-                }
-            },
+        let Some((index, args)) = self.balancer_and_args(scope, index, d) else {
+            self.report.problem(
+                &d.at,
+                "BalancerMember outside <Proxy balancer://NAME> must name its balancer first (BalancerMember balancer://NAME URL)",
+            );
+            return;
         };
         let Some((url, params)) = args.split_first() else {
             self.report.problem(&d.at, "BalancerMember needs a URL");
@@ -2296,22 +2308,13 @@ impl Builder<'_> {
     /// `ProxySet key=value...` inside `<Proxy balancer://x>` (`index`), or
     /// `ProxySet balancer://x key=value...`.
     fn proxy_set(&mut self, scope: Scope, index: Option<usize>, d: &Directive) {
-        let (index, params) = match index {
-            Some(i) => (i, d.args.as_slice()),
-            None => match parse_url(d.arg(0)) {
-                Url::Balancer { name, .. } => {
-                    let i = self.balancer(scope, &name, &d.at);
-                    (i, d.args.get(1..).unwrap_or_default())
-                }
-                _ => {
-                    self.report.note(
-                        &d.at,
-                        d.text(),
-                        "ProxySet for a single worker: had sets member parameters on BalancerMember lines only; not carried over",
-                    );
-                    return;
-                }
-            },
+        let Some((index, params)) = self.balancer_and_args(scope, index, d) else {
+            self.report.note(
+                &d.at,
+                d.text(),
+                "ProxySet for a single worker: had sets member parameters on BalancerMember lines only; not carried over",
+            );
+            return;
         };
         if let Some(b) = self.model.balancers.get_mut(index) {
             balancer_params(self.report, params, &d.at, b);
