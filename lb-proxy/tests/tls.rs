@@ -920,27 +920,21 @@ async fn a_session_resumes_on_another_node_with_the_same_ticket_keys() {
     let c = node(Some(other));
     let d = node(None);
     for versions in [&[&rustls::version::TLS13][..], &[&rustls::version::TLS12]] {
-        let client = resuming_client(versions);
-        assert_eq!(visit(addr(&a), &client).await, rustls::HandshakeKind::Full);
-        assert_eq!(
-            visit(addr(&b), &client).await,
-            rustls::HandshakeKind::Resumed,
-            "{versions:?}: B opens A's ticket"
-        );
-        let client = resuming_client(versions);
-        assert_eq!(visit(addr(&a), &client).await, rustls::HandshakeKind::Full);
-        assert_eq!(
-            visit(addr(&c), &client).await,
-            rustls::HandshakeKind::Full,
-            "{versions:?}: other keys"
-        );
-        let client = resuming_client(versions);
-        assert_eq!(visit(addr(&a), &client).await, rustls::HandshakeKind::Full);
-        assert_eq!(
-            visit(addr(&d), &client).await,
-            rustls::HandshakeKind::Full,
-            "{versions:?}: no keys"
-        );
+        // A session made on A, then offered to a node with A's keys, with
+        // other keys, and with none.
+        for (node, want, why) in [
+            (&b, rustls::HandshakeKind::Resumed, "B opens A's ticket"),
+            (&c, rustls::HandshakeKind::Full, "other keys"),
+            (&d, rustls::HandshakeKind::Full, "no keys"),
+        ] {
+            let client = resuming_client(versions);
+            assert_eq!(visit(addr(&a), &client).await, rustls::HandshakeKind::Full);
+            assert_eq!(
+                visit(addr(node), &client).await,
+                want,
+                "{versions:?}: {why}"
+            );
+        }
     }
     // Rotation: B gets a new first key and keeps A's as the second; a
     // ticket A sealed still opens on B.
