@@ -25,7 +25,7 @@ use super::Report;
 use super::model::{
     Engine, FileSetting, Guard, HttpsRedirect, Model, Pass, PathMatch, RedirectCond, RedirectHost,
     Reverse, SSLV3, Scope, Setting, Site, SiteAddr, Ssl, TLSV1, TLSV1_1, TLSV1_2, TLSV1_3, Target,
-    Url, parse_url, protocol_names, protocol_set, ssl_reason,
+    Url, on_off, parse_url, protocol_names, protocol_set, ssl_reason,
 };
 use super::source::Directive;
 use crate::config::{Balancer, Config, Proxy, ProxyTls, Route};
@@ -2267,16 +2267,6 @@ fn join_and(items: &[&str]) -> String {
         [] => String::new(),
         [one] => (*one).to_owned(),
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    }
-}
-
-fn on_off(v: &str) -> Option<bool> {
-    if v.eq_ignore_ascii_case("on") {
-        Some(true)
-    } else if v.eq_ignore_ascii_case("off") {
-        Some(false)
-    } else {
-        None
     }
 }
 

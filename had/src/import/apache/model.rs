@@ -542,7 +542,8 @@ fn rooted(root: Option<&Path>, path: &str) -> PathBuf {
     }
 }
 
-fn on_off(v: &str) -> Option<bool> {
+/// Apache's `On`/`Off`, in any case.
+pub(super) fn on_off(v: &str) -> Option<bool> {
     if v.eq_ignore_ascii_case("on") {
         Some(true)
     } else if v.eq_ignore_ascii_case("off") {
