@@ -324,7 +324,7 @@ impl Converter<'_, '_> {
     /// the `SSLEngine` line.
     fn tls_on(&mut self, scope: Scope, site: &Site) -> Option<Location> {
         let server = &self.model.server;
-        let (engine, d) = pick_ssl(scope, &site.ssl, &server.ssl, |s| &s.engine)?;
+        let (engine, d) = pick_in(scope, &site.ssl, &server.ssl, |s| &s.engine)?;
         let on = match engine {
             Engine::On => true,
             Engine::Addrs(list) => site
@@ -409,7 +409,7 @@ impl Converter<'_, '_> {
                 return None;
             }
         }
-        let chain = pick_ssl(scope, own, server, |s| &s.chain);
+        let chain = pick_in(scope, own, server, |s| &s.chain);
         let key = keys.first();
         for f in [Some(cert), key, chain].into_iter().flatten() {
             self.used.insert(place(&f.at));
@@ -457,7 +457,7 @@ impl Converter<'_, '_> {
     fn ssl_settings(&mut self, scope: Scope, site: &Site, tls: Option<&Location>) {
         let server = &self.model.server.ssl;
         if let Some(engine) = tls {
-            match pick_ssl(scope, &site.ssl, server, |s| &s.protocol) {
+            match pick_in(scope, &site.ssl, server, |s| &s.protocol) {
                 Some(d) => self.ssl_protocol(d),
                 None => self.report.note(
                     engine,
@@ -465,11 +465,11 @@ impl Converter<'_, '_> {
                     "no SSLProtocol: Apache's default (all -SSLv3) also accepts TLSv1 and TLSv1.1 where the system's OpenSSL allows them (most current distributions' OpenSSL does not); had serves TLS 1.2 and 1.3 only",
                 ),
             }
-            if let Some(d) = pick_ssl(scope, &site.ssl, server, |s| &s.verify_client) {
+            if let Some(d) = pick_in(scope, &site.ssl, server, |s| &s.verify_client) {
                 self.verify_client(site, d);
             }
         }
-        if let Some(d) = pick_ssl(scope, &site.ssl, server, |s| &s.protocols) {
+        if let Some(d) = pick_in(scope, &site.ssl, server, |s| &s.protocols) {
             self.protocols(d, tls.is_some());
         }
         for d in &site.ssl.other {
@@ -605,11 +605,7 @@ impl Converter<'_, '_> {
     /// `RequestReadTimeout handshake=`: had's `tls.handshake_timeout`.
     fn handshake(&mut self, scope: Scope, site: &Site, tls: bool) -> Val<Option<Duration>> {
         let server = &self.model.server;
-        let setting = pick(
-            scope,
-            site.handshake_read.as_ref(),
-            server.handshake_read.as_ref(),
-        );
+        let setting = pick_in(scope, site, server, |s| &s.handshake_read);
         if tls {
             return Val::of(setting);
         }
@@ -653,14 +649,14 @@ impl Converter<'_, '_> {
     fn member_tls(&mut self, scope: Scope, site: &Site, routes: &[Built], conn: &mut Conn) {
         let server = &self.model.server.ssl;
         let own = &site.ssl;
-        let engine = pick_ssl(scope, own, server, |s| &s.proxy_engine);
-        let verify = pick_ssl(scope, own, server, |s| &s.proxy_verify);
-        let ca_file = pick_ssl(scope, own, server, |s| &s.proxy_ca_file);
-        let ca_path = pick_ssl(scope, own, server, |s| &s.proxy_ca_path);
-        let name = pick_ssl(scope, own, server, |s| &s.proxy_check_name);
-        let cn = pick_ssl(scope, own, server, |s| &s.proxy_check_cn);
-        let expire = pick_ssl(scope, own, server, |s| &s.proxy_check_expire);
-        let protocol = pick_ssl(scope, own, server, |s| &s.proxy_protocol);
+        let engine = pick_in(scope, own, server, |s| &s.proxy_engine);
+        let verify = pick_in(scope, own, server, |s| &s.proxy_verify);
+        let ca_file = pick_in(scope, own, server, |s| &s.proxy_ca_file);
+        let ca_path = pick_in(scope, own, server, |s| &s.proxy_ca_path);
+        let name = pick_in(scope, own, server, |s| &s.proxy_check_name);
+        let cn = pick_in(scope, own, server, |s| &s.proxy_check_cn);
+        let expire = pick_in(scope, own, server, |s| &s.proxy_check_expire);
+        let protocol = pick_in(scope, own, server, |s| &s.proxy_protocol);
         let client_cert: Vec<&Directive> = if scope == Scope::Server {
             own.proxy_client_cert.iter().collect()
         } else {
@@ -1521,15 +1517,11 @@ impl Converter<'_, '_> {
     /// The connection settings of a site.
     fn conn(&mut self, scope: Scope, site: &Site, routes: &[Built]) -> Conn {
         let server = &self.model.server;
-        let timeout = pick(
+        let timeout = pick_in(scope, site, server, |s| &s.proxy_timeout).or(pick_in(
             scope,
-            site.proxy_timeout.as_ref(),
-            server.proxy_timeout.as_ref(),
-        )
-        .or(pick(
-            scope,
-            site.core_timeout.as_ref(),
-            server.core_timeout.as_ref(),
+            site,
+            server,
+            |s| &s.core_timeout,
         ));
         let timeout = Val {
             value: timeout.map_or(APACHE_TIMEOUT, |s| s.value),
@@ -1538,36 +1530,12 @@ impl Converter<'_, '_> {
         Conn {
             timeout,
             connect_timeout: self.connect_timeout(routes),
-            header_read: Val::of(pick(
-                scope,
-                site.header_read.as_ref(),
-                server.header_read.as_ref(),
-            )),
-            body_read: Val::of(pick(
-                scope,
-                site.body_read.as_ref(),
-                server.body_read.as_ref(),
-            )),
-            limit_line: Val::of(pick(
-                scope,
-                site.limit_line.as_ref(),
-                server.limit_line.as_ref(),
-            )),
-            limit_field_size: Val::of(pick(
-                scope,
-                site.limit_field_size.as_ref(),
-                server.limit_field_size.as_ref(),
-            )),
-            limit_fields: Val::of(pick(
-                scope,
-                site.limit_fields.as_ref(),
-                server.limit_fields.as_ref(),
-            )),
-            access_log: Val::of(pick(
-                scope,
-                site.access_log.as_ref(),
-                server.access_log.as_ref(),
-            )),
+            header_read: Val::of(pick_in(scope, site, server, |s| &s.header_read)),
+            body_read: Val::of(pick_in(scope, site, server, |s| &s.body_read)),
+            limit_line: Val::of(pick_in(scope, site, server, |s| &s.limit_line)),
+            limit_field_size: Val::of(pick_in(scope, site, server, |s| &s.limit_field_size)),
+            limit_fields: Val::of(pick_in(scope, site, server, |s| &s.limit_fields)),
+            access_log: Val::of(pick_in(scope, site, server, |s| &s.access_log)),
             tls: None,
             handshake: Val {
                 value: None,
@@ -2297,23 +2265,20 @@ fn merged<'a, T>(
     }
 }
 
-/// The host's own setting, else the main server's.
-fn pick<'a, T>(scope: Scope, own: Option<&'a T>, base: Option<&'a T>) -> Option<&'a T> {
-    if scope == Scope::Server {
-        own
-    } else {
-        own.or(base)
-    }
-}
-
-/// [`pick`] for one `SSL*` setting of a site (`own`) and the main server.
-fn pick_ssl<'a, T>(
+/// One setting (`field`) of a host (`own`), else the main server's (the
+/// main server itself has only its own).
+fn pick_in<'a, S, T>(
     scope: Scope,
-    own: &'a Ssl,
-    server: &'a Ssl,
-    field: impl Fn(&'a Ssl) -> &'a Option<T>,
+    own: &'a S,
+    server: &'a S,
+    field: impl Fn(&'a S) -> &'a Option<T>,
 ) -> Option<&'a T> {
-    pick(scope, field(own).as_ref(), field(server).as_ref())
+    let mine = field(own).as_ref();
+    if scope == Scope::Server {
+        mine
+    } else {
+        mine.or(field(server).as_ref())
+    }
 }
 
 /// Whether a route's path is all slashes: it takes every request.
