@@ -2484,16 +2484,7 @@ impl Builder<'_> {
                 .problem(&d.at, "RewriteRule needs a pattern and a substitution");
             return None;
         };
-        let flags: Vec<String> = rest
-            .first()
-            .map(|f| {
-                f.trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .split(',')
-                    .map(|s| s.trim().to_ascii_lowercase())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let flags: Vec<String> = rest.first().map(|f| rewrite_flags(f)).unwrap_or_default();
         let proxy = flags.iter().any(|f| f == "p" || f == "proxy");
         if !proxy {
             for c in &r.conds {
@@ -2629,6 +2620,16 @@ fn every_path(pattern: &str) -> Option<Capture> {
     })
 }
 
+/// The flags of a `RewriteRule` or `RewriteCond` (`[P,L]`, `[NC,OR]`),
+/// trimmed and in lower case, as mod_rewrite compares them.
+fn rewrite_flags(arg: &str) -> Vec<String> {
+    arg.trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(',')
+        .map(|f| f.trim().to_ascii_lowercase())
+        .collect()
+}
+
 /// A `RewriteCond` that can hold on every request of a plain-HTTP virtual
 /// host (whether it does depends on the host: [`super::convert`] decides).
 fn redirect_cond(c: &Directive) -> Option<RedirectCond> {
@@ -2639,12 +2640,7 @@ fn redirect_cond(c: &Directive) -> Option<RedirectCond> {
     match rest {
         [] => {}
         [flags] => {
-            for f in flags
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .split(',')
-                .map(|f| f.trim().to_ascii_lowercase())
-            {
+            for f in rewrite_flags(flags) {
                 match f.as_str() {
                     "nc" | "nocase" => nocase = true,
                     // Conditions that all hold hold however they are joined.
@@ -2693,12 +2689,7 @@ fn https_redirect(r: &Rewrite, only: bool) -> Option<HttpsRedirect> {
     match rest {
         [] => {}
         [flags] => {
-            for f in flags
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .split(',')
-                .map(|f| f.trim().to_ascii_lowercase())
-            {
+            for f in rewrite_flags(flags) {
                 let (name, value) = f.split_once('=').unwrap_or((f.as_str(), ""));
                 match name {
                     "r" | "redirect" => {
