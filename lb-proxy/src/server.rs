@@ -186,7 +186,7 @@ impl ProxyHandle {
     /// An invalid config, a listener that cannot be bound, an access log that
     /// cannot be opened, or a worker thread that cannot start.
     pub fn start(config: ProxyConfig) -> Result<Self, Error> {
-        config.validate()?;
+        config.validate_settings()?;
         let workers = config.workers.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
         });
@@ -341,7 +341,7 @@ impl ProxyHandle {
     /// An invalid config, or one whose `listen`, `access_log`, `workers` or
     /// `max_connections` differ (those need a restart: [`Error::NeedsRestart`]).
     pub fn reload(&self, config: &ProxyConfig) -> Result<(), Error> {
-        config.validate()?;
+        config.validate_settings()?;
         if config.listen != self.listen {
             return Err(Error::NeedsRestart { field: "listen" });
         }

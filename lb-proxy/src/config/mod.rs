@@ -621,11 +621,24 @@ impl ProxyConfig {
         Ok(())
     }
 
-    /// Checks every field; the error names the first bad one.
+    /// Checks every field and reads every TLS file (certificates, keys,
+    /// ticket keys, client CA) as a listener would; the error names the
+    /// first bad one.
     ///
     /// # Errors
-    /// [`Error::Config`] naming the field (`members[1].url`, `timeout`, …).
+    /// [`Error::Config`] naming the field (`members[1].url`, `timeout`, …),
+    /// or [`Error::Certificate`] naming the file.
     pub fn validate(&self) -> Result<(), Error> {
+        self.validate_settings()?;
+        if let Some(tls) = &self.tls {
+            crate::tls::check(tls)?;
+        }
+        Ok(())
+    }
+
+    /// [`validate`](Self::validate) without reading the TLS files: start
+    /// and reload read them once, to use them.
+    pub(crate) fn validate_settings(&self) -> Result<(), Error> {
         if self.listen.is_empty() {
             return Err(invalid("listen", "at least one address is needed"));
         }
@@ -670,9 +683,6 @@ impl ProxyConfig {
                     format!("{h:?} is not a header name"),
                 ));
             }
-            // Read every certificate now, so that `had --check` and a
-            // reload name the file that cannot be used.
-            crate::tls::check(tls)?;
         }
         if self.workers == Some(0) {
             return Err(invalid("workers", "must be at least 1"));
