@@ -753,6 +753,7 @@ struct Connection {
     body_read_timeout: Duration,
     pool_idle_timeout: Duration,
     tunnel_idle_timeout: Duration,
+    send_timeout: Duration,
     max_connections: usize,
     limit_request_field_size: usize,
     limit_request_fields: usize,
@@ -803,6 +804,7 @@ fn virtual_host(
         body_read_timeout,
         pool_idle_timeout,
         tunnel_idle_timeout,
+        send_timeout,
         limit_request_field_size,
         limit_request_fields,
         limit_request_line,
@@ -835,6 +837,7 @@ fn virtual_host(
         body_read_timeout: body_read_timeout.unwrap_or(defaults.body_read_timeout),
         pool_idle_timeout: pool_idle_timeout.unwrap_or(defaults.pool_idle_timeout),
         tunnel_idle_timeout: tunnel_idle_timeout.unwrap_or(defaults.tunnel_idle_timeout),
+        send_timeout: send_timeout.unwrap_or(defaults.send_timeout),
         max_connections: max_connections.map_or(defaults.max_connections, size),
         limit_request_field_size: limit_request_field_size
             .map_or(defaults.limit_request_field_size, size),
@@ -1182,6 +1185,7 @@ fn proxy_groups(
             body_read_timeout: conn.body_read_timeout,
             pool_idle_timeout: conn.pool_idle_timeout,
             tunnel_idle_timeout: conn.tunnel_idle_timeout,
+            send_timeout: conn.send_timeout,
             max_connections: conn.max_connections,
             limit_request_field_size: conn.limit_request_field_size,
             limit_request_fields: conn.limit_request_fields,
@@ -1237,6 +1241,7 @@ fn differences(a: &Connection, b: &Connection) -> Vec<&'static str> {
         a.tunnel_idle_timeout == b.tunnel_idle_timeout,
         "tunnel_idle_timeout",
     );
+    diff(a.send_timeout == b.send_timeout, "send_timeout");
     diff(a.max_connections == b.max_connections, "max_connections");
     diff(
         a.limit_request_field_size == b.limit_request_field_size,
@@ -1412,6 +1417,7 @@ mod tests {
              body_read_timeout = 11\n\
              pool_idle_timeout = 2\n\
              tunnel_idle_timeout = 120\n\
+             send_timeout = \"45s\"\n\
              limit_request_field_size = 4096\n\
              limit_request_fields = 50\n\
              limit_request_line = 2048\n\
@@ -1490,6 +1496,7 @@ mod tests {
             body_read_timeout: s(11),
             pool_idle_timeout: s(2),
             tunnel_idle_timeout: s(120),
+            send_timeout: s(45),
             max_connections: 77,
             limit_request_field_size: 4096,
             limit_request_fields: 50,

@@ -196,6 +196,8 @@ fn server_level_settings_are_defaults_for_virtual_hosts() {
     assert_eq!(p.limit_request_field_size, Some(16380));
     assert_eq!(p.limit_request_fields, Some(50));
     assert_eq!(p.header_read_timeout, Some(Duration::from_secs(20)));
+    // `Timeout` is also how long Apache waits to send to a client.
+    assert_eq!(p.send_timeout, Some(Duration::from_secs(90)));
     assert_eq!(p.routes[0].url.as_deref(), Some("http://198.18.0.21:8080/"));
     // Line 6: the header timeout's range and MinRate are not carried over;
     // line 7 is the server-level ErrorLog: dropped, not inherited.

@@ -760,6 +760,54 @@ async fn body_read_timeout_answers_408_to_a_stalled_body() {
     assert_eq!(m.hits(), 0);
 }
 
+/// A client that asks for 32 MiB and reads none of it: bytes it gets once
+/// it starts reading a second later, and whether the proxy closed it.
+async fn stalled_download(settings: &str) -> (usize, bool) {
+    const BIG: usize = 32 << 20;
+    let m = member(|_req| async { text(200, vec![b'x'; BIG]) }).await;
+    let proxy = start(&format!("{settings}\n{}", members(&[&m])));
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let mut s = socket.connect(proxy.addr()).await.expect("connect");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: front.test\r\n\r\n")
+        .await
+        .expect("send");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut got = 0;
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, s.read(&mut buf)).await {
+            Err(_) => return (got, false),
+            Ok(Ok(0) | Err(_)) => return (got, true),
+            Ok(Ok(n)) => {
+                got += n;
+                if got > BIG {
+                    // The whole answer (head and body) came: the proxy
+                    // waited for the client.
+                    return (got, false);
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_timeout_closes_a_client_that_stops_reading() {
+    let (got, closed) = stalled_download("send_timeout = \"300ms\"").await;
+    assert!(
+        closed && got < 32 << 20,
+        "got {got} bytes, closed: {closed}"
+    );
+    // lb-proxy's 60 s default waits for a client one second behind.
+    let (got, closed) = stalled_download("").await;
+    assert!(
+        !closed && got > 32 << 20,
+        "got {got} bytes, closed: {closed}"
+    );
+}
+
 /// Two requests 500 ms apart: how many connections the member saw.
 async fn member_connections_for_two_requests(settings: &str) -> usize {
     let m = named("A").await;

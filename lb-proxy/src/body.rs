@@ -11,6 +11,7 @@ use hyper::body::Incoming;
 use crate::member::Member;
 use crate::member_conn::{Ended, MemberBody};
 use crate::pool::checkin;
+use crate::send_watch;
 use std::sync::Arc;
 
 /// Boxed error carried by bodies.
@@ -158,6 +159,8 @@ pub struct BackendBody {
 
 impl BackendBody {
     pub(crate) fn new(body: MemberBody, in_flight: InFlight) -> Self {
+        // hyper owes the new response its first poll (`send_timeout`).
+        send_watch::owe();
         Self { body, in_flight }
     }
 
@@ -215,6 +218,7 @@ impl Body for ProxyBody {
                     }
                     _ => {}
                 }
+                owed_after(&polled, b.body.is_end_stream());
                 polled.map_err(Into::into)
             }
             Self::Local(data) => Poll::Ready(
@@ -222,7 +226,11 @@ impl Body for ProxyBody {
                     .filter(|d| !d.is_empty())
                     .map(|d| Ok(Frame::data(d))),
             ),
-            Self::Stream(b) => Pin::new(b).poll_frame(cx),
+            Self::Stream(b) => {
+                let polled = Pin::new(&mut *b).poll_frame(cx);
+                owed_after(&polled, b.is_end_stream());
+                polled
+            }
         }
     }
 
@@ -240,6 +248,17 @@ impl Body for ProxyBody {
             Self::Local(data) => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
             Self::Stream(b) => b.size_hint(),
         }
+    }
+}
+
+/// Whether hyper owes a streamed body its next poll (`send_timeout`): after
+/// a piece that was not the last. Waiting on the source (`Pending`) and
+/// the end owe nothing.
+fn owed_after<T, E>(polled: &Poll<Option<Result<T, E>>>, ended: bool) {
+    if matches!(polled, Poll::Ready(Some(Ok(_)))) && !ended {
+        send_watch::owe();
+    } else {
+        send_watch::settle();
     }
 }
 

@@ -43,6 +43,7 @@ mod member_conn;
 mod member_tls;
 mod pool;
 pub mod route;
+mod send_watch;
 mod server;
 pub mod sites;
 mod stack;

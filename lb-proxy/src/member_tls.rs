@@ -44,11 +44,18 @@ impl std::fmt::Debug for Connector {
     }
 }
 
-/// The one crypto provider of every TLS connection, to members and from clients.
+/// The one crypto provider of every TLS connection, to members and from
+/// clients: ring, or aws-lc-rs when built with the `aws-lc-rs` feature.
 pub(crate) fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
-        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .get_or_init(|| {
+            #[cfg(feature = "aws-lc-rs")]
+            let provider = rustls::crypto::aws_lc_rs::default_provider();
+            #[cfg(not(feature = "aws-lc-rs"))]
+            let provider = rustls::crypto::ring::default_provider();
+            Arc::new(provider)
+        })
         .clone()
 }
 

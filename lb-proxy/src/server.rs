@@ -22,6 +22,7 @@ use crate::admission::limits::Limits;
 use crate::config::{HealthCheckConfig, ProxyConfig};
 use crate::layer::access_log::AccessLogWriter;
 use crate::member::{Member, MemberStats, MemberStatus};
+use crate::send_watch::{Stalled, Watched, WatchedExec};
 use crate::sites::Sites;
 use crate::timer::ConnTimer;
 use crate::tls::{CertificateInfo, Certificates};
@@ -42,6 +43,7 @@ pub(crate) struct Settings {
     pub(crate) outer_timeout: Duration,
     pub(crate) header_read_timeout: Duration,
     pub(crate) body_read_timeout: Duration,
+    pub(crate) send_timeout: Duration,
     pub(crate) pool_idle_timeout: Duration,
     pub(crate) tunnel_idle_timeout: Duration,
     /// The header carrying a verified client certificate's subject.
@@ -68,6 +70,7 @@ impl Settings {
             outer_timeout,
             header_read_timeout: c.header_read_timeout,
             body_read_timeout: c.body_read_timeout,
+            send_timeout: c.send_timeout,
             pool_idle_timeout: c.pool_idle_timeout,
             tunnel_idle_timeout: c.tunnel_idle_timeout,
             client_subject_header: c
@@ -704,10 +707,13 @@ async fn serve_http1<T>(
     if settings.limits.fields != HYPER_MAX_HEADERS {
         builder.max_headers(settings.limits.fields);
     }
+    let send_timeout = settings.send_timeout;
     drop(settings);
     let conn = builder
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
+    // A response the client does not take for send_timeout closes it.
+    let conn = Watched::new(conn, send_timeout);
     tokio::pin!(conn);
     let finished = tokio::select! {
         r = conn.as_mut() => Some(r),
@@ -717,12 +723,18 @@ async fn serve_http1<T>(
         Some(r) => r,
         None => {
             // Finish the request in flight, then close (idle ones close now).
-            conn.as_mut().graceful_shutdown();
+            conn.as_mut().inner().graceful_shutdown();
             conn.as_mut().await
         }
     };
-    if let Err(e) = result {
-        tracing::debug!(client = %peer, error = %e, "client connection ended with an error");
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::debug!(client = %peer, error = %e, "client connection ended with an error");
+        }
+        Err(Stalled) => {
+            tracing::debug!(client = %peer, "client connection closed: it took none of its response for send_timeout");
+        }
     }
 }
 
@@ -740,8 +752,11 @@ async fn serve_http2<T>(
 {
     let settings = shared.settings.load();
     let service = TowerToHyperService::new(stack::build(shared, &settings, listener, peer, front));
-    let mut builder =
-        hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
+    // Each stream on its own task, reset alone when its client takes none
+    // of its response for send_timeout.
+    let mut builder = hyper::server::conn::http2::Builder::new(WatchedExec {
+        limit: settings.send_timeout,
+    });
     // The whole head as LimitRequestFields × LimitRequestFieldSize allow;
     // admission checks each field as for HTTP/1.1.
     let head = settings

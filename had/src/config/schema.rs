@@ -1094,6 +1094,16 @@ pub struct Proxy {
         default
     )]
     pub tunnel_idle_timeout: Option<Duration>,
+    /// Longest wait for a client to take the next piece of its response
+    /// (nginx `send_timeout`, the write half of Apache's `Timeout`); past it
+    /// the HTTP/1.1 connection is closed or the HTTP/2 stream reset, and
+    /// the member's connection closed; none = 60 s.
+    #[serde(
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub send_timeout: Option<Duration>,
     /// Longest request header field, name and value (Apache
     /// `LimitRequestFieldSize`), at least 64; none = 8190; beyond it, 431.
     #[serde(skip_serializing_if = "Option::is_none", default)]

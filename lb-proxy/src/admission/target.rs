@@ -10,6 +10,10 @@
 //!   origin-form path, as nginx and Apache do.
 //! - `Host` (§3.2): an HTTP/1.1 request without one, with more than one, or
 //!   with a value that is not `host[:port]` is answered 400.
+//! - HTTP/2 (RFC 9113 §8.3.1): a `Host` that names another host or port
+//!   than `:authority` is answered 400 (the RFC's "SHOULD treat as
+//!   malformed"): one layer must not route by one name while a member is
+//!   told the other.
 //! - `Expect` (RFC 9110 §10.1.1): `100-continue` is honoured here (hyper
 //!   sends the 100 when the body is first read) and not passed on; any other
 //!   expectation is answered 417.
@@ -39,6 +43,8 @@ pub enum TargetProblem {
     SeveralHosts,
     /// A `Host` (or absolute-form authority) that is not `host[:port]`: 400.
     InvalidHost,
+    /// An HTTP/2 `Host` that differs from `:authority`: 400.
+    AuthorityMismatch,
     /// An expectation other than `100-continue`: 417.
     Expectation,
 }
@@ -63,6 +69,7 @@ impl TargetProblem {
             Self::MissingHost => "HTTP/1.1 request without Host\n",
             Self::SeveralHosts => "more than one Host field\n",
             Self::InvalidHost => "invalid Host\n",
+            Self::AuthorityMismatch => "Host differs from :authority\n",
             Self::Expectation => "only 100-continue can be expected\n",
         }
     }
@@ -133,6 +140,38 @@ fn valid_port(port: &[u8]) -> bool {
     n <= u32::from(u16::MAX)
 }
 
+/// Whether a `Host` value names the same host and port as `authority`
+/// (both already valid `host[:port]`): the host case-insensitively, a
+/// missing port as the scheme's default (RFC 9110 §4.2.3).
+fn same_authority(host: &[u8], authority: &str, scheme: &str) -> bool {
+    let default = if scheme.eq_ignore_ascii_case("https") {
+        "443"
+    } else {
+        "80"
+    };
+    let split = |v: &[u8]| -> (Vec<u8>, Vec<u8>) {
+        // The port follows the last ':' after any IPv6 literal's ']'.
+        let tail = v.iter().rposition(|&b| b == b']').map_or(0, |i| i + 1);
+        match v[tail..].iter().position(|&b| b == b':') {
+            Some(i) => (
+                v[..tail + i].to_ascii_lowercase(),
+                v[tail + i + 1..].to_vec(),
+            ),
+            None => (v.to_ascii_lowercase(), Vec::new()),
+        }
+    };
+    let port = |p: Vec<u8>| {
+        if p.is_empty() {
+            default.as_bytes().to_vec()
+        } else {
+            p
+        }
+    };
+    let (h1, p1) = split(host);
+    let (h2, p2) = split(authority.as_bytes());
+    h1 == h2 && port(p1) == port(p2)
+}
+
 /// Checks `req` and rewrites an absolute-form target to origin-form with its
 /// authority as `Host`; the problem when it is refused.
 pub fn check<B>(req: &mut Request<B>) -> Result<(), TargetProblem> {
@@ -175,6 +214,14 @@ pub fn check<B>(req: &mut Request<B>) -> Result<(), TargetProblem> {
             }
             if !valid_host(authority.as_str().as_bytes()) {
                 return Err(TargetProblem::InvalidHost);
+            }
+            if req.version() == Version::HTTP_2
+                && req
+                    .headers()
+                    .get(HOST)
+                    .is_some_and(|h| !same_authority(h.as_bytes(), authority.as_str(), scheme))
+            {
+                return Err(TargetProblem::AuthorityMismatch);
             }
             // §3.2.2: the target's authority wins over any Host field.
             let host = HeaderValue::from_str(authority.as_str())
@@ -318,6 +365,48 @@ mod tests {
         assert_eq!(
             run("GET", "http://evil.example/x", &["a", "b"]),
             Err(TargetProblem::SeveralHosts)
+        );
+    }
+
+    #[test]
+    fn http2_host_must_name_the_authority() {
+        let h2 = |target: &str, host: &str| {
+            let mut r = req("GET", target, Version::HTTP_2, &[host]);
+            check(&mut r).map(|()| r.headers()[HOST].to_str().unwrap_or("").to_owned())
+        };
+        assert_eq!(
+            h2("https://front.test/x", "other.test"),
+            Err(TargetProblem::AuthorityMismatch)
+        );
+        assert_eq!(
+            h2("https://front.test/x", "front.test:8443"),
+            Err(TargetProblem::AuthorityMismatch)
+        );
+        assert_eq!(
+            h2("https://[2001:db8::1]/x", "[2001:db8::2]"),
+            Err(TargetProblem::AuthorityMismatch)
+        );
+        // The same name in another case, or with the scheme's default port.
+        assert_eq!(
+            h2("https://front.test/x", "Front.TEST"),
+            Ok("front.test".to_owned())
+        );
+        assert_eq!(
+            h2("https://front.test/x", "front.test:443"),
+            Ok("front.test".to_owned())
+        );
+        assert_eq!(
+            h2("http://front.test:80/x", "front.test"),
+            Ok("front.test:80".to_owned())
+        );
+        assert_eq!(
+            h2("https://[2001:db8::1]:443/x", "[2001:DB8::1]"),
+            Ok("[2001:db8::1]:443".to_owned())
+        );
+        // HTTP/1.1 absolute-form keeps RFC 9112 §3.2.2: the target wins.
+        assert_eq!(
+            run("GET", "https://front.test/x", &["other.test"]),
+            Ok(("/x".to_owned(), "front.test".to_owned()))
         );
     }
 

@@ -233,6 +233,11 @@ pub struct ProxyConfig {
     /// body=`, default 20 s); expiry answers 408 and closes the member
     /// connection.
     pub body_read_timeout: Duration,
+    /// Longest wait for the client to take the next piece of a response
+    /// (nginx `send_timeout`, the write half of Apache's `Timeout`; default
+    /// 60 s): past it the response is abandoned, the HTTP/1.1 connection
+    /// closed or the HTTP/2 stream reset, and the member's connection closed.
+    pub send_timeout: Duration,
     /// How long an idle pooled member connection is kept (default 4 s, below the
     /// 5 s keep-alive of Apache and nginx so the member never closes it under us).
     pub pool_idle_timeout: Duration,
@@ -289,6 +294,7 @@ impl Default for ProxyConfig {
             timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(20),
             body_read_timeout: Duration::from_secs(20),
+            send_timeout: Duration::from_secs(60),
             pool_idle_timeout: Duration::from_secs(4),
             tunnel_idle_timeout: Duration::from_secs(60),
             max_connections: 10_000,
@@ -647,6 +653,7 @@ impl ProxyConfig {
         positive("timeout", self.timeout)?;
         positive("header_read_timeout", self.header_read_timeout)?;
         positive("body_read_timeout", self.body_read_timeout)?;
+        positive("send_timeout", self.send_timeout)?;
         positive("pool_idle_timeout", self.pool_idle_timeout)?;
         positive("tunnel_idle_timeout", self.tunnel_idle_timeout)?;
         if self.max_connections == 0 {

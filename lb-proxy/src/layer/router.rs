@@ -207,6 +207,8 @@ async fn serve_file(
             .await;
         resp
     };
+    // hyper owes the file its first poll (`send_timeout`).
+    crate::send_watch::owe();
     let mut resp = resp.map(|body| ProxyBody::Stream(body.map_err(Into::into).boxed_unsync()));
     if resp.status().is_redirection() && resp.status() != StatusCode::NOT_MODIFIED {
         // ServeDir names the path inside the directory; the client's path

@@ -19,6 +19,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use lb_proxy::{MemberConfig, ProxyConfig, ProxyHandle};
 
 pub mod recording;
+pub mod tls;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 

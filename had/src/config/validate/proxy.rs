@@ -214,6 +214,7 @@ fn proxy(c: &mut Checker<'_, '_>, config: &Config, name: &str, p: &Proxy) {
         ("body_read_timeout", p.body_read_timeout),
         ("pool_idle_timeout", p.pool_idle_timeout),
         ("tunnel_idle_timeout", p.tunnel_idle_timeout),
+        ("send_timeout", p.send_timeout),
     ] {
         if let Some(d) = d {
             c.positive_duration(&at(k), d);
@@ -962,6 +963,10 @@ fn connection(p: &Proxy) -> Vec<(&'static str, String)> {
         (
             "tunnel_idle_timeout",
             secs(p.tunnel_idle_timeout.unwrap_or(d.tunnel_idle_timeout)),
+        ),
+        (
+            "send_timeout",
+            secs(p.send_timeout.unwrap_or(d.send_timeout)),
         ),
         ("max_connections", or(p.max_connections, d.max_connections)),
         (

@@ -141,6 +141,8 @@ struct Conn {
     connect_timeout: Val<Duration>,
     header_read: Val<Option<Duration>>,
     body_read: Val<Option<Duration>>,
+    /// `Timeout`: also how long Apache waits to send to a client.
+    send: Val<Option<Duration>>,
     limit_line: Val<Option<u32>>,
     limit_field_size: Val<Option<u32>>,
     limit_fields: Val<Option<u32>>,
@@ -1532,6 +1534,7 @@ impl Converter<'_, '_> {
             connect_timeout: self.connect_timeout(routes),
             header_read: Val::of(pick_in(scope, site, server, |s| &s.header_read)),
             body_read: Val::of(pick_in(scope, site, server, |s| &s.body_read)),
+            send: Val::of(pick_in(scope, site, server, |s| &s.core_timeout)),
             limit_line: Val::of(pick_in(scope, site, server, |s| &s.limit_line)),
             limit_field_size: Val::of(pick_in(scope, site, server, |s| &s.limit_field_size)),
             limit_fields: Val::of(pick_in(scope, site, server, |s| &s.limit_fields)),
@@ -1761,6 +1764,7 @@ impl Converter<'_, '_> {
                 body_read_timeout: h.conn.body_read.value,
                 pool_idle_timeout: None,
                 tunnel_idle_timeout: None,
+                send_timeout: h.conn.send.value,
                 limit_request_field_size: h.conn.limit_field_size.value,
                 limit_request_fields: h.conn.limit_fields.value,
                 limit_request_line: h.conn.limit_line.value,
@@ -1994,7 +1998,7 @@ impl Converter<'_, '_> {
             let size = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
             let both_tls = a.tls.is_some() && b.tls.is_some();
             let handshake = |v: &Val<Option<Duration>>| v.value.unwrap_or(HAD_HANDSHAKE_TIMEOUT);
-            let checks: [SettingCheck<'_>; 8] = [
+            let checks: [SettingCheck<'_>; 9] = [
                 (
                     "tls.handshake_timeout",
                     "RequestReadTimeout handshake=",
@@ -2036,6 +2040,15 @@ impl Converter<'_, '_> {
                     a.body_read.value.unwrap_or(defaults.body_read_timeout)
                         == b.body_read.value.unwrap_or(defaults.body_read_timeout),
                     &b.body_read.at,
+                ),
+                (
+                    "send_timeout",
+                    "Timeout",
+                    seconds(a.send.value.unwrap_or(defaults.send_timeout)),
+                    seconds(b.send.value.unwrap_or(defaults.send_timeout)),
+                    a.send.value.unwrap_or(defaults.send_timeout)
+                        == b.send.value.unwrap_or(defaults.send_timeout),
+                    &b.send.at,
                 ),
                 (
                     "limit_request_line",
