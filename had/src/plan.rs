@@ -741,6 +741,10 @@ type TlsSettings = (
 /// longer than this.
 const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// `tls.verify_depth` when not set: Apache's and nginx's 1, a client
+/// certificate issued directly by a CA of `client_ca`.
+const DEFAULT_VERIFY_DEPTH: u8 = 1;
+
 /// The connection-level settings of one `[proxy]` (timeouts, limits,
 /// workers, access log, health checks): a listener group takes them from its
 /// first `[proxy]`, and another that sets one differently is refused.
@@ -820,11 +824,13 @@ fn virtual_host(
     let size = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
     if let Some(t) = tls
         && t.client_ca.is_none()
-        && (t.verify_client.is_some() || t.client_subject_header.is_some())
+        && (t.verify_client.is_some()
+            || t.verify_depth.is_some()
+            || t.client_subject_header.is_some())
     {
         return Err(refused(
-            "tls.verify_client and tls.client_subject_header only have an effect with \
-             tls.client_ca (the CA client certificates must chain to)"
+            "tls.verify_client, tls.verify_depth and tls.client_subject_header only have \
+             an effect with tls.client_ca (the CA client certificates must chain to)"
                 .into(),
         ));
     }
@@ -861,6 +867,7 @@ fn virtual_host(
                         Some(config::VerifyClient::Optional) => lb_proxy::ClientVerify::Optional,
                         _ => lb_proxy::ClientVerify::Required,
                     },
+                    depth: t.verify_depth.unwrap_or(DEFAULT_VERIFY_DEPTH),
                     subject_header: t.client_subject_header.clone(),
                 }),
             )
@@ -1281,7 +1288,7 @@ fn differences(a: &Connection, b: &Connection) -> Vec<&'static str> {
         a.tls
             .as_ref()
             .is_none_or(|x| b.tls.as_ref().is_none_or(|y| x.3 == y.3)),
-        "tls.client_ca/verify_client/client_subject_header",
+        "tls.client_ca/verify_client/verify_depth/client_subject_header",
     );
     diff(a.member_tls == b.member_tls, "member_ca_file/member_verify");
     out

@@ -718,69 +718,157 @@ fn ssl_protocol_is_evaluated_as_mod_ssl_does() {
     );
 }
 
-/// The importer does not carry client certificates over (had's
-/// `tls.client_ca` is per address, any chain depth, no revocation lists;
-/// and never per path): a virtual host (or a `<Location>` with a route)
-/// where Apache asks for one is refused at the `SSLVerifyClient` line,
-/// never imported without it.
+/// Client certificates import as Apache checks them: `SSLVerifyClient
+/// require|optional` with `SSLCACertificateFile` and `SSLVerifyDepth`
+/// (default 1) are `tls.client_ca`, `verify_client` and `verify_depth`.
+/// Wherever had would let in a client Apache refuses, the import is
+/// refused at the line: `optional_no_ca`, a CA directory, revocation
+/// checks, depth 0, no CA at all, a per-path requirement, and virtual
+/// hosts of one address that ask differently.
 #[test]
-fn client_certificates_are_refused_where_apache_asks_for_them() {
-    let (refused, notes) = problems(import_site(&tls_vhost(
-        "SSLCACertificateFile /etc/ssl/clients-ca.pem\nSSLVerifyClient require\nSSLVerifyDepth 2\n",
-    )));
+fn client_certificates_import_as_apache_checks_them() {
+    let (imported, config) = import_site_ok(&tls_vhost(
+        "SSLProtocol -all +TLSv1.2 +TLSv1.3\nSSLCACertificateFile /etc/ssl/clients-ca.pem\nSSLVerifyClient require\nSSLVerifyDepth 2\nSSLCARevocationCheck none\n",
+    ));
+    let tls = config.proxy["www_example_com"].tls.clone().expect("tls");
     assert_eq!(
-        refused,
+        tls.client_ca.as_deref(),
+        Some(Path::new("/etc/ssl/clients-ca.pem"))
+    );
+    assert_eq!(tls.verify_client, Some(had::config::VerifyClient::Required));
+    assert_eq!(tls.verify_depth, Some(2));
+    let notes: Vec<String> = imported.notes.iter().map(ToString::to_string).collect();
+    assert!(notes.is_empty(), "nothing dropped: {notes:#?}");
+
+    // optional, with Apache's default depth; the CA inherited from the
+    // server level.
+    let (_, config) = import_site_ok(&format!(
+        "SSLCACertificateFile /etc/ssl/clients-ca.pem\n{}",
+        tls_vhost("SSLProtocol -all +TLSv1.2 +TLSv1.3\nSSLVerifyClient optional\n")
+    ));
+    let tls = config.proxy["www_example_com"].tls.clone().expect("tls");
+    assert_eq!(
+        tls.client_ca.as_deref(),
+        Some(Path::new("/etc/ssl/clients-ca.pem"))
+    );
+    assert_eq!(tls.verify_client, Some(had::config::VerifyClient::Optional));
+    assert_eq!(tls.verify_depth, None, "had's default is Apache's 1");
+
+    let refused = |extra: &str| problems(import_site(&tls_vhost(extra))).0;
+    assert_eq!(
+        refused("SSLVerifyClient require\n"),
         [
-            "8: SSLVerifyClient require: the importer does not carry client certificates over yet (had's tls.client_ca and verify_client apply to every virtual host of an address and accept a client's chain at any depth, without revocation lists, where Apache checks SSLVerifyDepth, 1 by default), and without them the <VirtualHost> at /etc/apache2/site.conf:2 would let in every client: leave it out of the import, or delete this line and set tls.client_ca and tls.verify_client by hand"
+            "7: SSLVerifyClient require: needs SSLCACertificateFile, the CAs client certificates must chain to"
         ]
     );
     assert_eq!(
-        note_lines(&notes),
+        refused("SSLCACertificatePath /etc/ssl/clients/\nSSLVerifyClient require\n"),
         [
-            "site.conf:4: SSLEngine on",
-            "site.conf:7: SSLCACertificateFile /etc/ssl/clients-ca.pem",
-            "site.conf:9: SSLVerifyDepth 2",
+            "8: SSLVerifyClient require: had reads client CAs from one file (tls.client_ca), not a directory (SSLCACertificatePath /etc/ssl/clients/): concatenate its certificates into one file and name it in SSLCACertificateFile"
         ]
     );
-    assert_eq!(
-        notes[1].message,
-        "used only with client certificates (SSLVerifyClient), which the importer does not carry over: not carried over"
+    let no_ca = refused("SSLCACertificateFile /etc/ssl/ca.pem\nSSLVerifyClient optional_no_ca\n");
+    assert_eq!(no_ca.len(), 1);
+    assert!(
+        no_ca[0].starts_with("8: SSLVerifyClient optional_no_ca: Apache lets in a client whose certificate it cannot verify"),
+        "{no_ca:?}"
     );
-    for mode in ["optional", "optional_no_ca", "REQUIRE"] {
-        let (refused, _) = problems(import_site(&tls_vhost(&format!(
-            "SSLVerifyClient {mode}\n"
-        ))));
-        assert_eq!(refused.len(), 1, "{mode}: {refused:?}");
+    for revocation in [
+        "SSLCARevocationFile /etc/ssl/crl.pem",
+        "SSLCARevocationPath /etc/ssl/crl/",
+        "SSLCARevocationCheck chain",
+        "SSLOCSPEnable on",
+    ] {
+        let r = refused(&format!(
+            "SSLCACertificateFile /etc/ssl/ca.pem\nSSLVerifyClient require\n{revocation}\n"
+        ));
+        assert_eq!(r.len(), 1, "{revocation}: {r:?}");
         assert!(
-            refused[0].starts_with(&format!(
-                "7: SSLVerifyClient {mode}: the importer does not carry client certificates over yet"
-            )),
-            "{refused:?}"
+            r[0].starts_with(&format!("9: {revocation}: had does not check client certificates against revocation lists or OCSP")),
+            "{r:?}"
         );
     }
-    // Per path: refused where a route serves it.
-    let (refused, _) = problems(import_site(&tls_vhost(
-        "<Location /admin>\n    SSLVerifyClient require\n</Location>\n",
-    )));
+    assert!(
+        refused(
+            "SSLCACertificateFile /etc/ssl/ca.pem\nSSLVerifyClient require\nSSLVerifyDepth 0\n"
+        )[0]
+        .starts_with("9: SSLVerifyDepth 0: only self-signed client certificates")
+    );
     assert_eq!(
-        refused,
+        refused(
+            "SSLCACertificateFile /etc/ssl/ca.pem\nSSLVerifyClient require\nSSLVerifyDepth deep\n"
+        ),
+        ["9: SSLVerifyDepth deep: needs a number from 1 to 255"]
+    );
+    assert_eq!(
+        refused("SSLVerifyClient sometimes\n"),
+        ["7: SSLVerifyClient takes none, optional, require or optional_no_ca"]
+    );
+    // Per path: refused where a route serves it.
+    assert_eq!(
+        refused("<Location /admin>\n    SSLVerifyClient require\n</Location>\n"),
         [
             "8: SSLVerifyClient require: had asks for client certificates per address (tls.client_ca), not per path, and `ProxyPass / http://198.18.0.21:8080/` (/etc/apache2/site.conf:10) would serve this path to every client: remove the rule from the file to import it, or keep the path off had"
         ]
     );
-    // none is the default.
+
+    // Two virtual hosts of one address: had asks every client of the
+    // address alike, so they must ask alike.
+    let second = |extra: &str| {
+        format!(
+            "<VirtualHost *:443>\nServerName api.example.com\nSSLEngine on\nSSLCertificateFile {}\n{extra}ProxyPass / http://198.18.0.22:8080/\n</VirtualHost>\n",
+            pem("api.example.com.pem")
+        )
+    };
+    let first = tls_vhost(
+        "SSLProtocol -all +TLSv1.2 +TLSv1.3\nSSLCACertificateFile /etc/ssl/ca.pem\nSSLVerifyClient require\n",
+    );
+    let (refused, _) = problems(import_site(&format!(
+        "{first}{}",
+        second("SSLProtocol -all +TLSv1.2 +TLSv1.3\n")
+    )));
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0].contains("had applies one tls.client_ca/verify_client/verify_depth to every virtual host on an address"),
+        "{refused:?}"
+    );
+    let (_, config) = import_site_ok(&format!(
+        "{first}{}",
+        second(
+            "SSLProtocol -all +TLSv1.2 +TLSv1.3\nSSLCACertificateFile /etc/ssl/ca.pem\nSSLVerifyClient require\nSSLVerifyDepth 1\n"
+        )
+    ));
+    for (name, p) in &config.proxy {
+        let tls = p.tls.as_ref().expect("tls");
+        assert_eq!(
+            tls.client_ca.as_deref(),
+            Some(Path::new("/etc/ssl/ca.pem")),
+            "{name}"
+        );
+    }
+
+    // none is the default; a CA file without SSLVerifyClient is dropped.
     let (imported, config) = import_site_ok(&tls_vhost(
-        "SSLProtocol -all +TLSv1.2 +TLSv1.3\nSSLVerifyClient none\n",
+        "SSLProtocol -all +TLSv1.2 +TLSv1.3\nSSLVerifyClient none\nSSLCACertificateFile /etc/ssl/ca.pem\n",
     ));
     assert_eq!(
         note_lines(&imported.notes),
-        ["site.conf:8: SSLVerifyClient none"]
+        [
+            "site.conf:8: SSLVerifyClient none",
+            "site.conf:9: SSLCACertificateFile /etc/ssl/ca.pem"
+        ]
     );
     assert_eq!(
         imported.notes[0].message,
         "the default: had asks no client for a certificate: not needed"
     );
-    assert!(config.proxy["www_example_com"].tls.is_some());
+    assert!(
+        imported.notes[1]
+            .message
+            .starts_with("used only with client certificates")
+    );
+    let tls = config.proxy["www_example_com"].tls.clone().expect("tls");
+    assert_eq!(tls.client_ca, None);
 }
 
 /// `SSLEngine on` needs a certificate (the key is the certificate's file

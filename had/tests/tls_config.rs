@@ -461,22 +461,39 @@ fn client_certificate_keys_reach_the_listener() {
         Some(lb_proxy::ClientAuth {
             ca: ca_file.clone(),
             verify: lb_proxy::ClientVerify::Required,
+            depth: 1,
             subject_header: None,
         })
     );
     assert_eq!(
         planned(&format!(
-            ", client_ca = \"{}\", verify_client = \"optional\", client_subject_header = \"X-SSL-Client-S-DN\"",
+            ", client_ca = \"{}\", verify_client = \"optional\", verify_depth = 3, client_subject_header = \"X-SSL-Client-S-DN\"",
             ca_file.display()
         )),
         Some(lb_proxy::ClientAuth {
             ca: ca_file.clone(),
             verify: lb_proxy::ClientVerify::Optional,
+            depth: 3,
             subject_header: Some("X-SSL-Client-S-DN".into()),
         })
     );
     let e = plan_error(&text(", verify_client = \"optional\""));
     assert!(e.contains("only have an effect with tls.client_ca"), "{e}");
+    let e = plan_error(&text(", verify_depth = 2"));
+    assert!(e.contains("only have an effect with tls.client_ca"), "{e}");
+    let e = had::config::parse_str(
+        &text(&format!(
+            ", client_ca = \"{}\", verify_depth = 0",
+            ca_file.display()
+        )),
+        "had.toml",
+    )
+    .expect_err("depth 0")
+    .to_string();
+    assert!(
+        e.contains("had.toml:3: proxy.www.tls.verify_depth") && e.contains("1 or more"),
+        "{e}"
+    );
     assert!(
         had::config::parse_str(
             &text(", client_ca = \"x\", verify_client = \"sometimes\""),

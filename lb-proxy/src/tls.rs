@@ -66,6 +66,11 @@ pub struct ClientAuth {
     pub ca: PathBuf,
     /// Whether a client without a certificate is refused.
     pub verify: ClientVerify,
+    /// How many certificates may stand above the client's own in its chain,
+    /// up to and including the trusted CA (Apache `SSLVerifyDepth`, nginx
+    /// `ssl_verify_depth`; both default to 1: issued directly by a CA of
+    /// `ca`). At least 1.
+    pub depth: u8,
     /// The request header that carries the verified certificate's subject
     /// to members (as `CN=…, O=…`); a client's own header of that name is
     /// always removed. `None`: nothing is forwarded.
@@ -527,16 +532,115 @@ fn client_verifier(
     if roots.is_empty() {
         return Err(content(&auth.ca, "holds no CERTIFICATE block"));
     }
+    let roots = Arc::new(roots);
     let builder =
-        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider());
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots.clone(), provider());
     let builder = match auth.verify {
         ClientVerify::Required => builder,
         ClientVerify::Optional => builder.allow_unauthenticated(),
     };
-    builder
+    let inner = builder
         .build()
-        .map_err(|e| content(&auth.ca, format!("cannot verify clients with it: {e}")))
+        .map_err(|e| content(&auth.ca, format!("cannot verify clients with it: {e}")))?;
+    Ok(Arc::new(DepthLimited {
+        inner,
+        roots,
+        depth: auth.depth,
+    }))
 }
+
+/// rustls's WebPKI client verifier, with the chain's depth limited as
+/// Apache and nginx limit it: a client certificate is accepted when some
+/// valid path from it to a CA of the file has at most `depth`
+/// certificates above it, the CA included.
+#[derive(Debug)]
+struct DepthLimited {
+    inner: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    roots: Arc<rustls::RootCertStore>,
+    depth: u8,
+}
+
+impl rustls::server::danger::ClientCertVerifier for DepthLimited {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        use rustls::CertificateError as E;
+        let cert = webpki::EndEntityCert::try_from(end_entity)
+            .map_err(|_| rustls::Error::InvalidCertificate(E::BadEncoding))?;
+        // Above the client's certificate: its intermediates, then the CA.
+        let allowed = usize::from(self.depth).saturating_sub(1);
+        let within = |path: &webpki::VerifiedPath<'_>| {
+            if path.intermediate_certificates().count() <= allowed {
+                Ok(())
+            } else {
+                Err(webpki::Error::MaximumPathDepthExceeded)
+            }
+        };
+        cert.verify_for_usage(
+            provider().signature_verification_algorithms.all,
+            &self.roots.roots,
+            intermediates,
+            now,
+            webpki::KeyUsage::client_auth(),
+            None,
+            Some(&within),
+        )
+        .map(|_| rustls::server::danger::ClientCertVerified::assertion())
+        .map_err(|e| {
+            rustls::Error::InvalidCertificate(match e {
+                webpki::Error::UnknownIssuer => E::UnknownIssuer,
+                webpki::Error::CertExpired { .. } => E::Expired,
+                webpki::Error::CertNotValidYet { .. } => E::NotValidYet,
+                webpki::Error::InvalidSignatureForPublicKey => E::BadSignature,
+                webpki::Error::RequiredEkuNotFoundContext(_) => E::InvalidPurpose,
+                other => E::Other(rustls::OtherError(Arc::new(ChainRefused(other)))),
+            })
+        })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// A client chain webpki refused, for the log (a chain longer than the
+/// depth allows is `MaximumPathDepthExceeded`).
+#[derive(Debug, thiserror::Error)]
+#[error("client certificate chain refused: {0:?}")]
+struct ChainRefused(webpki::Error);
 
 /// The subject of the client's verified certificate, as `CN=…, O=…`.
 pub(crate) fn client_subject(conn: &rustls::ServerConnection) -> Option<String> {

@@ -902,6 +902,7 @@ async fn client_certificates_are_verified_and_their_subject_forwarded() {
         t.client_auth = Some(lb_proxy::ClientAuth {
             ca: clients_ca.clone(),
             verify,
+            depth: 1,
             subject_header: header.map(str::to_owned),
         });
         start(&m, t)
@@ -957,6 +958,7 @@ async fn client_certificates_are_verified_and_their_subject_forwarded() {
     t.client_auth = Some(lb_proxy::ClientAuth {
         ca: www.config.key.clone(),
         verify: lb_proxy::ClientVerify::Required,
+        depth: 1,
         subject_header: None,
     });
     let mut cfg: ProxyConfig = common::config(&[&m]);
@@ -968,6 +970,60 @@ async fn client_certificates_are_verified_and_their_subject_forwarded() {
         e.contains("www.key") && e.contains("holds no CERTIFICATE"),
         "{e}"
     );
+}
+
+/// `depth` (Apache `SSLVerifyDepth`): a client certificate issued by an
+/// intermediate of the trusted CA is refused at depth 1 (Apache's and
+/// nginx's default: issued directly by a trusted CA) and let in from depth
+/// 2; one issued directly by the CA is let in at any depth; 0 is refused
+/// at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_chain_may_be_as_deep_as_verify_depth_allows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let www = Ca::new().leaf(dir.path(), "www", &["www.example.com"], false);
+    let root = Ca::new();
+    let direct = root.leaf(dir.path(), "direct", &["direct.example.com"], false);
+    let deep = root
+        .intermediate()
+        .leaf(dir.path(), "deep", &["deep.example.com"], false);
+    let root_file = dir.path().join("clients-root.pem");
+    std::fs::write(&root_file, &root.pem).expect("write");
+    let m = member(|_: Request<Incoming>| async { Response::new(full("in")) }).await;
+    let node = |depth: u8| {
+        let mut t = tls(&[&www], false);
+        t.client_auth = Some(lb_proxy::ClientAuth {
+            ca: root_file.clone(),
+            verify: lb_proxy::ClientVerify::Required,
+            depth,
+            subject_header: None,
+        });
+        let mut cfg: ProxyConfig = common::config(&[&m]);
+        cfg.tls = Some(t);
+        ProxyHandle::start(cfg)
+    };
+    let with_direct = client_with_cert(Some((&direct.config.cert, &direct.config.key)));
+    let with_deep = client_with_cert(Some((&deep.config.cert, &deep.config.key)));
+
+    let one = node(1).expect("depth 1");
+    assert_eq!(
+        request_with(addr(&one), &with_direct, &[]).await.as_deref(),
+        Ok("in")
+    );
+    assert!(
+        request_with(addr(&one), &with_deep, &[]).await.is_err(),
+        "an intermediate's client is one too deep"
+    );
+    let two = node(2).expect("depth 2");
+    assert_eq!(
+        request_with(addr(&two), &with_direct, &[]).await.as_deref(),
+        Ok("in")
+    );
+    assert_eq!(
+        request_with(addr(&two), &with_deep, &[]).await.as_deref(),
+        Ok("in")
+    );
+    let e = node(0).expect_err("depth 0").to_string();
+    assert!(e.contains("tls.verify_depth"), "{e}");
 }
 
 /// A member that answers the first request with a 101 and then echoes.

@@ -1172,6 +1172,11 @@ pub struct ProxyTls {
     /// connection) or `"optional"` (a certificate, if sent, must verify).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub verify_client: Option<VerifyClient>,
+    /// With `client_ca`: how many certificates may stand above a client's
+    /// own in its chain, the CA included (Apache `SSLVerifyDepth`, nginx
+    /// `ssl_verify_depth`); none = 1, issued directly by a CA of the file.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub verify_depth: Option<u8>,
     /// With `client_ca`: the request header that carries the verified
     /// subject (`CN=…, O=…`) to members; a client's own header of that name
     /// is removed. None: nothing is forwarded.

@@ -679,6 +679,12 @@ impl ProxyConfig {
                 return Err(invalid("tls", "needs at least one certificate"));
             }
             positive("tls.handshake_timeout", tls.handshake_timeout)?;
+            if tls.client_auth.as_ref().is_some_and(|a| a.depth == 0) {
+                return Err(invalid(
+                    "tls.verify_depth",
+                    "must be at least 1 (1: client certificates issued directly by a CA of client_ca)",
+                ));
+            }
             if let Some(h) = tls
                 .client_auth
                 .as_ref()

@@ -43,6 +43,23 @@ impl Ca {
         }
     }
 
+    /// A CA whose certificate this one signs (an intermediate); its
+    /// leaves' files carry the leaf, then it.
+    pub fn intermediate(&self) -> Self {
+        let key = KeyPair::generate().expect("CA key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "had test intermediate CA");
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let cert = params.signed_by(&key, &self.issuer).expect("intermediate");
+        Self {
+            pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
     /// A leaf for `names` written to `dir/NAME.pem` (leaf then CA) and
     /// `dir/NAME.key`; `expired` makes it valid only in the past.
     pub fn leaf(&self, dir: &Path, file: &str, names: &[&str], expired: bool) -> Leaf {

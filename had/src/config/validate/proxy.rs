@@ -246,6 +246,9 @@ fn proxy(c: &mut Checker<'_, '_>, config: &Config, name: &str, p: &Proxy) {
     }
     if let Some(t) = &p.tls {
         certificate(c, name, t);
+        if let Some(depth) = t.verify_depth {
+            c.at_least_one(&["proxy", name, "tls", "verify_depth"], u32::from(depth));
+        }
     }
 }
 

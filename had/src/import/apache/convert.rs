@@ -28,7 +28,7 @@ use super::model::{
     Url, on_off, parse_url, protocol_names, protocol_set, ssl_reason,
 };
 use super::source::Directive;
-use crate::config::{Balancer, Config, Proxy, ProxyTls, Route};
+use crate::config::{Balancer, Config, Proxy, ProxyTls, Route, VerifyClient};
 use crate::import::Location;
 
 /// Apache's default `retry` of a failed member (had's own default is 5 s).
@@ -151,6 +151,8 @@ struct Conn {
     tls: Option<Location>,
     /// `RequestReadTimeout handshake=`.
     handshake: Val<Option<Duration>>,
+    /// `SSLVerifyClient` and what goes with it.
+    client: Val<Option<ClientCerts>>,
     /// `SSLProxyCACertificateFile`.
     member_ca: Val<Option<PathBuf>>,
     /// `SSLProxyVerify`.
@@ -158,6 +160,18 @@ struct Conn {
     /// Where the host first sends to an `https://` or `wss://` member:
     /// the member settings matter to it.
     https_member: Option<Location>,
+}
+
+/// The client certificates a TLS site asks for (`SSLVerifyClient`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ClientCerts {
+    /// `SSLCACertificateFile`.
+    ca: PathBuf,
+    verify: VerifyClient,
+    /// `SSLVerifyDepth`; `None`: Apache's (and had's) 1.
+    depth: Option<u8>,
+    /// The `SSLVerifyClient` line.
+    at: Location,
 }
 
 struct Converter<'m, 'r> {
@@ -224,14 +238,19 @@ impl Converter<'_, '_> {
 
     fn host(&mut self, scope: Scope, site: &Site) -> Option<Host> {
         let tls_at = self.tls_on(scope, site);
-        let tls = match &tls_at {
+        let mut tls = match &tls_at {
             Some(at) => self.certificate(scope, site, at),
             None => {
                 self.plain(scope, site);
                 None
             }
         };
-        self.ssl_settings(scope, site, tls_at.as_ref());
+        let client = self.ssl_settings(scope, site, tls_at.as_ref());
+        if let (Some(t), Some(c)) = (&mut tls, &client) {
+            t.client_ca = Some(c.ca.clone());
+            t.verify_client = Some(c.verify);
+            t.verify_depth = c.depth;
+        }
         let mut routes = self.routes(scope, site, tls_at.is_some());
         self.pass_reverse(scope, site, &mut routes);
         self.sticky_header(scope, site, &routes);
@@ -247,6 +266,10 @@ impl Converter<'_, '_> {
         let mut conn = self.conn(scope, site, &routes);
         conn.handshake = self.handshake(scope, site, tls_at.is_some());
         conn.tls = tls_at;
+        conn.client = Val {
+            at: client.as_ref().map(|c| c.at.clone()),
+            value: client,
+        };
         self.member_tls(scope, site, &routes, &mut conn);
         let name = self.host_name(scope, site, &routes);
         for r in &routes {
@@ -425,6 +448,7 @@ impl Converter<'_, '_> {
             ticket_keys: None,
             client_ca: None,
             verify_client: None,
+            verify_depth: None,
             client_subject_header: None,
         })
     }
@@ -438,10 +462,23 @@ impl Converter<'_, '_> {
         );
         let mut lines: Vec<(Location, String)> = Vec::new();
         let mut add = |ssl: &Ssl| {
-            for f in ssl.certs.iter().chain(&ssl.keys).chain(&ssl.chain) {
+            for f in ssl
+                .certs
+                .iter()
+                .chain(&ssl.keys)
+                .chain(&ssl.chain)
+                .chain(&ssl.ca_file)
+            {
                 lines.push((f.at.clone(), f.text.clone()));
             }
-            for d in ssl.protocol.iter().chain(&ssl.verify_client) {
+            for d in ssl
+                .protocol
+                .iter()
+                .chain(&ssl.verify_client)
+                .chain(&ssl.ca_path)
+                .chain(&ssl.verify_depth)
+                .chain(&ssl.revocation)
+            {
                 lines.push((d.at.clone(), d.text()));
             }
         };
@@ -455,9 +492,16 @@ impl Converter<'_, '_> {
     }
 
     /// `SSLProtocol`, `SSLVerifyClient`, `Protocols` and the other `SSL*`
-    /// lines of a site; `tls` is its `SSLEngine on` line.
-    fn ssl_settings(&mut self, scope: Scope, site: &Site, tls: Option<&Location>) {
+    /// lines of a site; `tls` is its `SSLEngine on` line. The client
+    /// certificates it asks for, if any.
+    fn ssl_settings(
+        &mut self,
+        scope: Scope,
+        site: &Site,
+        tls: Option<&Location>,
+    ) -> Option<ClientCerts> {
         let server = &self.model.server.ssl;
+        let mut client = None;
         if let Some(engine) = tls {
             match pick_in(scope, &site.ssl, server, |s| &s.protocol) {
                 Some(d) => self.ssl_protocol(d),
@@ -467,9 +511,7 @@ impl Converter<'_, '_> {
                     "no SSLProtocol: Apache's default (all -SSLv3) also accepts TLSv1 and TLSv1.1 where the system's OpenSSL allows them (most current distributions' OpenSSL does not); had serves TLS 1.2 and 1.3 only",
                 ),
             }
-            if let Some(d) = pick_in(scope, &site.ssl, server, |s| &s.verify_client) {
-                self.verify_client(site, d);
-            }
+            client = self.client_certs(scope, site);
         }
         if let Some(d) = pick_in(scope, &site.ssl, server, |s| &s.protocols) {
             self.protocols(d, tls.is_some());
@@ -481,6 +523,7 @@ impl Converter<'_, '_> {
                 format!("{}: not carried over", ssl_reason(&d.key())),
             );
         }
+        client
     }
 
     /// `SSLProtocol` on a TLS site: had serves TLS 1.2 and 1.3.
@@ -539,27 +582,138 @@ impl Converter<'_, '_> {
         }
     }
 
-    /// `SSLVerifyClient` on a TLS site: had asks no client for a certificate.
-    fn verify_client(&mut self, site: &Site, d: &Directive) {
-        match d.arg(0).to_ascii_lowercase().as_str() {
-            "none" => self.drop(
-                &d.at,
-                &d.text(),
-                "the default: had asks no client for a certificate: not needed",
-            ),
-            "require" | "optional" | "optional_no_ca" => self.report.problem(
-                &d.at,
-                format!(
-                    "{}: the importer does not carry client certificates over yet (had's tls.client_ca and verify_client apply to every virtual host of an address and accept a client's chain at any depth, without revocation lists, where Apache checks SSLVerifyDepth, 1 by default), and without them {} would let in every client: leave it out of the import, or delete this line and set tls.client_ca and tls.verify_client by hand",
-                    d.text(),
-                    site.label()
-                ),
-            ),
-            _ => self.report.problem(
-                &d.at,
-                "SSLVerifyClient takes none, optional, require or optional_no_ca",
-            ),
+    /// `SSLVerifyClient` on a TLS site, with `SSLCACertificateFile` and
+    /// `SSLVerifyDepth`: had's `tls.client_ca`, `verify_client` and
+    /// `verify_depth`. Refused where had would let in a client Apache
+    /// refuses: `optional_no_ca`, a CA directory, revocation checks.
+    fn client_certs(&mut self, scope: Scope, site: &Site) -> Option<ClientCerts> {
+        let server = &self.model.server.ssl;
+        let own = &site.ssl;
+        let d = pick_in(scope, own, server, |s| &s.verify_client);
+        let ca = pick_in(scope, own, server, |s| &s.ca_file);
+        let ca_path = pick_in(scope, own, server, |s| &s.ca_path);
+        let depth = pick_in(scope, own, server, |s| &s.verify_depth);
+        let mut revocation: Vec<&Directive> = own.revocation.iter().collect();
+        if scope != Scope::Server && revocation.is_empty() {
+            revocation = server.revocation.iter().collect();
         }
+        let verify = match d.map(|d| d.arg(0).to_ascii_lowercase()) {
+            None => None,
+            Some(mode) if mode == "none" => None,
+            Some(mode) if mode == "require" => Some(VerifyClient::Required),
+            Some(mode) if mode == "optional" => Some(VerifyClient::Optional),
+            Some(mode) if mode == "optional_no_ca" => {
+                let d = d?;
+                self.report.problem(
+                    &d.at,
+                    format!(
+                        "{}: Apache lets in a client whose certificate it cannot verify; had verifies every certificate it accepts: use optional (and SSLCACertificateFile) if members do not rely on unverified ones",
+                        d.text()
+                    ),
+                );
+                return None;
+            }
+            Some(_) => {
+                let d = d?;
+                self.report.problem(
+                    &d.at,
+                    "SSLVerifyClient takes none, optional, require or optional_no_ca",
+                );
+                return None;
+            }
+        };
+        let Some(verify) = verify else {
+            // No client certificates: what only they use is dropped.
+            if let Some(d) = d {
+                self.drop(
+                    &d.at,
+                    &d.text(),
+                    "the default: had asks no client for a certificate: not needed",
+                );
+            }
+            let why = "used only with client certificates (SSLVerifyClient require or optional), which this site does not ask for: not carried over";
+            let mut lines: Vec<(Location, String)> = Vec::new();
+            if let Some(f) = &own.ca_file {
+                lines.push((f.at.clone(), f.text.clone()));
+            }
+            for x in own
+                .ca_path
+                .iter()
+                .chain(&own.verify_depth)
+                .chain(&own.revocation)
+            {
+                lines.push((x.at.clone(), x.text()));
+            }
+            for (at, text) in lines {
+                self.drop(&at, &text, why);
+            }
+            return None;
+        };
+        let d = d?;
+        for r in &revocation {
+            let off = r.key() == "sslcarevocationcheck" && r.arg(0).eq_ignore_ascii_case("none")
+                || r.key() == "sslocspenable" && r.arg(0).eq_ignore_ascii_case("off");
+            if off {
+                // had checks no revocation either.
+                self.used.insert(place(&r.at));
+            } else {
+                self.report.problem(
+                    &r.at,
+                    format!(
+                        "{}: had does not check client certificates against revocation lists or OCSP, so it would let in a certificate Apache refuses as revoked: leave this site out of the import, or delete this line if every certificate the CAs issued may be used until it expires",
+                        r.text()
+                    ),
+                );
+                return None;
+            }
+        }
+        let Some(ca) = ca else {
+            let message = match ca_path {
+                Some(p) => format!(
+                    "{}: had reads client CAs from one file (tls.client_ca), not a directory ({}): concatenate its certificates into one file and name it in SSLCACertificateFile",
+                    d.text(),
+                    p.text()
+                ),
+                None => format!(
+                    "{}: needs SSLCACertificateFile, the CAs client certificates must chain to",
+                    d.text()
+                ),
+            };
+            self.report.problem(&d.at, message);
+            return None;
+        };
+        let depth = match depth {
+            None => None,
+            Some(x) => match x.arg(0).parse::<u8>() {
+                Ok(n) if n >= 1 => {
+                    self.used.insert(place(&x.at));
+                    Some(n)
+                }
+                Ok(0) => {
+                    self.report.problem(
+                        &x.at,
+                        format!(
+                            "{}: only self-signed client certificates, which had cannot verify against SSLCACertificateFile; use 1 (a certificate issued directly by one of its CAs) or more",
+                            x.text()
+                        ),
+                    );
+                    return None;
+                }
+                _ => {
+                    self.report
+                        .problem(&x.at, format!("{}: needs a number from 1 to 255", x.text()));
+                    return None;
+                }
+            },
+        };
+        self.used.insert(place(&d.at));
+        self.used.insert(place(&ca.at));
+        Some(ClientCerts {
+            ca: ca.path.clone(),
+            verify,
+            depth,
+            at: d.at.clone(),
+        })
     }
 
     /// The core's `Protocols`: had offers h2 and http/1.1 on TLS listeners
@@ -1544,6 +1698,10 @@ impl Converter<'_, '_> {
                 value: None,
                 at: None,
             },
+            client: Val {
+                value: None,
+                at: None,
+            },
             member_ca: Val {
                 value: None,
                 at: None,
@@ -1998,7 +2156,36 @@ impl Converter<'_, '_> {
             let size = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
             let both_tls = a.tls.is_some() && b.tls.is_some();
             let handshake = |v: &Val<Option<Duration>>| v.value.unwrap_or(HAD_HANDSHAKE_TIMEOUT);
-            let checks: [SettingCheck<'_>; 9] = [
+            let client = |c: &Option<ClientCerts>| match c {
+                None => "none".to_owned(),
+                Some(c) => format!(
+                    "{} with {}, depth {}",
+                    match c.verify {
+                        VerifyClient::Required => "require",
+                        VerifyClient::Optional => "optional",
+                    },
+                    c.ca.display(),
+                    c.depth.unwrap_or(1)
+                ),
+            };
+            let same_client = |x: &Option<ClientCerts>, y: &Option<ClientCerts>| match (x, y) {
+                (Some(x), Some(y)) => {
+                    x.ca == y.ca
+                        && x.verify == y.verify
+                        && x.depth.unwrap_or(1) == y.depth.unwrap_or(1)
+                }
+                (None, None) => true,
+                _ => false,
+            };
+            let checks: [SettingCheck<'_>; 10] = [
+                (
+                    "tls.client_ca/verify_client/verify_depth",
+                    "SSLVerifyClient",
+                    client(&a.client.value),
+                    client(&b.client.value),
+                    !both_tls || same_client(&a.client.value, &b.client.value),
+                    &b.client.at,
+                ),
                 (
                     "tls.handshake_timeout",
                     "RequestReadTimeout handshake=",

@@ -191,6 +191,15 @@ pub(super) struct Ssl {
     pub protocol: Option<Directive>,
     /// `SSLVerifyClient` at server or virtual-host level.
     pub verify_client: Option<Directive>,
+    /// `SSLCACertificateFile`: the CAs client certificates chain to.
+    pub ca_file: Option<FileSetting>,
+    /// `SSLCACertificatePath`.
+    pub ca_path: Option<Directive>,
+    /// `SSLVerifyDepth`.
+    pub verify_depth: Option<Directive>,
+    /// `SSLCARevocationFile`, `SSLCARevocationPath`, `SSLCARevocationCheck`
+    /// and `SSLOCSPEnable`: revocation checks of client certificates.
+    pub revocation: Vec<Directive>,
     /// `SSLProxyEngine`.
     pub proxy_engine: Option<Directive>,
     /// `SSLProxyVerify`.
@@ -755,20 +764,13 @@ pub(super) fn ssl_reason(key: &str) -> &'static str {
         "ssloptions" => {
             "exports TLS details (SSL_* variables, certificates) to Apache's modules and CGI scripts: had has none; members see X-Forwarded-Proto: https"
         }
-        "sslverifydepth"
-        | "sslcacertificatefile"
-        | "sslcacertificatepath"
-        | "sslcarevocationfile"
-        | "sslcarevocationpath"
-        | "sslcarevocationcheck"
-        | "sslcadnrequestfile"
-        | "sslcadnrequestpath"
-        | "sslusername" => {
-            "used only with client certificates (SSLVerifyClient), which the importer does not carry over"
+        "sslcadnrequestfile" | "sslcadnrequestpath" => {
+            "had names the CAs of tls.client_ca (SSLCACertificateFile) to clients asked for a certificate"
         }
-        k if k.starts_with("sslocsp") => {
-            "used only with client certificates (SSLVerifyClient), which the importer does not carry over"
+        "sslusername" => {
+            "had forwards a verified client's subject in the header tls.client_subject_header names, not as a user name"
         }
+        k if k.starts_with("sslocsp") => "had does not check client certificates with OCSP",
         "sslverifyclient" => "had asks no client for a certificate (Apache's default, none)",
         "sslstrictsnivhostcheck" => {
             "had's nearest setting, tls = { strict_sni = true }, also refuses a client whose SNI names no certificate of the address (Apache serves it from the first virtual host): set it by hand if that is what you want"
@@ -1610,6 +1612,7 @@ impl Builder<'_> {
             "sslcertificatefile"
             | "sslcertificatekeyfile"
             | "sslcertificatechainfile"
+            | "sslcacertificatefile"
             | "sslproxycacertificatefile" => {
                 let Some(f) = self.ssl_file(d) else {
                     return;
@@ -1619,11 +1622,18 @@ impl Builder<'_> {
                     "sslcertificatefile" => ssl.certs.push(f),
                     "sslcertificatekeyfile" => ssl.keys.push(f),
                     "sslcertificatechainfile" => ssl.chain = Some(f),
+                    "sslcacertificatefile" => ssl.ca_file = Some(f),
                     _ => ssl.proxy_ca_file = Some(f),
                 }
             }
             "sslprotocol" => self.site(scope).ssl.protocol = Some(d.clone()),
             "sslverifyclient" => self.site(scope).ssl.verify_client = Some(d.clone()),
+            "sslcacertificatepath" => self.site(scope).ssl.ca_path = Some(d.clone()),
+            "sslverifydepth" => self.site(scope).ssl.verify_depth = Some(d.clone()),
+            "sslcarevocationfile"
+            | "sslcarevocationpath"
+            | "sslcarevocationcheck"
+            | "sslocspenable" => self.site(scope).ssl.revocation.push(d.clone()),
             "sslproxyengine" => self.site(scope).ssl.proxy_engine = Some(d.clone()),
             "sslproxyverify" => self.site(scope).ssl.proxy_verify = Some(d.clone()),
             "sslproxycacertificatepath" => self.site(scope).ssl.proxy_ca_path = Some(d.clone()),
