@@ -236,39 +236,40 @@ fn smooth_weighted(weights: &[u32], set: u64) -> Box<[u8]> {
 /// or query, the value ending at `?` or `&`, and `;` with
 /// `scolonpathdelim`), then the cookie; the route is what follows the
 /// value's first `.` (`JSESSIONID=abc.node1` → `node1`). No `.`, no route.
+/// Read as bytes, as Apache reads them (a route is then UTF-8 or none).
 pub(crate) fn session_route(req: &Request<RequestBody>, sticky: &StickyConfig) -> Option<String> {
     let from_url = sticky.url_param.as_deref().and_then(|name| {
         let target = req
             .uri()
             .path_and_query()
             .map(http::uri::PathAndQuery::as_str)?;
-        url_param(target, name, sticky.scolon_path_delim)
+        url_param(target.as_bytes(), name.as_bytes(), sticky.scolon_path_delim)
     });
     let value = from_url.or_else(|| {
         let name = sticky.cookie.as_deref().or(sticky.set_cookie.as_deref())?;
         req.headers()
             .get_all(http::header::COOKIE)
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|cookies| cookie(cookies, name))
+            .find_map(|cookies| cookie(cookies.as_bytes(), name.as_bytes()))
     })?;
-    let (_, route) = value.split_once('.')?;
-    (!route.is_empty()).then(|| route.to_owned())
+    let dot = value.iter().position(|&b| b == b'.')?;
+    let route = value.get(dot + 1..).filter(|r| !r.is_empty())?;
+    std::str::from_utf8(route).ok().map(str::to_owned)
 }
 
 /// Apache's `get_path_param`: the value after the first `NAME=` anywhere in
 /// the URL, up to a delimiter.
-fn url_param<'a>(url: &'a str, name: &str, scolon: bool) -> Option<&'a str> {
+fn url_param<'a>(url: &'a [u8], name: &[u8], scolon: bool) -> Option<&'a [u8]> {
     let mut from = 0;
     while let Some(at) = find(url.get(from..)?, name) {
         let after = from + at + name.len();
-        if let Some(value) = url.get(after..).and_then(|v| v.strip_prefix('=')) {
+        if let Some(value) = url.get(after..).and_then(|v| v.strip_prefix(b"=")) {
             let end = value
-                .find(|c| c == '?' || c == '&' || (scolon && c == ';'))
+                .iter()
+                .position(|&c| c == b'?' || c == b'&' || (scolon && c == b';'))
                 .unwrap_or(value.len());
-            let value = &value[..end];
-            if !value.is_empty() {
-                return Some(value);
+            if end > 0 {
+                return Some(&value[..end]);
             }
         }
         from += at + 1;
@@ -282,8 +283,7 @@ fn url_param<'a>(url: &'a str, name: &str, scolon: bool) -> Option<&'a str> {
 /// Where `needle` first occurs in `hay`: a scan for its first byte and a
 /// comparison there (cookie headers and names are short; `str::find`'s
 /// two-way searcher costs more to set up than this whole scan).
-fn find(hay: &str, needle: &str) -> Option<usize> {
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     let &first = n.first()?;
     let mut i = 0;
     while let Some(off) = h.get(i..)?.iter().position(|&b| b == first) {
@@ -296,17 +296,20 @@ fn find(hay: &str, needle: &str) -> Option<usize> {
     None
 }
 
-fn cookie<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
+fn cookie<'a>(cookies: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     let mut from = 0;
     while let Some(at) = find(cookies.get(from..)?, name) {
         let start = from + at;
-        let before = cookies[..start].chars().next_back();
-        if before.is_none_or(|c| c == ';' || c == ',' || c.is_ascii_whitespace()) {
-            let rest = cookies[start + name.len()..].trim_start();
-            if let Some(value) = rest.strip_prefix('=')
+        let before = start.checked_sub(1).and_then(|i| cookies.get(i)).copied();
+        if before.is_none_or(|c| c == b';' || c == b',' || c.is_ascii_whitespace()) {
+            let rest = cookies.get(start + name.len()..)?.trim_ascii_start();
+            if let Some(value) = rest.strip_prefix(b"=")
                 && !value.is_empty()
             {
-                let end = value.find([';', ',']).unwrap_or(value.len());
+                let end = value
+                    .iter()
+                    .position(|&c| c == b';' || c == b',')
+                    .unwrap_or(value.len());
                 return Some(&value[..end]);
             }
         }
@@ -528,6 +531,21 @@ mod tests {
         let s = sticky(Some("JSESSIONID"), Some("jsessionid"), false);
         let r = |t: &str, c: &[&str]| session_route(&request(t, c), &s);
         assert_eq!(r("/", &["JSESSIONID=abc.node1"]), Some("node1".into()));
+        // Bytes, as Apache reads them: obs-text in another cookie does not
+        // hide the session's; a route that is not UTF-8 is none.
+        let mut raw = request("/", &[]);
+        raw.headers_mut().insert(
+            http::header::COOKIE,
+            http::HeaderValue::from_bytes(b"pref=caf\xe9; JSESSIONID=abc.node7")
+                .unwrap_or_else(|_| http::HeaderValue::from_static("")),
+        );
+        assert_eq!(session_route(&raw, &s), Some("node7".into()));
+        raw.headers_mut().insert(
+            http::header::COOKIE,
+            http::HeaderValue::from_bytes(b"JSESSIONID=abc.n\xe9")
+                .unwrap_or_else(|_| http::HeaderValue::from_static("")),
+        );
+        assert_eq!(session_route(&raw, &s), None);
         assert_eq!(
             r("/", &["a=1; JSESSIONID=abc.node2; b=2"]),
             Some("node2".into())

@@ -188,22 +188,28 @@ fn address(
             .path_and_query()
             .is_some_and(|pq| pq.as_str() == path);
     if !unchanged {
-        let joined = if path == "*" {
+        let head = if path == "*" {
             // `OPTIONS *` addresses the member itself, whatever its path.
-            path.to_owned()
+            ""
         } else if prefix.is_empty() && (path.is_empty() || path.starts_with('?')) {
             // The request was the route's whole prefix and the member has no
             // path of its own: its root.
-            format!("/{path}")
+            "/"
         } else {
-            format!("{prefix}{path}")
+            prefix
         };
+        // Exactly as long as it needs: `Bytes` takes a full vector as it is,
+        // and allocates again for one with spare capacity.
+        let mut joined = String::with_capacity(head.len() + path.len());
+        joined.push_str(head);
+        joined.push_str(path);
         // Apache's literal join can make a URL that is none (`ProxyPass
         // /app/ http://b:8080` sends `/app/x` to `http://b:8080x`): refused.
-        let uri = Uri::try_from(joined.as_str())
+        // The string becomes the URI's bytes, not copied again.
+        let uri = Uri::from_maybe_shared(bytes::Bytes::from(joined.into_bytes()))
             .ok()
             .filter(|u| u.path().starts_with('/') || u.path() == "*")
-            .ok_or_else(|| format!("{}{joined} is not a URL", member.target.origin))?;
+            .ok_or_else(|| format!("{}{head}{path} is not a URL", member.target.origin))?;
         original.uri = Some(std::mem::replace(req.uri_mut(), uri));
     }
     if !preserve_host || !req.headers().contains_key(HOST) {
