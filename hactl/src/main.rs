@@ -117,7 +117,7 @@ fn main() -> ExitCode {
 }
 
 fn check(files: &[PathBuf]) -> ExitCode {
-    let report = had::config::check_files(files);
+    let report = had::check::check_files(files);
     let text = report.render();
     if report.is_valid() {
         print!("{text}");

@@ -117,11 +117,8 @@ mod tests {
                 let zeroed = unsafe { a.alloc_zeroed(z) };
                 assert_eq!(zeroed as usize % align, 0);
                 // SAFETY: `zeroed` holds `z.size()` bytes.
-                assert!(
-                    unsafe { std::slice::from_raw_parts(zeroed, z.size()) }
-                        .iter()
-                        .all(|&b| b == 0)
-                );
+                let zeros = unsafe { std::slice::from_raw_parts(zeroed, z.size()) };
+                assert!(zeros.iter().all(|&b| b == 0));
                 // SAFETY: both came from this allocator with these layouts.
                 unsafe {
                     a.dealloc(q, Layout::from_size_align(grown, align).expect("valid"));

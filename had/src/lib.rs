@@ -8,6 +8,7 @@ pub mod plan;
 pub mod runtime;
 pub mod status;
 
+pub mod check;
 pub mod config;
 pub mod failover;
 pub mod import;

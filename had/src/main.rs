@@ -41,7 +41,7 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     if args.check {
-        let report = had::config::check_files(std::slice::from_ref(&args.config));
+        let report = had::check::check_files(std::slice::from_ref(&args.config));
         print!("{}", report.render());
         return if report.is_valid() {
             ExitCode::SUCCESS

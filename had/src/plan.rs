@@ -377,7 +377,8 @@ pub fn from_config(loaded: &crate::config::Loaded) -> Result<Plan, PlanError> {
 
 /// keepalived's weight range, as validation enforces it.
 fn weight(w: i64) -> i32 {
-    i32::try_from(w.clamp(-254, 254)).unwrap_or(0)
+    let (low, high) = vrrp_core::limits::WEIGHT.into_inner();
+    i32::try_from(w.clamp(i64::from(low), i64::from(high))).unwrap_or(0)
 }
 
 /// How scripts and notify hooks are run: `[global]`'s security and user.
@@ -634,9 +635,11 @@ fn instance_plan(
     );
     core.version = version;
     core.priority = vi.priority();
-    // Validation already bounded the interval to the version's range.
-    core.advert_interval_cs =
-        u16::try_from(advert_int.as_millis().div_ceil(10)).unwrap_or(u16::MAX);
+    // vrrp-core's conversion, which validation applied already; an
+    // interval the version cannot carry (a config not validated) is kept
+    // as it is, for the state machine's own check to refuse by value.
+    core.advert_interval_cs = vrrp_core::limits::interval_cs(version, *advert_int)
+        .unwrap_or_else(|_| u16::try_from(advert_int.as_millis() / 10).unwrap_or(u16::MAX));
     core.preempt = vi.preempts();
     core.preempt_delay = *preempt_delay;
     core.accept_mode = true;

@@ -163,7 +163,7 @@ fn nodes_with_one_name_are_told_apart_in_the_report() {
         .expect("write");
         paths.push(path);
     }
-    let report = had::config::check_files_with(&paths, &LoadOptions { env: false });
+    let report = had::check::check_files_with(&paths, &LoadOptions { env: false });
     assert!(report.is_valid());
     let failover = report.failover.as_ref().expect("two nodes");
     assert_eq!(

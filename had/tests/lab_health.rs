@@ -319,7 +319,7 @@ fn script_check_failure_moves_the_vip_and_recovery_preempts() {
     );
 
     // The arithmetic `hactl check n0.toml n1.toml` prints says this one moves.
-    let report = had::config::check_files(&[pair.n0.config.clone(), pair.n1.config.clone()]);
+    let report = had::check::check_files(&[pair.n0.config.clone(), pair.n1.config.clone()]);
     let text = report.render();
     assert!(report.is_valid(), "{text}");
     assert!(
@@ -399,7 +399,7 @@ fn seed_weight_plus_two_does_not_move_the_vip() {
         json_priority(&pair.n1)
     );
 
-    let report = had::config::check_files(&[pair.n0.config.clone(), pair.n1.config.clone()]);
+    let report = had::check::check_files(&[pair.n0.config.clone(), pair.n1.config.clone()]);
     let text = report.render();
     assert!(report.is_valid(), "{text}");
     assert!(

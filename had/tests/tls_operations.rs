@@ -457,7 +457,7 @@ fn check_warns_about_a_certificate_expiring_within_two_weeks() {
     let got: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
     assert_eq!(got, std::slice::from_ref(&want));
     // `hactl check` prints it and calls the file valid.
-    let report = had::config::check_files_with(std::slice::from_ref(&path), &no_env());
+    let report = had::check::check_files_with(std::slice::from_ref(&path), &no_env());
     assert!(report.is_valid());
     let text = report.render();
     assert!(text.lines().any(|l| l == want), "{text}");

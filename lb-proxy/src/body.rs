@@ -9,8 +9,8 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
 use crate::member::Member;
-use crate::member_conn::{Ended, MemberBody};
-use crate::pool::checkin;
+use crate::member_conn::MemberBody;
+use crate::pool;
 use crate::send_watch;
 use std::sync::Arc;
 
@@ -165,9 +165,7 @@ impl BackendBody {
     }
 
     fn release(&mut self) {
-        if let Ended::Reusable(conn) = self.body.take_if_done() {
-            checkin(&self.in_flight.0, conn);
-        }
+        pool::release(&self.in_flight.0, &mut self.body);
     }
 }
 

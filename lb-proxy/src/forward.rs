@@ -14,7 +14,7 @@ use tower::Service;
 
 use crate::body::{BackendBody, BoxError, ClientBodyError, InFlight, ProxyBody, RequestBody};
 use crate::member::Member;
-use crate::member_conn::{Ended, ExchangeError};
+use crate::member_conn::ExchangeError;
 
 /// A request with the member it goes to.
 #[derive(Debug)]
@@ -327,9 +327,7 @@ fn forward(
                 request: None,
             })?;
             member.add_traffic(data.len() as u64);
-            if let Ended::Reusable(conn) = resp.body_mut().take_if_done() {
-                crate::pool::checkin(&member, conn);
-            }
+            crate::pool::release(&member, resp.body_mut());
             return Ok(resp.map(|_| ProxyBody::Local(Some(data))));
         }
         // Streamed (or empty) bodies hand the connection back when they end; an

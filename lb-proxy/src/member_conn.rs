@@ -45,6 +45,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use crate::body::{BoxError, ClientBodyError, RequestBody};
+use crate::fields::is_hop_by_hop;
 use crate::member_tls::Connector;
 
 /// Most header fields accepted in a member's response (hyper's default).
@@ -724,8 +725,9 @@ fn push_chunk(out: &mut BytesMut, data: &[u8]) {
 struct Head {
     status: StatusCode,
     version: Version,
-    /// End-to-end fields only (all fields for a 101, which the tunnel and
-    /// the client still need).
+    /// End-to-end fields only; a 101 keeps `Upgrade`, with `Connection:
+    /// upgrade`, which the tunnel and the client still need. The one place
+    /// a member's response loses its hop-by-hop fields.
     headers: HeaderMap,
     /// `Connection: close`.
     close: bool,
@@ -736,25 +738,6 @@ struct Head {
     chunked: Option<bool>,
     /// The agreed `Content-Length`, if any.
     content_length: Option<u64>,
-}
-
-/// Fields that describe the member connection, not the message (RFC 9110
-/// §7.6.1, plus `Keep-Alive` and `Proxy-Connection`): the member side
-/// consumes them, so they never reach the client.
-fn is_hop_by_hop(name: &[u8]) -> bool {
-    const HOP: [&[u8]; 9] = [
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    ];
-    HOP.iter()
-        .any(|h| h.len() == name.len() && h.eq_ignore_ascii_case(name))
 }
 
 /// Comma-separated list elements of a field value, trimmed, empty ones left out.
@@ -781,7 +764,9 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, BoxError> {
     } else {
         Version::HTTP_11
     };
-    let keep_all = status == StatusCode::SWITCHING_PROTOCOLS;
+    // A 101 keeps its `Upgrade` (and gets `Connection: upgrade` back
+    // below): the tunnel and the client need them (RFC 9110 §7.8).
+    let switching = status == StatusCode::SWITCHING_PROTOCOLS;
     let mut head = Head {
         status,
         version,
@@ -831,15 +816,14 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, BoxError> {
                     head.close = true;
                 } else if token.eq_ignore_ascii_case(b"keep-alive") {
                     head.keep_alive = true;
-                } else if !keep_all
-                    && !is_hop_by_hop(token)
+                } else if !is_hop_by_hop(token)
                     && let Ok(n) = HeaderName::from_bytes(token)
                 {
                     listed.push(n);
                 }
             }
         }
-        if !keep_all && is_hop_by_hop(name) {
+        if is_hop_by_hop(name) && !(switching && name.eq_ignore_ascii_case(b"upgrade")) {
             continue;
         }
         let name = HeaderName::from_bytes(name)
@@ -855,6 +839,12 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, BoxError> {
     }
     for name in listed {
         head.headers.remove(name);
+    }
+    if switching && head.headers.contains_key(http::header::UPGRADE) {
+        head.headers.insert(
+            http::header::CONNECTION,
+            HeaderValue::from_static("upgrade"),
+        );
     }
     Ok(Some(head))
 }
@@ -1161,5 +1151,51 @@ impl NotReusable for Response<MemberBody> {
     fn not_reusable(mut self) -> Self {
         self.body_mut().keep_alive = false;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(text: &str) -> Head {
+        let mut buf = BytesMut::from(text.as_bytes());
+        match parse_head(&mut buf) {
+            Ok(Some(h)) => h,
+            other => panic!("{text:?}: {other:?}"),
+        }
+    }
+
+    fn names(h: &Head) -> Vec<&str> {
+        let mut n: Vec<&str> = h.headers.keys().map(HeaderName::as_str).collect();
+        n.sort_unstable();
+        n
+    }
+
+    /// The one place a member's response loses its hop-by-hop fields: the
+    /// fixed set and what `Connection` lists, whatever their case.
+    #[test]
+    fn a_response_keeps_its_end_to_end_fields_only() {
+        let h = head(
+            "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Internal\r\nKeep-Alive: timeout=5\r\nX-Internal: 1\r\nTransfer-Encoding: chunked\r\nProxy-Connection: x\r\nTrailer: x-sum\r\nUpgrade: h2c\r\nX-Kept: 1\r\nContent-Type: text/plain\r\n\r\n",
+        );
+        assert_eq!(names(&h), ["content-type", "x-kept"]);
+        assert!(h.keep_alive);
+        assert_eq!(h.chunked, Some(true));
+    }
+
+    /// A 101 keeps `Upgrade` and gets `Connection: upgrade`, whatever else
+    /// the member's `Connection` said; the rest goes as for any response.
+    #[test]
+    fn a_101_keeps_what_the_tunnel_needs() {
+        let h = head(
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade, X-Internal\r\nUpgrade: websocket\r\nX-Internal: 1\r\nKeep-Alive: timeout=5\r\nSec-WebSocket-Accept: abc\r\n\r\n",
+        );
+        assert_eq!(names(&h), ["connection", "sec-websocket-accept", "upgrade"]);
+        assert_eq!(h.headers[http::header::CONNECTION], "upgrade");
+        assert_eq!(h.headers[http::header::UPGRADE], "websocket");
+        // Without Upgrade, a 101 gets no Connection either.
+        let h = head("HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n\r\n");
+        assert!(names(&h).is_empty());
     }
 }

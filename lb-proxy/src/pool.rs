@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 
 use crate::member::Member;
-use crate::member_conn::{MemberConn, MemberIo};
+use crate::member_conn::{Ended, MemberBody, MemberConn, MemberIo};
 use crate::member_tls::Connector;
 
 thread_local! {
@@ -136,7 +136,11 @@ impl Pool {
     }
 }
 
-/// Returns a connection whose response finished to its member's pool.
-pub(crate) fn checkin(member: &Arc<Member>, conn: Pooled) {
-    member.pool.checkin(conn);
+/// The one check-in of a member connection: when `body`, the response
+/// read over it, is complete and both sides allow reuse, the connection
+/// goes back to `member`'s pool; otherwise it is closed with the body.
+pub(crate) fn release(member: &Arc<Member>, body: &mut MemberBody) {
+    if let Ended::Reusable(conn) = body.take_if_done() {
+        member.pool.checkin(conn);
+    }
 }

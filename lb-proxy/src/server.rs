@@ -18,11 +18,11 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::admission::limits::Limits;
 use crate::config::{HealthCheckConfig, ProxyConfig};
 use crate::layer::access_log::AccessLogWriter;
 use crate::member::{Member, MemberStats, MemberStatus};
 use crate::send_watch::{Stalled, Watched, WatchedExec};
+use crate::settings::{Front, Settings};
 use crate::sites::Sites;
 use crate::timer::ConnTimer;
 use crate::tls::{CertificateInfo, Certificates};
@@ -30,58 +30,6 @@ use crate::{Error, stack};
 
 /// hyper's own limit of header fields when none is configured.
 const HYPER_MAX_HEADERS: usize = 100;
-
-/// Settings read when a client connection starts.
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    /// Size limits of request heads.
-    pub(crate) limits: Limits,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) timeout: Duration,
-    /// The longest response timeout of the proxy and its members: what the
-    /// stack's timeout layer enforces (shorter ones are armed per member).
-    pub(crate) outer_timeout: Duration,
-    pub(crate) header_read_timeout: Duration,
-    pub(crate) body_read_timeout: Duration,
-    pub(crate) send_timeout: Duration,
-    pub(crate) pool_idle_timeout: Duration,
-    pub(crate) tunnel_idle_timeout: Duration,
-    /// The header carrying a verified client certificate's subject.
-    pub(crate) client_subject_header: Option<http::HeaderName>,
-}
-
-impl Settings {
-    /// From a validated config.
-    fn of(c: &ProxyConfig) -> Self {
-        let (_, balancers) = c.sites();
-        let outer_timeout = balancers
-            .iter()
-            .flat_map(|b| &b.members)
-            .filter_map(|m| m.timeout)
-            .fold(c.timeout, Duration::max);
-        Self {
-            limits: Limits {
-                field_size: c.limit_request_field_size,
-                fields: c.limit_request_fields,
-                line: c.limit_request_line,
-            },
-            connect_timeout: c.connect_timeout,
-            timeout: c.timeout,
-            outer_timeout,
-            header_read_timeout: c.header_read_timeout,
-            body_read_timeout: c.body_read_timeout,
-            send_timeout: c.send_timeout,
-            pool_idle_timeout: c.pool_idle_timeout,
-            tunnel_idle_timeout: c.tunnel_idle_timeout,
-            client_subject_header: c
-                .tls
-                .as_ref()
-                .and_then(|t| t.client_auth.as_ref())
-                .and_then(|a| a.subject_header.as_deref())
-                .and_then(|h| http::HeaderName::from_bytes(h.as_bytes()).ok()),
-        }
-    }
-}
 
 /// State shared by all workers of one proxy.
 #[derive(Debug)]
@@ -96,6 +44,16 @@ pub(crate) struct Shared {
     active: AtomicUsize,
     accepted: AtomicUsize,
     connection_slots: Arc<Semaphore>,
+}
+
+impl Shared {
+    /// What the request stack of a connection needs of it.
+    fn stack_parts(&self) -> stack::Parts<'_> {
+        stack::Parts {
+            sites: &self.sites,
+            access_log: self.access_log.as_ref(),
+        }
+    }
 }
 
 /// Counts a client connection as active until dropped.
@@ -590,18 +548,6 @@ async fn accept_loop(
     }
 }
 
-/// The front end a connection came in on: what `X-Forwarded-Proto`,
-/// `X-Forwarded-Port` and the client-subject header say to members.
-#[derive(Debug, Clone)]
-pub(crate) struct Front {
-    /// Over TLS.
-    pub(crate) tls: bool,
-    /// The local port.
-    pub(crate) port: u16,
-    /// The subject of the client's verified certificate.
-    pub(crate) client_subject: Option<http::HeaderValue>,
-}
-
 async fn serve(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
@@ -686,7 +632,13 @@ async fn serve_http1<T>(
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let settings = shared.settings.load();
-    let service = TowerToHyperService::new(stack::build(shared, &settings, listener, peer, front));
+    let service = TowerToHyperService::new(stack::build(
+        shared.stack_parts(),
+        &settings,
+        listener,
+        peer,
+        front,
+    ));
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         // The connection's own timer, re-armed per request (crate::timer).
@@ -751,7 +703,13 @@ async fn serve_http2<T>(
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let settings = shared.settings.load();
-    let service = TowerToHyperService::new(stack::build(shared, &settings, listener, peer, front));
+    let service = TowerToHyperService::new(stack::build(
+        shared.stack_parts(),
+        &settings,
+        listener,
+        peer,
+        front,
+    ));
     // Each stream on its own task, reset alone when its client takes none
     // of its response for send_timeout.
     let mut builder = hyper::server::conn::http2::Builder::new(WatchedExec {

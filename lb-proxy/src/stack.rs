@@ -3,6 +3,9 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -11,6 +14,7 @@ use tower::{Service, ServiceBuilder};
 use crate::balancer::BalanceLayer;
 use crate::body::{ProxyBody, RequestBody};
 use crate::forward::{Forward, ForwardSettings};
+use crate::layer::access_log::AccessLogWriter;
 use crate::layer::access_log::{AccessLogLayer, LoggedBody};
 use crate::layer::admission::AdmissionLayer;
 use crate::layer::forwarded::ForwardedHeadersLayer;
@@ -18,13 +22,22 @@ use crate::layer::read_ahead::ReadAheadLayer;
 use crate::layer::router::RouterLayer;
 use crate::layer::timeout::ResponseTimeoutLayer;
 use crate::layer::tunnel::TunnelLayer;
-use crate::server::{Front, Settings, Shared};
+use crate::settings::{Front, Settings};
+use crate::sites::Sites;
+
+/// What every connection's stack shares: the sites (swapped on reload)
+/// and the access log.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Parts<'a> {
+    pub(crate) sites: &'a Arc<ArcSwap<Sites>>,
+    pub(crate) access_log: Option<&'a Arc<AccessLogWriter>>,
+}
 
 /// The service serving one client connection from `client` on listener
 /// `listener` (`front`: over TLS or not, on which port), with the settings
 /// in force when it was accepted.
 pub(crate) fn build(
-    shared: &Shared,
+    shared: Parts<'_>,
     s: &Settings,
     listener: usize,
     client: SocketAddr,
@@ -40,7 +53,7 @@ pub(crate) fn build(
     ServiceBuilder::new()
         .map_request(|req: Request<Incoming>| req.map(RequestBody::Incoming))
         // Log every answer, including the proxy's own rejections.
-        .layer(AccessLogLayer::new(shared.access_log.clone(), client.ip()))
+        .layer(AccessLogLayer::new(shared.access_log.cloned(), client.ip()))
         // Refuse what a member must never see: oversized lines (414) and
         // heads (431), ambiguous or foreign framing (400, 501), targets and
         // Hosts RFC 9112 §3 forbids (400, 405, 417), paths above the root.

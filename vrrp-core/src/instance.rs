@@ -7,6 +7,7 @@
 //! [`Instance::poll_timeout`] says when the driver must call
 //! [`Instance::handle_timeout`].
 
+use crate::limits;
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::IpAddr;
@@ -16,7 +17,7 @@ use crate::packet::{Advertisement, Auth, Version};
 use crate::timers::{self, MasterDownInterval};
 
 /// The priority of the address owner (RFC 5798 §6.1).
-pub const OWNER_PRIORITY: u8 = 255;
+pub use crate::limits::OWNER_PRIORITY;
 /// The priority a master sends when it resigns (RFC 5798 §6.1).
 pub const RESIGN_PRIORITY: u8 = 0;
 /// The TTL / hop limit every VRRP packet must carry (RFC 5798 §5.1.1.3).
@@ -337,7 +338,7 @@ impl InstanceConfig {
         }
         match self.version {
             Version::V3 => {
-                if !(1..=4095).contains(&self.advert_interval_cs) {
+                if !limits::interval_ok(Version::V3, self.advert_interval_cs) {
                     return Err(ConfigError::V3Interval {
                         cs: self.advert_interval_cs,
                     });
@@ -347,10 +348,7 @@ impl InstanceConfig {
                 }
             }
             Version::V2 => {
-                if self.advert_interval_cs == 0
-                    || !self.advert_interval_cs.is_multiple_of(100)
-                    || self.advert_interval_cs > 25500
-                {
+                if !limits::interval_ok(Version::V2, self.advert_interval_cs) {
                     return Err(ConfigError::V2Interval {
                         cs: self.advert_interval_cs,
                     });
@@ -363,7 +361,7 @@ impl InstanceConfig {
         if self.virtual_addresses.is_empty() {
             return Err(ConfigError::NoAddresses);
         }
-        if self.virtual_addresses.len() > 255 {
+        if self.virtual_addresses.len() > limits::MAX_ADDRESSES {
             return Err(ConfigError::TooManyAddresses {
                 count: self.virtual_addresses.len(),
             });
@@ -690,7 +688,11 @@ impl Instance {
         let priority = if self.config.is_owner() {
             OWNER_PRIORITY
         } else {
-            priority.clamp(1, 254)
+            let (low, high) = limits::TRACKED_PRIORITY.into_inner();
+            priority.clamp(
+                u8::try_from(low).unwrap_or(1),
+                u8::try_from(high).unwrap_or(254),
+            )
         };
         if priority == self.effective_priority {
             return;

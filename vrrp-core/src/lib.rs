@@ -52,6 +52,7 @@
 //! ```
 
 pub mod instance;
+pub mod limits;
 pub mod packet;
 pub mod priority;
 pub mod timers;

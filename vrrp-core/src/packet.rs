@@ -57,11 +57,11 @@ pub const AUTH_DATA_LEN: usize = 8;
 /// The only VRRP message type: advertisement (RFC 5798 §5.2.2).
 pub const TYPE_ADVERTISEMENT: u8 = 1;
 /// Most addresses one advertisement can carry: the count field is one byte.
-pub const MAX_ADDRESSES: usize = 255;
+pub const MAX_ADDRESSES: usize = crate::limits::MAX_ADDRESSES;
 /// Largest VRRPv3 interval: the field is 12 bits of centiseconds (RFC 5798 §5.2.7).
 pub const MAX_V3_INTERVAL_CS: u16 = 0x0fff;
 /// Largest VRRPv2 interval: the field is one byte of seconds (RFC 3768 §5.3.7).
-pub const MAX_V2_INTERVAL_CS: u16 = 255 * 100;
+pub const MAX_V2_INTERVAL_CS: u16 = *crate::limits::V2_INTERVAL_CS.end();
 /// VRRPv2 auth type 0: no authentication (RFC 3768 §5.3.6.1).
 pub const AUTH_TYPE_NONE: u8 = 0;
 /// VRRPv2 auth type 1: simple text password (RFC 2338 §5.3.6.2, kept by keepalived).
@@ -300,6 +300,26 @@ pub enum DecodeError {
         /// The auth type field.
         auth_type: u8,
     },
+}
+
+impl DecodeError {
+    /// A stable snake_case name of the error's kind, for counters, metrics
+    /// and `hactl status` keys (the daemon counts `malformed_<kind>`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Truncated { .. } => "truncated",
+            Self::FamilyMismatch { .. } => "family_mismatch",
+            Self::UnsupportedVersion { .. } => "unsupported_version",
+            Self::V2OverIpv6 => "v2_over_ipv6",
+            Self::UnsupportedType { .. } => "unsupported_type",
+            Self::AddressCountMismatch { .. } => "address_count_mismatch",
+            Self::BadChecksum { .. } => "bad_checksum",
+            Self::ZeroVrid => "zero_vrid",
+            Self::ZeroInterval { .. } => "zero_interval",
+            Self::AuthHeaderUnsupported => "auth_header_unsupported",
+            Self::UnknownAuthType { .. } => "unknown_auth_type",
+        }
+    }
 }
 
 /// Why an [`Advertisement`] cannot be written.
@@ -840,10 +860,7 @@ impl Advertisement {
                 family,
             });
         }
-        let (min, max) = match self.version {
-            Version::V2 => (100, MAX_V2_INTERVAL_CS),
-            Version::V3 => (1, MAX_V3_INTERVAL_CS),
-        };
+        let (min, max) = crate::limits::interval_range_cs(self.version).into_inner();
         if self.version == Version::V2 && !self.interval_cs.is_multiple_of(100) {
             return Err(EncodeError::V2IntervalNotWholeSeconds {
                 interval_cs: self.interval_cs,
@@ -1074,6 +1091,55 @@ mod tests {
 
     fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
         IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+    }
+
+    /// The kinds are the variants' names in snake_case (the metric keys
+    /// `malformed_<kind>` operators already know), and no two are alike.
+    #[test]
+    fn each_decode_error_has_its_own_stable_kind() {
+        let a = v4(198, 18, 0, 1);
+        let all = [
+            DecodeError::Truncated { len: 1, needed: 8 },
+            DecodeError::FamilyMismatch { src: a, dst: a },
+            DecodeError::UnsupportedVersion { version: 4 },
+            DecodeError::V2OverIpv6,
+            DecodeError::UnsupportedType { kind: 2 },
+            DecodeError::AddressCountMismatch {
+                version: Version::V3,
+                family: IpFamily::V4,
+                count: 1,
+                fit: 0,
+                space: 0,
+                len: 0,
+                expected: 0,
+            },
+            DecodeError::BadChecksum {
+                found: 0,
+                expected: 1,
+            },
+            DecodeError::ZeroVrid,
+            DecodeError::ZeroInterval {
+                version: Version::V3,
+            },
+            DecodeError::AuthHeaderUnsupported,
+            DecodeError::UnknownAuthType { auth_type: 9 },
+        ];
+        let mut kinds = std::collections::BTreeSet::new();
+        for e in &all {
+            let name: String = format!("{e:?}")
+                .chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect();
+            let mut snake = String::new();
+            for (i, c) in name.chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    snake.push('_');
+                }
+                snake.push(c.to_ascii_lowercase());
+            }
+            assert_eq!(e.kind(), snake);
+            assert!(kinds.insert(e.kind()), "{} twice", e.kind());
+        }
     }
 
     fn v6(last: u16) -> IpAddr {

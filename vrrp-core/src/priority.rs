@@ -80,11 +80,12 @@ pub fn effective_priority(base: u8, tracked: impl IntoIterator<Item = Tracked>) 
             None => return PriorityOutcome::Fault,
         }
     }
-    if base == 255 {
+    if base == crate::limits::OWNER_PRIORITY {
         // keepalived never turns an address owner into a non-owner.
-        return PriorityOutcome::Priority(255);
+        return PriorityOutcome::Priority(crate::limits::OWNER_PRIORITY);
     }
-    let clamped = total.clamp(1, 254);
+    let (low, high) = crate::limits::TRACKED_PRIORITY.into_inner();
+    let clamped = total.clamp(i64::from(low), i64::from(high));
     PriorityOutcome::Priority(u8::try_from(clamped).unwrap_or(254))
 }
 

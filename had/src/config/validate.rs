@@ -13,7 +13,11 @@ use super::{Source, nearest};
 
 /// Allowed range of a check weight (keepalived: -253..=253 in older
 /// releases, -254..=254 in 2.x).
-const WEIGHT_RANGE: (i64, i64) = (-254, 254);
+/// keepalived's weight range, from vrrp-core.
+const WEIGHT_RANGE: (i64, i64) = (
+    *vrrp_core::limits::WEIGHT.start() as i64,
+    *vrrp_core::limits::WEIGHT.end() as i64,
+);
 
 struct Checker<'a, 'b> {
     source: &'a Source<'b>,
@@ -393,13 +397,20 @@ fn instance(
             },
         );
     }
+    let (low, high) = vrrp_core::limits::VRID.into_inner();
     c.range(
         &at("virtual_router_id"),
         i64::from(inst.virtual_router_id),
-        1,
-        255,
+        i64::from(low),
+        i64::from(high),
     );
-    c.range(&at("priority"), i64::from(inst.priority), 1, 255);
+    let (low, high) = vrrp_core::limits::PRIORITY.into_inner();
+    c.range(
+        &at("priority"),
+        i64::from(inst.priority),
+        i64::from(low),
+        i64::from(high),
+    );
     let version = inst.effective_version(&config.global);
     if let Some(v) = inst.version
         && !matches!(v, 2 | 3)
@@ -413,34 +424,24 @@ fn instance(
         );
     }
     let adv = inst.advert_int;
-    let value = format!("{}", adv.as_secs_f64());
-    match version {
-        // RFC 3768 §5.3.7: Adver Int is an 8-bit count of seconds.
-        2 if adv.subsec_nanos() != 0 || adv.as_secs() < 1 || adv.as_secs() > 255 => {
-            c.error(
-                &at("advert_int"),
-                Problem::AdvertInterval {
-                    value,
-                    version: 2,
-                    allowed: "whole seconds 1-255; use version = 3 for sub-second intervals",
-                },
-            );
-        }
-        // RFC 5798 §5.2.7: Max Adver Int is a 12-bit count of centiseconds.
-        3 if !adv.subsec_nanos().is_multiple_of(10_000_000)
-            || adv < Duration::from_millis(10)
-            || adv > Duration::from_millis(40_950) =>
-        {
-            c.error(
-                &at("advert_int"),
-                Problem::AdvertInterval {
-                    value,
-                    version: 3,
-                    allowed: "0.01-40.95 s in steps of 0.01 s",
-                },
-            );
-        }
-        _ => {}
+    let wire = if version == 2 {
+        vrrp_core::Version::V2
+    } else {
+        vrrp_core::Version::V3
+    };
+    // RFC 3768 §5.3.7: an 8-bit count of seconds; RFC 5798 §5.2.7: a
+    // 12-bit count of centiseconds.
+    if matches!(version, 2 | 3)
+        && let Err(e) = vrrp_core::limits::interval_cs(wire, adv)
+    {
+        c.error(
+            &at("advert_int"),
+            Problem::AdvertInterval {
+                value: format!("{}", adv.as_secs_f64()),
+                version,
+                allowed: e.allowed(),
+            },
+        );
     }
     if inst.preempt_delay > Duration::from_secs(1000) {
         c.error(

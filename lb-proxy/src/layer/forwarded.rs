@@ -1,4 +1,6 @@
-//! Hop-by-hop header removal (RFC 9110 §7.6.1) and the X-Forwarded-* headers.
+//! Hop-by-hop header removal from requests (RFC 9110 §7.6.1) and the
+//! X-Forwarded-* headers. (Responses lose theirs where they are read, in
+//! [`crate::member_conn`]; the list is [`crate::fields::HOP_BY_HOP`].)
 //!
 //! Order matters: every header named in `Connection` is removed *before*
 //! X-Forwarded-For/Host/Proto/Port are added, so a client cannot make the proxy
@@ -8,35 +10,15 @@ use std::net::IpAddr;
 use std::task::{Context, Poll};
 
 use http::header::{CONNECTION, CONTENT_LENGTH, HOST, UPGRADE};
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Request};
 use tower::{Layer, Service};
 
-use super::{Mapped, OnResponse};
+use crate::fields::HOP_BY_HOP;
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
-
-static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
-
-/// Hop-by-hop fields besides those listed in `Connection` (RFC 9110 §7.6.1,
-/// plus the non-standard `Keep-Alive` and `Proxy-Connection`), as constants
-/// so removing them hashes no strings.
-fn hop_by_hop() -> [&'static HeaderName; 9] {
-    [
-        &CONNECTION,
-        &KEEP_ALIVE,
-        &PROXY_CONNECTION,
-        &http::header::PROXY_AUTHENTICATE,
-        &http::header::PROXY_AUTHORIZATION,
-        &http::header::TE,
-        &http::header::TRAILER,
-        &http::header::TRANSFER_ENCODING,
-        &UPGRADE,
-    ]
-}
 
 /// Whether the `Connection` header lists `token` (case-insensitive).
 pub(crate) fn connection_has(headers: &HeaderMap, token: &str) -> bool {
@@ -51,12 +33,12 @@ pub(crate) fn connection_has(headers: &HeaderMap, token: &str) -> bool {
 /// Removes every field named in `Connection`, then the fixed hop-by-hop set
 /// and `Upgrade`. Returns the `Upgrade` value when the message asked for one.
 ///
-/// Runs on every request and response, so it first looks at the names present
+/// Runs on every request, so it first looks at the names present
 /// (one pass, comparing constants) and removes only what is there: a typical
 /// message carries at most `Connection`, and removing absent names one by one
 /// cost more than the rest of the header handling together.
 fn strip_hop_by_hop(headers: &mut HeaderMap) -> Option<HeaderValue> {
-    let fixed = hop_by_hop();
+    let fixed = &HOP_BY_HOP;
     let mut present = [false; 9];
     let mut any = false;
     for name in headers.keys() {
@@ -116,7 +98,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) -> Option<HeaderValue> {
             headers.remove(name);
         }
     }
-    for (name, here) in fixed.into_iter().zip(present) {
+    for (name, here) in fixed.iter().zip(present) {
         if here {
             headers.remove(name);
         }
@@ -159,7 +141,7 @@ impl ForwardedHeadersLayer {
     /// client's own header of that name never reaches a member).
     pub(crate) fn new(
         client: IpAddr,
-        front: &crate::server::Front,
+        front: &crate::settings::Front,
         subject_header: Option<HeaderName>,
     ) -> Self {
         let client_ip = HeaderValue::from_str(&client.to_string())
@@ -183,20 +165,20 @@ impl<S> Layer<S> for ForwardedHeadersLayer {
     }
 }
 
-/// Strips hop-by-hop headers both ways and adds X-Forwarded-* to requests.
+/// Strips hop-by-hop headers from requests and adds X-Forwarded-*.
 #[derive(Debug, Clone)]
 pub struct ForwardedHeaders<S> {
     client: ForwardedHeadersLayer,
     inner: S,
 }
 
-impl<S, B, RB> Service<Request<B>> for ForwardedHeaders<S>
+impl<S, B> Service<Request<B>> for ForwardedHeaders<S>
 where
-    S: Service<Request<B>, Response = Response<RB>>,
+    S: Service<Request<B>>,
 {
-    type Response = Response<RB>;
+    type Response = S::Response;
     type Error = S::Error;
-    type Future = Mapped<S::Future, StripResponse>;
+    type Future = S::Future;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -211,7 +193,6 @@ where
         // per-request rule (h2c smuggling). Any other Upgrade goes as a
         // plain request, its Upgrade field dropped with the hop-by-hop ones.
         let upgrade = strip_hop_by_hop(headers).filter(asks_for_websocket);
-        let upgrading = upgrade.is_some();
         if let Some(u) = upgrade {
             restore_upgrade(headers, u);
         }
@@ -236,34 +217,14 @@ where
                 headers.insert(name.clone(), subject.clone());
             }
         }
-        Mapped::new(self.inner.call(req), StripResponse { upgrading })
-    }
-}
-
-/// Response step of [`ForwardedHeaders`].
-#[derive(Debug)]
-pub struct StripResponse {
-    upgrading: bool,
-}
-
-impl<B> OnResponse<B> for StripResponse {
-    type Body = B;
-    fn on_response(self, mut resp: Response<B>) -> Response<B> {
-        let headers = resp.headers_mut();
-        let upgrade = strip_hop_by_hop(headers);
-        // A 101 must keep `Upgrade` and `Connection: upgrade` for the client (RFC 9110 §7.8).
-        if let (true, StatusCode::SWITCHING_PROTOCOLS, Some(u)) =
-            (self.upgrading, resp.status(), upgrade)
-        {
-            restore_upgrade(resp.headers_mut(), u);
-        }
-        resp
+        self.inner.call(req)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::Response;
     use tower::ServiceExt;
     use tower_test::mock;
 
@@ -276,7 +237,7 @@ mod tests {
         });
         let svc = ForwardedHeadersLayer::new(
             "198.18.0.9".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
-            &crate::server::Front {
+            &crate::settings::Front {
                 tls: false,
                 port: 80,
                 client_subject: None,
@@ -376,13 +337,9 @@ mod tests {
             .header("upgrade", "websocket")
             .body(())
             .unwrap_or_default();
-        let (parts, out) = through(req, resp).await;
+        let (parts, _) = through(req, resp).await;
         assert_eq!(
             parts.headers.get("upgrade").map(HeaderValue::as_bytes),
-            Some(&b"websocket"[..])
-        );
-        assert_eq!(
-            out.headers().get("upgrade").map(HeaderValue::as_bytes),
             Some(&b"websocket"[..])
         );
         let req = Request::builder()
@@ -429,20 +386,5 @@ mod tests {
         let before = plain.clone();
         assert!(strip_hop_by_hop(&mut plain).is_none());
         assert_eq!(plain, before);
-    }
-
-    #[tokio::test]
-    async fn response_hop_by_hop_removed() {
-        let resp = Response::builder()
-            .header("connection", "x-internal")
-            .header("x-internal", "1")
-            .header("transfer-encoding", "chunked")
-            .header("x-kept", "1")
-            .body(())
-            .unwrap_or_default();
-        let (_, out) = through(Request::new(()), resp).await;
-        assert!(out.headers().get("x-internal").is_none());
-        assert!(out.headers().get("transfer-encoding").is_none());
-        assert!(out.headers().get("x-kept").is_some());
     }
 }
