@@ -122,6 +122,7 @@ impl<F: Future> Future for Watched<F> {
             };
             let deadline = since + *this.limit;
             if Instant::now() >= deadline {
+                tracing::debug!("response abandoned: the client took none of it for send_timeout");
                 return Poll::Ready(Err(Stalled));
             }
             let timer = this
@@ -152,14 +153,9 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     fn execute(&self, fut: F) {
-        let watched = Watched::new(fut, self.limit);
-        tokio::spawn(async move {
-            if watched.await.is_err() {
-                tracing::debug!(
-                    "HTTP/2 stream reset: the client took none of its response for send_timeout"
-                );
-            }
-        });
+        // Spawned as it is, not inside another async block: the stream's
+        // future is kilobytes, and every wrapper is one more copy of it.
+        tokio::spawn(Watched::new(fut, self.limit));
     }
 }
 

@@ -684,9 +684,8 @@ async fn serve_http1<T>(
         Ok(Err(e)) => {
             tracing::debug!(client = %peer, error = %e, "client connection ended with an error");
         }
-        Err(Stalled) => {
-            tracing::debug!(client = %peer, "client connection closed: it took none of its response for send_timeout");
-        }
+        // Logged where it is decided (send_watch); the connection closes.
+        Err(Stalled) => {}
     }
 }
 
