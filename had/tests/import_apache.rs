@@ -1347,3 +1347,35 @@ fn request_read_timeout_handshake_is_the_tls_handshake_timeout() {
     assert_eq!(tls.handshake_timeout, Some(Duration::from_secs(5)));
     assert_eq!(note_lines(&imported.notes), Vec::<String>::new());
 }
+
+/// Files that include each other many times without a loop (five levels
+/// of four files, each including the whole next level: 1,364 reads) stop
+/// at 1,000 included files read, with one problem at the `Include` that
+/// went past it, instead of growing without bound.
+#[test]
+fn includes_stop_at_a_bounded_number_of_reads() {
+    let mut files = InMemory::new();
+    let main = "Include /etc/apache2/l1_*.conf\n";
+    files = files.with("/etc/apache2/apache2.conf", main);
+    for level in 1..=5 {
+        for j in 0..4 {
+            let text = if level < 5 {
+                format!("Include /etc/apache2/l{}_*.conf\n", level + 1)
+            } else {
+                "ServerName www.example.com\n".to_owned()
+            };
+            files = files.with(format!("/etc/apache2/l{level}_{j}.conf"), text);
+        }
+    }
+    let (refused, _) = problems(import_text(
+        main,
+        "/etc/apache2/apache2.conf",
+        &Options::default(),
+        &files,
+    ));
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0].contains("more than 1000 included files read"),
+        "{refused:?}"
+    );
+}

@@ -333,3 +333,101 @@ fn no_accept_and_ah_are_never_imported_silently() {
     );
     parse_str(&i.toml(), "imported.toml").expect("the imported file validates");
 }
+
+/// `include` read through the importer's file reader, here files held in
+/// memory: a relative glob matches in sorted order and splices each file in
+/// place (instances from two files, lines named in their own files); an
+/// include that matches nothing is a note; a file that includes itself
+/// stops at keepalived's depth; includes that include each other many
+/// times stop at a bounded number of reads, each with a problem, never a
+/// hang.
+#[test]
+fn includes_are_read_through_the_file_reader() {
+    use had::import::files::InMemory;
+    use had::import::keepalived::import_text;
+    let instance = |name: &str, vrid: u8, ip: &str| {
+        format!(
+            "vrrp_instance {name} {{\n    interface eth0\n    virtual_router_id {vrid}\n    priority 100\n    advert_int 1\n    virtual_ipaddress {{\n        {ip}/24\n    }}\n}}\n"
+        )
+    };
+    let main =
+        "global_defs {\n    router_id lb1\n}\ninclude conf.d/*.conf\ninclude missing/*.conf\n";
+    let files = InMemory::new()
+        .with("/etc/keepalived/keepalived.conf", main)
+        .with(
+            "/etc/keepalived/conf.d/20-web.conf",
+            instance("VI_WEB", 52, "198.18.0.20"),
+        )
+        .with(
+            "/etc/keepalived/conf.d/10-api.conf",
+            instance("VI_API", 51, "198.18.0.10"),
+        )
+        .with("/etc/keepalived/conf.d/notes.txt", "this is not included\n");
+    let imported = import_text(
+        main,
+        Path::new("/etc/keepalived/keepalived.conf"),
+        &Options::default(),
+        &files,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&String> = imported.config.vrrp_instance.keys().collect();
+    assert_eq!(names, ["VI_API", "VI_WEB"]);
+    assert_eq!(
+        imported.config.vrrp_instance["VI_API"].virtual_router_id,
+        51
+    );
+    assert_eq!(imported.config.global.router_id.as_deref(), Some("lb1"));
+    let missing: Vec<String> = imported
+        .notes
+        .iter()
+        .filter(|n| n.directive.starts_with("include missing"))
+        .map(|n| format!("{}:{}: {}", n.at.file.display(), n.at.line, n.message))
+        .collect();
+    assert_eq!(
+        missing,
+        ["/etc/keepalived/keepalived.conf:5: matches no file; nothing included"]
+    );
+
+    // A file that includes itself: keepalived's depth limit, at its line.
+    let looped = "include keepalived.conf\n";
+    let files = InMemory::new().with("/etc/keepalived/keepalived.conf", looped);
+    let err = import_text(
+        looped,
+        Path::new("/etc/keepalived/keepalived.conf"),
+        &Options::default(),
+        &files,
+    )
+    .expect_err("a loop is refused");
+    let ImportError::Invalid { problems, .. } = err else {
+        panic!("{err}");
+    };
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.at.line == 1 && p.message.contains("nested more than")),
+        "{problems:?}"
+    );
+
+    // Four files that each include all four: without a bound, 4^8 reads.
+    let fan = "include *.conf\n";
+    let mut files = InMemory::new();
+    for i in 0..4 {
+        files = files.with(format!("/etc/keepalived/{i}.conf"), fan);
+    }
+    let err = import_text(
+        fan,
+        Path::new("/etc/keepalived/0.conf"),
+        &Options::default(),
+        &files,
+    )
+    .expect_err("refused");
+    let ImportError::Invalid { problems, .. } = err else {
+        panic!("{err}");
+    };
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.message.starts_with("more than 1000 included files read")),
+        "{problems:?}"
+    );
+}

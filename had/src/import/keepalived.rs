@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::files::{Files, Filesystem};
 use super::{ImportError, ImportProblem, Imported, Location, Note};
 use crate::config::{
     AuthType, Authentication, Config, InitialState, TrackFile, TrackProcess, TrackRef,
@@ -16,6 +17,9 @@ use crate::config::{
 };
 
 /// Include depth beyond which we assume a loop.
+/// Most included files read in one import: a few includes that include
+/// each other several times would otherwise read files without end.
+const MAX_INCLUDED_FILES: usize = 1000;
 const MAX_INCLUDE_DEPTH: usize = 8;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -42,8 +46,12 @@ struct Stmt {
     block: Option<Vec<Stmt>>,
 }
 
-struct Importer {
+struct Importer<'r> {
     config_id: Option<String>,
+    /// Where included files are read from.
+    reader: &'r dyn Files,
+    /// Included files read so far (at most [`MAX_INCLUDED_FILES`]).
+    included: usize,
     files: Vec<PathBuf>,
     problems: Vec<ImportProblem>,
     notes: Vec<Note>,
@@ -98,7 +106,7 @@ fn tokenize_line(text: &str, file: usize, line: usize, out: &mut Vec<Token>) {
     });
 }
 
-impl Importer {
+impl Importer<'_> {
     fn at(&self, file: usize, line: usize) -> Location {
         Location {
             file: self.files.get(file).cloned().unwrap_or_default(),
@@ -190,8 +198,8 @@ impl Importer {
             } else {
                 base.join(pattern)
             };
-            let matches: Vec<PathBuf> = match glob::glob(&full.to_string_lossy()) {
-                Ok(paths) => paths.filter_map(Result::ok).collect(),
+            let matches: Vec<PathBuf> = match self.reader.glob(&full) {
+                Ok(paths) => paths,
                 Err(e) => {
                     self.problem(
                         file,
@@ -210,7 +218,20 @@ impl Importer {
                 });
             }
             for inc in matches {
-                match std::fs::read_to_string(&inc) {
+                self.included += 1;
+                if self.included > MAX_INCLUDED_FILES {
+                    if self.included == MAX_INCLUDED_FILES + 1 {
+                        self.problem(
+                            file,
+                            line,
+                            format!(
+                                "more than {MAX_INCLUDED_FILES} included files read (includes that include each other many times?): the rest is not read"
+                            ),
+                        );
+                    }
+                    continue;
+                }
+                match self.reader.read(&inc) {
                     Ok(t) => self.tokenize(&t, &inc, depth + 1, out),
                     Err(e) => self.problem(
                         file,
@@ -1072,22 +1093,41 @@ pub fn import_file_with(
     path: impl AsRef<Path>,
     options: &Options,
 ) -> Result<Imported, ImportError> {
+    import_file_from(path, options, &Filesystem)
+}
+
+/// Imports a keepalived.conf file read, with its `include`s, from `files`
+/// (the filesystem, or [`super::files::InMemory`] in tests and fuzzing).
+pub fn import_file_from(
+    path: impl AsRef<Path>,
+    options: &Options,
+    files: &dyn Files,
+) -> Result<Imported, ImportError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read {
+    let text = files.read(path).map_err(|source| ImportError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    import_with_path(&text, path, options)
+    import_text(&text, path, options, files)
 }
 
 /// Imports keepalived.conf text as if read from `name` (includes are relative to it).
 pub fn import_str(text: &str, name: impl AsRef<Path>) -> Result<Imported, ImportError> {
-    import_with_path(text, name.as_ref(), &Options::default())
+    import_text(text, name.as_ref(), &Options::default(), &Filesystem)
 }
 
-fn import_with_path(text: &str, path: &Path, options: &Options) -> Result<Imported, ImportError> {
+/// Imports keepalived.conf text as if read from `path`, its `include`s read
+/// from `files`.
+pub fn import_text(
+    text: &str,
+    path: &Path,
+    options: &Options,
+    files: &dyn Files,
+) -> Result<Imported, ImportError> {
     let mut im = Importer {
         config_id: options.config_id.clone(),
+        reader: files,
+        included: 0,
         files: Vec::new(),
         problems: Vec::new(),
         notes: Vec::new(),

@@ -11,6 +11,7 @@
 //! ```
 
 pub mod apache;
+pub mod files;
 pub mod keepalived;
 
 use std::fmt;
