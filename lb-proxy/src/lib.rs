@@ -37,6 +37,7 @@ pub mod body;
 pub mod config;
 mod fields;
 pub mod forward;
+pub mod h1;
 mod health;
 pub mod layer;
 pub mod member;

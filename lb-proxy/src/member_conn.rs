@@ -28,16 +28,14 @@
 //! before TLS existed. The TLS stream is boxed (rustls's state is a few
 //! KiB; the enum stays the size of a `TcpStream` in every request's future).
 
-use std::fmt::Write as _;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
-use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version};
+use bytes::{Bytes, BytesMut};
+use http::{Method, Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
@@ -45,15 +43,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use crate::body::{BoxError, ClientBodyError, RequestBody};
-use crate::fields::is_hop_by_hop;
+use crate::h1::{self, BodyFraming, ChunkState, ChunkStep, RequestFraming, ResponseHead};
 use crate::member_tls::Connector;
 
-/// Most header fields accepted in a member's response (hyper's default).
-const MAX_HEADERS: usize = 100;
-/// Largest response head accepted from a member.
-const MAX_HEAD: usize = 64 * 1024;
-/// Largest chunk-size line (with extensions) accepted in a chunked body.
-const MAX_CHUNK_LINE: usize = 4096;
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -374,7 +366,7 @@ impl MemberConn {
         body_idle: Duration,
     ) -> impl Future<Output = Result<Response<MemberBody>, ExchangeError>> + Send {
         let head_only = req.method() == Method::HEAD;
-        let framing = RequestFraming::of(&req);
+        let framing = request_framing(&req);
         let mut out = BytesMut::with_capacity(512);
         encode_head(&req, framing, &mut out);
         // A fixed body goes out with the head, in one write.
@@ -383,8 +375,8 @@ impl MemberConn {
                 let data = data.as_deref().unwrap_or_default();
                 match framing {
                     RequestFraming::Chunked => {
-                        push_chunk(&mut out, data);
-                        out.extend_from_slice(b"0\r\n\r\n");
+                        h1::encode_chunk(&mut out, data);
+                        out.extend_from_slice(h1::LAST_CHUNK);
                     }
                     _ => out.extend_from_slice(data),
                 }
@@ -512,7 +504,7 @@ impl MemberConn {
             match framing {
                 RequestFraming::Chunked => {
                     let mut out = BytesMut::with_capacity(data.len() + 16);
-                    push_chunk(&mut out, &data);
+                    h1::encode_chunk(&mut out, &data);
                     self.io.write_all(&out).await.map_err(BodyError::Member)?;
                 }
                 RequestFraming::Length(n) => {
@@ -533,7 +525,7 @@ impl MemberConn {
         match framing {
             RequestFraming::Chunked => self
                 .io
-                .write_all(b"0\r\n\r\n")
+                .write_all(h1::LAST_CHUNK)
                 .await
                 .map_err(BodyError::Member)?,
             RequestFraming::Length(n) if sent != n => {
@@ -556,7 +548,7 @@ impl MemberConn {
         loop {
             if !self.buf.is_empty() {
                 got_any = true;
-                match parse_head(&mut self.buf).map_err(ExchangeError::failed)? {
+                match h1::parse_response_head(&mut self.buf).map_err(ExchangeError::failed)? {
                     Some(head)
                         if head.status.is_informational()
                             && head.status != StatusCode::SWITCHING_PROTOCOLS =>
@@ -564,9 +556,10 @@ impl MemberConn {
                         continue;
                     }
                     Some(head) => return self.into_response(head, head_only).map(Some),
-                    None if self.buf.len() > MAX_HEAD => {
+                    None if self.buf.len() > h1::MAX_HEAD => {
                         return Err(ExchangeError::failed(format!(
-                            "member response head larger than {MAX_HEAD} bytes"
+                            "member response head larger than {} bytes",
+                            h1::MAX_HEAD
                         )));
                     }
                     None => {}
@@ -592,22 +585,16 @@ impl MemberConn {
 
     fn into_response(
         self,
-        head: Head,
+        mut head: ResponseHead,
         head_only: bool,
     ) -> Result<Response<MemberBody>, ExchangeError> {
-        let Head {
+        let (framing, keep_alive) = head.body_framing(head_only);
+        let ResponseHead {
             status,
             version,
-            mut headers,
-            close,
-            keep_alive: asked_keep_alive,
-            chunked,
-            content_length,
+            headers,
+            ..
         } = head;
-        let mut keep_alive = match version {
-            Version::HTTP_10 => asked_keep_alive && !close,
-            _ => !close,
-        };
         let mut resp = Response::new(MemberBody::empty());
         *resp.status_mut() = status;
         *resp.version_mut() = version;
@@ -623,31 +610,6 @@ impl MemberConn {
                 ))));
             return Ok(resp);
         }
-        // RFC 9112 §6.3, in its order.
-        let framing = if head_only
-            || status == StatusCode::NO_CONTENT
-            || status == StatusCode::NOT_MODIFIED
-        {
-            Framing::Length(0)
-        } else if let Some(chunked) = chunked {
-            // Transfer-Encoding overrides Content-Length; a message with both
-            // must not be reused (§6.3 point 3).
-            if content_length.is_some() {
-                headers.remove(CONTENT_LENGTH);
-                keep_alive = false;
-            }
-            if chunked {
-                Framing::Chunked(Chunked::Size)
-            } else {
-                keep_alive = false;
-                Framing::Close
-            }
-        } else if let Some(n) = content_length {
-            Framing::Length(n)
-        } else {
-            keep_alive = false;
-            Framing::Close
-        };
         *resp.headers_mut() = headers;
         *resp.body_mut() = MemberBody {
             conn: Some(self),
@@ -658,221 +620,26 @@ impl MemberConn {
     }
 }
 
-/// How the request body is framed towards the member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RequestFraming {
-    None,
-    Length(u64),
-    Chunked,
-}
-
-impl RequestFraming {
-    fn of(req: &Request<RequestBody>) -> Self {
-        let body = req.body();
-        if body.is_end_stream() {
-            return Self::None;
-        }
-        match body.size_hint().exact() {
-            Some(n) => Self::Length(n),
-            None => Self::Chunked,
-        }
+/// How the request body is framed towards the member: none, its exact
+/// length when known, else chunked.
+fn request_framing(req: &Request<RequestBody>) -> RequestFraming {
+    let body = req.body();
+    if body.is_end_stream() {
+        return RequestFraming::None;
+    }
+    match body.size_hint().exact() {
+        Some(n) => RequestFraming::Length(n),
+        None => RequestFraming::Chunked,
     }
 }
 
-/// Writes the request line and the fields, with the body's framing.
+/// The request line and fields, with the body's framing.
 fn encode_head(req: &Request<RequestBody>, framing: RequestFraming, out: &mut BytesMut) {
-    out.extend_from_slice(req.method().as_str().as_bytes());
-    out.extend_from_slice(b" ");
     let target = req
         .uri()
         .path_and_query()
         .map_or("/", http::uri::PathAndQuery::as_str);
-    out.extend_from_slice(target.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in req.headers() {
-        // Framing is ours to set; hop-by-hop fields were removed upstream.
-        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
-            continue;
-        }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    match framing {
-        RequestFraming::Length(n) => {
-            let _ = write!(out, "content-length: {n}\r\n");
-        }
-        RequestFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
-        RequestFraming::None => {
-            // RFC 9110 §8.6: a POST/PUT without a body still says so.
-            if matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) {
-                out.extend_from_slice(b"content-length: 0\r\n");
-            }
-        }
-    }
-    out.extend_from_slice(b"\r\n");
-}
-
-fn push_chunk(out: &mut BytesMut, data: &[u8]) {
-    let _ = write!(out, "{:x}\r\n", data.len());
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// A parsed response head, with what its connection-level fields said.
-#[derive(Debug)]
-struct Head {
-    status: StatusCode,
-    version: Version,
-    /// End-to-end fields only; a 101 keeps `Upgrade`, with `Connection:
-    /// upgrade`, which the tunnel and the client still need. The one place
-    /// a member's response loses its hop-by-hop fields.
-    headers: HeaderMap,
-    /// `Connection: close`.
-    close: bool,
-    /// `Connection: keep-alive` (what keeps an HTTP/1.0 answer open).
-    keep_alive: bool,
-    /// `Transfer-Encoding` was present; `Some(true)` when its last coding is
-    /// `chunked`.
-    chunked: Option<bool>,
-    /// The agreed `Content-Length`, if any.
-    content_length: Option<u64>,
-}
-
-/// Comma-separated list elements of a field value, trimmed, empty ones left out.
-fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value
-        .split(|&b| b == b',')
-        .map(<[u8]>::trim_ascii)
-        .filter(|t| !t.is_empty())
-}
-
-/// Parses one response head off the front of `buf`; `Ok(None)`: incomplete.
-fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, BoxError> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Response::new(&mut fields);
-    let len = match parsed.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => return Err(format!("invalid response head from member: {e}").into()),
-    };
-    let code = parsed.code.ok_or("response head without a status")?;
-    let status = StatusCode::from_u16(code).map_err(|_| format!("invalid status {code}"))?;
-    let version = if parsed.version == Some(0) {
-        Version::HTTP_10
-    } else {
-        Version::HTTP_11
-    };
-    // A 101 keeps its `Upgrade` (and gets `Connection: upgrade` back
-    // below): the tunnel and the client need them (RFC 9110 §7.8).
-    let switching = status == StatusCode::SWITCHING_PROTOCOLS;
-    let mut head = Head {
-        status,
-        version,
-        headers: HeaderMap::with_capacity(parsed.headers.len()),
-        close: false,
-        keep_alive: false,
-        chunked: None,
-        content_length: None,
-    };
-    // Names listed in `Connection` besides its keywords: rare, removed last.
-    let mut listed: Vec<HeaderName> = Vec::new();
-    // Offsets into `buf` so the values can share the frozen head's memory.
-    let base = buf.as_ptr() as usize;
-    let mut kept: Vec<(HeaderName, usize, usize)> = Vec::with_capacity(parsed.headers.len());
-    for field in parsed.headers.iter() {
-        let name = field.name.as_bytes();
-        let value = field.value;
-        if name.eq_ignore_ascii_case(b"content-length") {
-            for part in list(value) {
-                let n = std::str::from_utf8(part)
-                    .ok()
-                    .and_then(|t| t.parse::<u64>().ok())
-                    .ok_or_else(|| {
-                        format!(
-                            "invalid Content-Length {:?} from member",
-                            String::from_utf8_lossy(part)
-                        )
-                    })?;
-                if head.content_length.is_some_and(|f| f != n) {
-                    return Err("conflicting Content-Length values from member".into());
-                }
-                head.content_length = Some(n);
-            }
-            if head.content_length.is_none() {
-                return Err("empty Content-Length from member".into());
-            }
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            if let Some(last) = list(value).last() {
-                head.chunked = Some(last.eq_ignore_ascii_case(b"chunked"));
-            } else if head.chunked.is_none() {
-                // Present but empty: an unknown coding (read until close).
-                head.chunked = Some(false);
-            }
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            for token in list(value) {
-                if token.eq_ignore_ascii_case(b"close") {
-                    head.close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                    head.keep_alive = true;
-                } else if !is_hop_by_hop(token)
-                    && let Ok(n) = HeaderName::from_bytes(token)
-                {
-                    listed.push(n);
-                }
-            }
-        }
-        if is_hop_by_hop(name) && !(switching && name.eq_ignore_ascii_case(b"upgrade")) {
-            continue;
-        }
-        let name = HeaderName::from_bytes(name)
-            .map_err(|_| format!("invalid header name {:?} from member", field.name))?;
-        let start = value.as_ptr() as usize - base;
-        kept.push((name, start, start + value.len()));
-    }
-    let bytes = buf.split_to(len).freeze();
-    for (name, start, end) in kept {
-        let value = HeaderValue::from_maybe_shared(bytes.slice(start..end))
-            .map_err(|_| format!("invalid value of header {name} from member"))?;
-        head.headers.append(name, value);
-    }
-    for name in listed {
-        head.headers.remove(name);
-    }
-    if switching && head.headers.contains_key(http::header::UPGRADE) {
-        head.headers.insert(
-            http::header::CONNECTION,
-            HeaderValue::from_static("upgrade"),
-        );
-    }
-    Ok(Some(head))
-}
-
-/// How the member's response body ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    /// This many bytes still to come.
-    Length(u64),
-    /// Chunked, in this decoder state.
-    Chunked(Chunked),
-    /// Until the member closes.
-    Close,
-    /// Ended.
-    Done,
-}
-
-/// States of the chunked decoder (RFC 9112 §7.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chunked {
-    /// Expecting a chunk-size line.
-    Size,
-    /// Inside chunk data, this many bytes left.
-    Data(u64),
-    /// After chunk data, expecting CRLF.
-    DataEnd,
-    /// After the last chunk: trailer lines up to an empty line.
-    Trailers,
+    h1::encode_request_head(req.method(), target, req.headers(), framing, out);
 }
 
 /// A member's response body; the connection goes back to the pool when the
@@ -880,7 +647,7 @@ enum Chunked {
 #[derive(Debug)]
 pub(crate) struct MemberBody {
     conn: Option<MemberConn>,
-    framing: Framing,
+    framing: BodyFraming,
     keep_alive: bool,
 }
 
@@ -896,7 +663,7 @@ impl MemberBody {
     fn empty() -> Self {
         Self {
             conn: None,
-            framing: Framing::Done,
+            framing: BodyFraming::Done,
             keep_alive: false,
         }
     }
@@ -905,7 +672,7 @@ impl MemberBody {
     pub(crate) fn take_if_done(&mut self) -> Ended {
         // A body of length 0 (204, 304, HEAD) may be dropped unpolled.
         self.settle();
-        if self.framing == Framing::Done
+        if self.framing == BodyFraming::Done
             && self.keep_alive
             && let Some(conn) = self.conn.take()
         {
@@ -916,8 +683,8 @@ impl MemberBody {
 
     /// Marks a zero-length body complete: there is nothing to read.
     fn settle(&mut self) {
-        if self.framing == Framing::Length(0) {
-            self.framing = Framing::Done;
+        if self.framing == BodyFraming::Length(0) {
+            self.framing = BodyFraming::Done;
         }
     }
 
@@ -925,7 +692,7 @@ impl MemberBody {
     /// read now; the connection then comes back through [`Self::take_if_done`].
     pub(crate) async fn read_small(&mut self, limit: u64) -> Option<Result<Bytes, BoxError>> {
         self.settle();
-        let Framing::Length(n) = self.framing else {
+        let BodyFraming::Length(n) = self.framing else {
             return None;
         };
         if n > limit {
@@ -948,7 +715,7 @@ impl MemberBody {
             }
         }
         let data = conn.buf.split_to(want).freeze();
-        self.framing = Framing::Done;
+        self.framing = BodyFraming::Done;
         Some(Ok(data))
     }
 
@@ -973,93 +740,18 @@ impl MemberBody {
 
     fn fail(&mut self, why: impl Into<BoxError>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.conn = None;
-        self.framing = Framing::Done;
+        self.framing = BodyFraming::Done;
         self.keep_alive = false;
         Poll::Ready(Some(Err(why.into())))
     }
 
     /// Steps the chunked decoder over buffered bytes; `Ok(None)`: needs more.
-    fn step_chunked(&mut self, state: Chunked) -> Result<Option<Step>, BoxError> {
+    fn step_chunked(&mut self, state: ChunkState) -> Result<Option<ChunkStep>, BoxError> {
         let Some(conn) = self.conn.as_mut() else {
             return Err("member connection gone".into());
         };
-        let buf = &mut conn.buf;
-        match state {
-            Chunked::Size => {
-                let Some(line_end) = find_crlf(buf) else {
-                    if buf.len() > MAX_CHUNK_LINE {
-                        return Err("chunk-size line too long".into());
-                    }
-                    return Ok(None);
-                };
-                let line = buf.get(..line_end).unwrap_or_default();
-                let size_part = line.split(|&b| b == b';').next().unwrap_or_default();
-                let size_text = std::str::from_utf8(size_part)
-                    .map_err(|_| "chunk size is not text")?
-                    .trim_matches([' ', '\t']);
-                let size = u64::from_str_radix(size_text, 16)
-                    .map_err(|_| format!("invalid chunk size {size_text:?}"))?;
-                buf.advance(line_end + 2);
-                Ok(Some(Step::State(if size == 0 {
-                    Chunked::Trailers
-                } else {
-                    Chunked::Data(size)
-                })))
-            }
-            Chunked::Data(left) => {
-                if buf.is_empty() {
-                    return Ok(None);
-                }
-                let n = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
-                let data = buf.split_to(n).freeze();
-                let left = left - n as u64;
-                Ok(Some(Step::Data(
-                    data,
-                    if left == 0 {
-                        Chunked::DataEnd
-                    } else {
-                        Chunked::Data(left)
-                    },
-                )))
-            }
-            Chunked::DataEnd => {
-                if buf.len() < 2 {
-                    return Ok(None);
-                }
-                if buf.get(..2) != Some(b"\r\n") {
-                    return Err("chunk data not followed by CRLF".into());
-                }
-                buf.advance(2);
-                Ok(Some(Step::State(Chunked::Size)))
-            }
-            Chunked::Trailers => {
-                let Some(line_end) = find_crlf(buf) else {
-                    if buf.len() > MAX_HEAD {
-                        return Err("trailer section too long".into());
-                    }
-                    return Ok(None);
-                };
-                buf.advance(line_end + 2);
-                // An empty line ends the message; trailer fields are dropped.
-                Ok(Some(if line_end == 0 {
-                    Step::End
-                } else {
-                    Step::State(Chunked::Trailers)
-                }))
-            }
-        }
+        h1::step_chunked(state, &mut conn.buf).map_err(Into::into)
     }
-}
-
-/// One step of the chunked decoder.
-enum Step {
-    State(Chunked),
-    Data(Bytes, Chunked),
-    End,
-}
-
-fn find_crlf(buf: &[u8]) -> Option<usize> {
-    buf.windows(2).position(|w| w == b"\r\n")
 }
 
 impl Body for MemberBody {
@@ -1074,16 +766,16 @@ impl Body for MemberBody {
         this.settle();
         loop {
             match this.framing {
-                Framing::Done => return Poll::Ready(None),
-                Framing::Length(left) => {
+                BodyFraming::Done => return Poll::Ready(None),
+                BodyFraming::Length(left) => {
                     if this.buffered() > 0 {
                         let n = usize::try_from(left).unwrap_or(usize::MAX);
                         let data = this.take_buffered(n);
                         let left = left - data.len() as u64;
                         this.framing = if left == 0 {
-                            Framing::Done
+                            BodyFraming::Done
                         } else {
-                            Framing::Length(left)
+                            BodyFraming::Length(left)
                         };
                         return Poll::Ready(Some(Ok(Frame::data(data))));
                     }
@@ -1093,14 +785,14 @@ impl Body for MemberBody {
                         Err(e) => return this.fail(e),
                     }
                 }
-                Framing::Close => {
+                BodyFraming::Close => {
                     if this.buffered() > 0 {
                         let data = this.take_buffered(usize::MAX);
                         return Poll::Ready(Some(Ok(Frame::data(data))));
                     }
                     match ready!(this.poll_read_more(cx)) {
                         Ok(0) => {
-                            this.framing = Framing::Done;
+                            this.framing = BodyFraming::Done;
                             this.conn = None;
                             return Poll::Ready(None);
                         }
@@ -1108,14 +800,14 @@ impl Body for MemberBody {
                         Err(e) => return this.fail(e),
                     }
                 }
-                Framing::Chunked(state) => match this.step_chunked(state) {
-                    Ok(Some(Step::State(next))) => this.framing = Framing::Chunked(next),
-                    Ok(Some(Step::Data(data, next))) => {
-                        this.framing = Framing::Chunked(next);
+                BodyFraming::Chunked(state) => match this.step_chunked(state) {
+                    Ok(Some(ChunkStep::State(next))) => this.framing = BodyFraming::Chunked(next),
+                    Ok(Some(ChunkStep::Data(data, next))) => {
+                        this.framing = BodyFraming::Chunked(next);
                         return Poll::Ready(Some(Ok(Frame::data(data))));
                     }
-                    Ok(Some(Step::End)) => {
-                        this.framing = Framing::Done;
+                    Ok(Some(ChunkStep::End)) => {
+                        this.framing = BodyFraming::Done;
                         return Poll::Ready(None);
                     }
                     Ok(None) => match ready!(this.poll_read_more(cx)) {
@@ -1130,13 +822,13 @@ impl Body for MemberBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(self.framing, Framing::Done | Framing::Length(0))
+        matches!(self.framing, BodyFraming::Done | BodyFraming::Length(0))
     }
 
     fn size_hint(&self) -> SizeHint {
         match self.framing {
-            Framing::Done => SizeHint::with_exact(0),
-            Framing::Length(n) => SizeHint::with_exact(n),
+            BodyFraming::Done => SizeHint::with_exact(0),
+            BodyFraming::Length(n) => SizeHint::with_exact(n),
             _ => SizeHint::default(),
         }
     }
@@ -1151,51 +843,5 @@ impl NotReusable for Response<MemberBody> {
     fn not_reusable(mut self) -> Self {
         self.body_mut().keep_alive = false;
         self
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn head(text: &str) -> Head {
-        let mut buf = BytesMut::from(text.as_bytes());
-        match parse_head(&mut buf) {
-            Ok(Some(h)) => h,
-            other => panic!("{text:?}: {other:?}"),
-        }
-    }
-
-    fn names(h: &Head) -> Vec<&str> {
-        let mut n: Vec<&str> = h.headers.keys().map(HeaderName::as_str).collect();
-        n.sort_unstable();
-        n
-    }
-
-    /// The one place a member's response loses its hop-by-hop fields: the
-    /// fixed set and what `Connection` lists, whatever their case.
-    #[test]
-    fn a_response_keeps_its_end_to_end_fields_only() {
-        let h = head(
-            "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Internal\r\nKeep-Alive: timeout=5\r\nX-Internal: 1\r\nTransfer-Encoding: chunked\r\nProxy-Connection: x\r\nTrailer: x-sum\r\nUpgrade: h2c\r\nX-Kept: 1\r\nContent-Type: text/plain\r\n\r\n",
-        );
-        assert_eq!(names(&h), ["content-type", "x-kept"]);
-        assert!(h.keep_alive);
-        assert_eq!(h.chunked, Some(true));
-    }
-
-    /// A 101 keeps `Upgrade` and gets `Connection: upgrade`, whatever else
-    /// the member's `Connection` said; the rest goes as for any response.
-    #[test]
-    fn a_101_keeps_what_the_tunnel_needs() {
-        let h = head(
-            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade, X-Internal\r\nUpgrade: websocket\r\nX-Internal: 1\r\nKeep-Alive: timeout=5\r\nSec-WebSocket-Accept: abc\r\n\r\n",
-        );
-        assert_eq!(names(&h), ["connection", "sec-websocket-accept", "upgrade"]);
-        assert_eq!(h.headers[http::header::CONNECTION], "upgrade");
-        assert_eq!(h.headers[http::header::UPGRADE], "websocket");
-        // Without Upgrade, a 101 gets no Connection either.
-        let h = head("HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n\r\n");
-        assert!(names(&h).is_empty());
     }
 }

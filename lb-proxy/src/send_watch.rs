@@ -23,7 +23,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -35,23 +34,27 @@ tokio::task_local! {
 }
 
 /// When the task began to owe its response body a poll, or nothing.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Owed {
-    /// Nanoseconds after [`epoch`] plus one; 0 when nothing is owed.
+    /// When the task started: the origin of `since`, on the task's own
+    /// runtime clock.
+    epoch: Instant,
+    /// Nanoseconds after `epoch` plus one; 0 when nothing is owed.
     since: AtomicU64,
 }
 
-/// The origin of [`Owed`]'s times.
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
 impl Owed {
+    fn new() -> Self {
+        Self {
+            epoch: Instant::now(),
+            since: AtomicU64::new(0),
+        }
+    }
+
     fn get(&self) -> Option<Instant> {
         match self.since.load(Ordering::Relaxed) {
             0 => None,
-            n => Some(epoch() + Duration::from_nanos(n - 1)),
+            n => Some(self.epoch + Duration::from_nanos(n - 1)),
         }
     }
 }
@@ -60,7 +63,7 @@ impl Owed {
 /// was just made, or just handed over a piece that was not its last).
 pub(crate) fn owe() {
     let _ = OWED.try_with(|o| {
-        let nanos = u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+        let nanos = u64::try_from(o.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
         o.since.store(nanos + 1, Ordering::Relaxed);
     });
 }
@@ -92,7 +95,7 @@ impl<F> Watched<F> {
     pub(crate) fn new(inner: F, limit: Duration) -> Self {
         Self {
             inner,
-            owed: Arc::default(),
+            owed: Arc::new(Owed::new()),
             limit,
             timer: None,
             armed: false,

@@ -1,6 +1,7 @@
 //! `cargo xtask fuzz <secs> [target]`: run the cargo-fuzz targets of
-//! vrrp-core (`vrrp-core/fuzz`: the wire decoders) and of had (`had/fuzz`:
-//! the config loader and the two importers) for a bounded time each.
+//! vrrp-core (`vrrp-core/fuzz`: the wire decoders), of had (`had/fuzz`: the
+//! config loader and the two importers, includes in memory) and of lb-proxy
+//! (`lb-proxy/fuzz`: the member-side HTTP/1.1 codec) for a bounded time each.
 //!
 //! cargo-fuzz builds with `-Zsanitizer=address` and libFuzzer's coverage
 //! flags, which need a nightly compiler. On a stable toolchain this task sets
@@ -81,7 +82,7 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<()> {
 }
 
 /// The cargo-fuzz crates, relative to the workspace root.
-const FUZZ_DIRS: [&str; 2] = ["vrrp-core/fuzz", "had/fuzz"];
+const FUZZ_DIRS: [&str; 3] = ["vrrp-core/fuzz", "had/fuzz", "lb-proxy/fuzz"];
 
 /// The workspace root: xtask lives one level below it.
 fn workspace_root() -> PathBuf {
