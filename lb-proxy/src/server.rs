@@ -667,18 +667,8 @@ async fn serve_http1<T>(
     // A response the client does not take for send_timeout closes it.
     let conn = Watched::new(conn, send_timeout);
     tokio::pin!(conn);
-    let finished = tokio::select! {
-        r = conn.as_mut() => Some(r),
-        d = drain.wait_for(|d| *d) => { drop(d); None }
-    };
-    let result = match finished {
-        Some(r) => r,
-        None => {
-            // Finish the request in flight, then close (idle ones close now).
-            conn.as_mut().inner().graceful_shutdown();
-            conn.as_mut().await
-        }
-    };
+    // On drain: finish the request in flight, then close (idle ones close now).
+    let result = until_drained(conn, &mut drain, |c| c.inner().graceful_shutdown()).await;
     match result {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
@@ -730,19 +720,29 @@ async fn serve_http2<T>(
     drop(settings);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
-    let finished = tokio::select! {
-        r = conn.as_mut() => Some(r),
-        d = drain.wait_for(|d| *d) => { drop(d); None }
-    };
-    let result = match finished {
-        Some(r) => r,
-        None => {
-            // GOAWAY: streams in flight finish, no new ones start.
-            conn.as_mut().graceful_shutdown();
-            conn.as_mut().await
-        }
-    };
+    // On drain, GOAWAY: streams in flight finish, no new ones start.
+    let result = until_drained(
+        conn,
+        &mut drain,
+        hyper::server::conn::http2::Connection::graceful_shutdown,
+    )
+    .await;
     if let Err(e) = result {
         tracing::debug!(client = %peer, error = %e, "HTTP/2 client connection ended with an error");
     }
+}
+
+/// Runs a client connection to its end; when the proxy drains first,
+/// `graceful` asks it to finish what is in flight, and it runs until it has.
+async fn until_drained<F: std::future::Future>(
+    mut conn: std::pin::Pin<&mut F>,
+    drain: &mut watch::Receiver<bool>,
+    graceful: impl FnOnce(std::pin::Pin<&mut F>),
+) -> F::Output {
+    tokio::select! {
+        r = conn.as_mut() => return r,
+        _ = drain.wait_for(|d| *d) => {}
+    }
+    graceful(conn.as_mut());
+    conn.await
 }
